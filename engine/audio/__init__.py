@@ -1,0 +1,1 @@
+"""Audio: devices, capture, ring buffer, recording, files, DSP. No Qt here."""

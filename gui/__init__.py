@@ -1,0 +1,1 @@
+"""Motet Qt front end."""

@@ -1,0 +1,171 @@
+"""The main window: navigation between the four views, the Jobs panel, the status bar."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QByteArray, Qt, QTimer
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMainWindow, QMessageBox,
+    QStackedWidget, QVBoxLayout, QWidget,
+)
+
+from engine import __version__
+from engine.audio.takes import TakeLibrary
+from engine.device import choose_device, choose_dtype, describe
+from engine.jobs import JobQueue
+from gui.file_view import AudioFileView
+from gui.jobs import JobsBridge, JobsPanel
+from gui.record_view import RecordView
+from gui.settings import app_settings
+
+
+def _placeholder(title: str, text: str) -> QWidget:
+    page = QWidget()
+    layout = QVBoxLayout(page)
+    heading = QLabel(f"<h2>{title}</h2><p>{text}</p>")
+    heading.setWordWrap(True)
+    heading.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+    layout.addWidget(heading)
+    layout.addStretch(1)
+    return page
+
+
+class MainWindow(QMainWindow):
+    PAGES = ("Record", "Transcribe", "Piano roll", "Generate")
+
+    def __init__(self, queue: JobQueue | None = None, library: TakeLibrary | None = None) -> None:
+        super().__init__()
+        self.setWindowTitle("Motet")
+        self.setObjectName("MotetMainWindow")
+        self.settings = app_settings()
+        self.queue = queue or JobQueue()
+        self._owns_queue = queue is None
+        self.bridge = JobsBridge(self.queue, self)
+        self.library = library or TakeLibrary()
+
+        # Views
+        self.record_view = RecordView(self.library, self.queue, self.bridge, self.settings, self)
+        self.file_view = AudioFileView(self.queue, self.bridge, self.settings, self)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.record_view)
+        self.stack.addWidget(self.file_view)
+        self.stack.addWidget(_placeholder(
+            "Piano roll", "The MIDI editor with Music Transformer continuation is not built yet."))
+        self.stack.addWidget(_placeholder(
+            "Generate", "MusicGen text-to-music and audio continuation are not built yet."))
+
+        self.nav = QListWidget()
+        self.nav.setObjectName("navigation")
+        for i, name in enumerate(self.PAGES):
+            item = QListWidgetItem(name)
+            item.setToolTip(f"{name} (Ctrl+{i + 1})")
+            self.nav.addItem(item)
+        self.nav.setFixedWidth(150)
+        self.nav.currentRowChanged.connect(self.stack.setCurrentIndex)
+
+        central = QWidget()
+        row = QHBoxLayout(central)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.nav)
+        row.addWidget(self.stack, 1)
+        self.setCentralWidget(central)
+
+        # Jobs panel
+        self.jobs_panel = JobsPanel(self.bridge, self.queue)
+        self.jobs_dock = QDockWidget("Jobs", self)
+        self.jobs_dock.setObjectName("jobsDock")
+        self.jobs_dock.setWidget(self.jobs_panel)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.jobs_dock)
+
+        # Status bar: compute device, audio input, overflows
+        self.compute_label = QLabel()
+        self.input_label = QLabel()
+        self.statusBar().addPermanentWidget(self.input_label)
+        self.statusBar().addPermanentWidget(self.compute_label)
+        self._show_compute_device()
+        self.record_view.inputChanged.connect(self._show_input)
+        self.record_view.statusMessage.connect(lambda m: self.statusBar().showMessage(m, 8000))
+        self.file_view.statusMessage.connect(lambda m: self.statusBar().showMessage(m, 8000))
+        self._show_input(self.record_view.input_description())
+
+        self._build_menus()
+        self._restore()
+
+    # -- construction ------------------------------------------------------------------------
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        open_action = QAction("&Open audio file…", self)
+        open_action.setShortcut(QKeySequence.StandardKey.Open)
+        open_action.triggered.connect(self._open_audio)
+        file_menu.addAction(open_action)
+        file_menu.addSeparator()
+        quit_action = QAction("&Quit", self)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        file_menu.addAction(quit_action)
+
+        view_menu = self.menuBar().addMenu("&View")
+        for i, name in enumerate(self.PAGES):
+            action = QAction(name, self)
+            action.setShortcut(QKeySequence(f"Ctrl+{i + 1}"))
+            action.triggered.connect(lambda _=False, i=i: self.nav.setCurrentRow(i))
+            view_menu.addAction(action)
+            self.addAction(action)
+        view_menu.addSeparator()
+        view_menu.addAction(self.jobs_dock.toggleViewAction())
+
+        help_menu = self.menuBar().addMenu("&Help")
+        about = QAction("&About Motet", self)
+        about.triggered.connect(lambda: QMessageBox.about(
+            self, "About Motet", f"<b>Motet {__version__}</b><p>A desktop AI audio studio.</p>"))
+        help_menu.addAction(about)
+
+    def _show_compute_device(self) -> None:
+        try:
+            dev = choose_device(str(self.settings.value("compute/device", "auto")))
+        except ValueError:
+            dev = choose_device("auto")
+        self.compute_device = dev
+        self.compute_label.setText(describe(dev, choose_dtype(dev)))
+        self.compute_label.setToolTip("Compute device for the models")
+
+    def _show_input(self, text: str) -> None:
+        self.input_label.setText(f"🎙 {text}")
+        self.input_label.setToolTip("Audio input device")
+
+    def _open_audio(self) -> None:
+        self.nav.setCurrentRow(self.PAGES.index("Transcribe"))
+        self.file_view.choose_and_open()
+
+    # -- persistence -------------------------------------------------------------------------
+    def _restore(self) -> None:
+        geometry = self.settings.value("window/geometry")
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1200, 760)
+        state = self.settings.value("window/state")
+        if isinstance(state, QByteArray) and not state.isEmpty():
+            self.restoreState(state)
+        try:
+            page = int(self.settings.value("window/page", 0))
+        except (TypeError, ValueError):
+            page = 0
+        self.nav.setCurrentRow(page if 0 <= page < len(self.PAGES) else 0)
+
+    def save_settings(self) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
+        self.settings.setValue("window/page", self.nav.currentRow())
+        self.record_view.save_settings()
+        self.file_view.save_settings()
+        self.settings.sync()
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        self.record_view.shutdown()  # a take being recorded is stopped and saved, never lost
+        self.file_view.shutdown()
+        self.save_settings()
+        self.bridge.close()
+        if self._owns_queue:
+            QTimer.singleShot(0, lambda: self.queue.shutdown(timeout=2.0))
+        super().closeEvent(event)

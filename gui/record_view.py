@@ -1,0 +1,465 @@
+"""The Record view: pick an input, record with a live spectrogram and level meter, manage takes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import soundfile as sf
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QAbstractItemView, QComboBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
+    QMessageBox, QPushButton, QSplitter, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget,
+)
+
+from engine.audio import devices as audio_devices
+from engine.audio.devices import AudioDevice, AudioUnavailable
+from engine.audio.dsp import level_dbfs
+from engine.audio.playback import Player
+from engine.audio.session import RecordingSession
+from engine.audio.takes import Take, TakeLibrary, safe_filename
+from engine.jobs import JobQueue, Priority
+from gui.jobs import JobsBridge
+from gui.level_meter import LevelMeter
+from gui.settings import get_float, get_str
+from gui.widgets import Banner, format_duration
+from gui.spectrogram import SpectrogramView
+
+
+class RecordView(QWidget):
+    inputChanged = Signal(str)
+    statusMessage = Signal(str)
+    recordingChanged = Signal(bool)
+    takeAdded = Signal(object)
+    _recordingError = Signal(str)  # from the recorder/capture threads
+
+    UPDATE_MS = 16  # ~60 display updates per second
+
+    def __init__(self, library: TakeLibrary, queue: JobQueue, bridge: JobsBridge, settings: QSettings,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.library = library
+        self.queue = queue
+        self.bridge = bridge
+        self.settings = settings
+        self.session: RecordingSession | None = None
+        self._reader = None
+        self.player = Player()
+        self._playing_take: str | None = None
+        self._pending_jobs: dict[int, tuple] = {}
+
+        # Input row
+        self.device_combo = QComboBox()
+        self.device_combo.setMinimumWidth(260)
+        self.device_combo.setToolTip("Audio input device")
+        self.refresh_button = QPushButton("Refresh")
+        self.refresh_button.setToolTip("Look for audio devices again")
+        self.record_button = QPushButton("● Record")
+        self.record_button.setCheckable(True)
+        self.record_button.setToolTip("Start or stop recording (Space)")
+        self.record_button.setMinimumWidth(110)
+        self.elapsed_label = QLabel(format_duration(0))
+        self.elapsed_label.setStyleSheet("font-family: monospace; font-size: 15px;")
+        self.overflow_label = QLabel("")
+        self.overflow_label.setToolTip("Audio blocks the computer could not keep up with")
+        self.meter = LevelMeter()
+        self.reason_label = QLabel("")
+        self.reason_label.setStyleSheet("color: #a33;")
+        self.reason_label.setWordWrap(True)
+
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Input:"))
+        top.addWidget(self.device_combo, 1)
+        top.addWidget(self.refresh_button)
+        top.addSpacing(12)
+        top.addWidget(self.record_button)
+        top.addWidget(self.elapsed_label)
+        top.addWidget(self.meter, 1)
+        top.addWidget(self.overflow_label)
+
+        self.banner = Banner()
+        self.spectrogram = SpectrogramView()
+
+        # Takes
+        self.takes = QTreeWidget()
+        self.takes.setObjectName("takes")
+        self.takes.setHeaderLabels(["Name", "Date", "Duration"])
+        self.takes.setRootIsDecorated(False)
+        self.takes.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.takes.setEditTriggers(QAbstractItemView.EditTrigger.EditKeyPressed
+                                   | QAbstractItemView.EditTrigger.DoubleClicked)
+        self.takes.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.play_button = QPushButton("▶ Play")
+        self.stop_play_button = QPushButton("■ Stop")
+        self.rename_button = QPushButton("Rename")
+        self.delete_button = QPushButton("Delete")
+        self.export_button = QPushButton("Export…")
+        take_buttons = QHBoxLayout()
+        for b in (self.play_button, self.stop_play_button, self.rename_button, self.delete_button,
+                  self.export_button):
+            take_buttons.addWidget(b)
+        take_buttons.addStretch(1)
+        takes_box = QWidget()
+        takes_layout = QVBoxLayout(takes_box)
+        takes_layout.setContentsMargins(0, 0, 0, 0)
+        takes_layout.addWidget(QLabel("<b>Takes</b>"))
+        takes_layout.addWidget(self.takes, 1)
+        takes_layout.addLayout(take_buttons)
+
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(self.spectrogram)
+        splitter.addWidget(takes_box)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.reason_label)
+        layout.addWidget(self.banner)
+        layout.addWidget(splitter, 1)
+
+        # Behaviour
+        self.timer = QTimer(self)
+        self.timer.setInterval(self.UPDATE_MS)
+        self.timer.timeout.connect(self._tick)
+        self.record_button.clicked.connect(self._record_clicked)
+        self.refresh_button.clicked.connect(lambda: self.refresh_devices(rescan=True))
+        self.device_combo.currentIndexChanged.connect(self._device_changed)
+        self.play_button.clicked.connect(self.play_selected)
+        self.stop_play_button.clicked.connect(self.stop_playback)
+        self.rename_button.clicked.connect(self._rename_selected)
+        self.delete_button.clicked.connect(lambda: self.delete_selected(confirm=True))
+        self.export_button.clicked.connect(self._export_selected)
+        self.takes.itemChanged.connect(self._item_renamed)
+        self.takes.itemSelectionChanged.connect(self._update_take_buttons)
+        self.takes.itemActivated.connect(lambda *_: self.play_selected())
+        self._recordingError.connect(self._on_recording_error)
+        self.bridge.event.connect(self._on_job_event)
+        self.spectrogram.settingsChanged.connect(self.save_settings)
+
+        space = QShortcut(QKeySequence(Qt.Key.Key_Space), self)
+        space.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        space.activated.connect(self.toggle_recording)
+        QShortcut(QKeySequence(Qt.Key.Key_Delete), self.takes,
+                  activated=lambda: self.delete_selected(confirm=True))
+        QShortcut(QKeySequence(Qt.Key.Key_F2), self.takes, activated=self._rename_selected)
+
+        self._load_settings()
+        self.refresh_devices()
+        self.refresh_takes()
+        self._offer_recovery()
+
+    # -- devices -----------------------------------------------------------------------------
+    def refresh_devices(self, rescan: bool = False) -> None:
+        if self.session is not None:
+            return  # never swap devices under a running recording
+        reason = ""
+        if rescan:
+            try:
+                audio_devices.rescan()
+            except AudioUnavailable as exc:
+                reason = str(exc)
+        try:
+            devices = [d for d in audio_devices.list_devices() if d.max_input_channels > 0]
+        except AudioUnavailable as exc:
+            devices, reason = [], str(exc)
+        wanted = get_str(self.settings, "audio/input_device") or None
+        self.device_combo.blockSignals(True)
+        self.device_combo.clear()
+        for d in devices:
+            self.device_combo.addItem(f"{d.name}  ·  {d.default_samplerate / 1000:g} kHz", d)
+        chosen = next((i for i, d in enumerate(devices) if d.name == wanted), None)
+        if chosen is None:
+            chosen = next((i for i, d in enumerate(devices) if d.is_default_input), 0)
+        if devices:
+            self.device_combo.setCurrentIndex(chosen)
+        self.device_combo.blockSignals(False)
+        has_input = bool(devices)
+        self.record_button.setEnabled(has_input)
+        self.device_combo.setEnabled(has_input)
+        if has_input:
+            self.reason_label.hide()
+        else:
+            why = f" ({reason})" if reason else ""
+            self.reason_label.setText(
+                f"Recording is unavailable: no audio input device was found{why}. "
+                "Connect a microphone, then press Refresh.")
+            self.reason_label.show()
+        self.inputChanged.emit(self.input_description())
+
+    def current_device(self) -> AudioDevice | None:
+        return self.device_combo.currentData()
+
+    def input_description(self) -> str:
+        d = self.current_device()
+        return d.name if d else "No audio input"
+
+    def _device_changed(self, _index: int) -> None:
+        d = self.current_device()
+        if d is not None:
+            self.settings.setValue("audio/input_device", d.name)
+        self.inputChanged.emit(self.input_description())
+
+    # -- recording ---------------------------------------------------------------------------
+    @property
+    def recording(self) -> bool:
+        return self.session is not None
+
+    def toggle_recording(self) -> None:
+        if self.recording:
+            self.stop_recording()
+        elif self.record_button.isEnabled():
+            self.start_recording()
+
+    def _record_clicked(self) -> None:
+        self.toggle_recording()
+        self.record_button.setChecked(self.recording)
+
+    def start_recording(self) -> bool:
+        if self.session is not None:
+            return True
+        device = self.current_device()
+        if device is None:
+            self.banner.show_message("There is no audio input device to record from.", "error")
+            return False
+        self.stop_playback()
+        try:
+            session = RecordingSession(self.library, device, channels=1, on_error=self._recordingError.emit)
+            session.start()
+        except Exception as exc:  # noqa: BLE001 - AudioUnavailable, permission errors, full disk
+            self.banner.show_message(f"Could not start recording: {exc}", "error")
+            self.record_button.setChecked(False)
+            return False
+        self.session = session
+        self._reader = session.reader()
+        self.spectrogram.start_live(session.sample_rate)
+        self.meter.reset()
+        self.banner.hide()
+        self.timer.start()
+        self.record_button.setText("■ Stop")
+        self.record_button.setChecked(True)
+        self.device_combo.setEnabled(False)
+        self.refresh_button.setEnabled(False)
+        self.statusMessage.emit(f"Recording from {device.name} at {session.sample_rate} Hz")
+        self.recordingChanged.emit(True)
+        return True
+
+    def stop_recording(self) -> Take | None:
+        session, self.session = self.session, None
+        if session is None:
+            return None
+        self.timer.stop()
+        self._tick_once(session)  # draw what arrived since the last tick
+        take = session.stop()
+        self._reader = None
+        self.record_button.setText("● Record")
+        self.record_button.setChecked(False)
+        self.device_combo.setEnabled(True)
+        self.refresh_button.setEnabled(True)
+        self.refresh_takes(select=take.id)
+        self.statusMessage.emit(f"Saved '{take.name}' ({format_duration(take.duration)})")
+        self.recordingChanged.emit(False)
+        self.takeAdded.emit(take)
+        return take
+
+    def _on_recording_error(self, message: str) -> None:
+        if self.session is None:
+            return
+        take = self.stop_recording()
+        saved = f" The take '{take.name}' ({format_duration(take.duration)}) was saved." if take else ""
+        self.banner.show_message(f"Recording stopped: {message}.{saved}", "error")
+
+    def _tick(self) -> None:
+        if self.session is not None:
+            self._tick_once(self.session)
+
+    def _tick_once(self, session: RecordingSession) -> None:
+        reader = self._reader
+        if reader is None:
+            return
+        block = reader.read()
+        if len(block):
+            mono = block.mean(axis=1) if block.shape[1] > 1 else block[:, 0]
+            self.spectrogram.push_audio(mono)
+            self.meter.set_level(*level_dbfs(mono))
+        self.elapsed_label.setText(format_duration(session.duration))
+        lost = session.capture.input_overflows + (1 if reader.lost_frames else 0)
+        if session.recorder.reader.lost_frames:
+            lost += 1
+        self.overflow_label.setText(f"⚠ {lost} overflow{'s' if lost != 1 else ''}" if lost else "")
+
+    # -- takes -------------------------------------------------------------------------------
+    def refresh_takes(self, select: str | None = None) -> None:
+        self.takes.blockSignals(True)
+        self.takes.clear()
+        for take in self.library.list():
+            created = take.created_dt.strftime("%Y-%m-%d %H:%M")
+            item = QTreeWidgetItem([take.name, created, format_duration(take.duration)])
+            item.setData(0, Qt.ItemDataRole.UserRole, take.id)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
+            item.setTextAlignment(2, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            self.takes.addTopLevelItem(item)
+            if take.id == select:
+                item.setSelected(True)
+                self.takes.setCurrentItem(item)
+        self.takes.blockSignals(False)
+        self._update_take_buttons()
+
+    def selected_take_id(self) -> str | None:
+        items = self.takes.selectedItems()
+        return items[0].data(0, Qt.ItemDataRole.UserRole) if items else None
+
+    def _update_take_buttons(self) -> None:
+        has = self.selected_take_id() is not None
+        for b in (self.play_button, self.rename_button, self.delete_button, self.export_button):
+            b.setEnabled(has)
+
+    def _item_renamed(self, item: QTreeWidgetItem, column: int) -> None:
+        if column != 0:
+            return
+        take_id = item.data(0, Qt.ItemDataRole.UserRole)
+        try:
+            self.library.rename(take_id, item.text(0))
+        except (ValueError, KeyError, OSError) as exc:
+            self.banner.show_message(f"Could not rename the take: {exc}", "error")
+            self.refresh_takes(select=take_id)
+
+    def rename_take(self, take_id: str, name: str) -> None:
+        self.library.rename(take_id, name)
+        self.refresh_takes(select=take_id)
+
+    def _rename_selected(self) -> None:
+        items = self.takes.selectedItems()
+        if items:
+            self.takes.editItem(items[0], 0)
+
+    def delete_selected(self, confirm: bool = True) -> None:
+        take_id = self.selected_take_id()
+        if take_id is None:
+            return
+        take = self.library.get(take_id)
+        if confirm and QMessageBox.question(
+            self, "Delete take", f"Delete '{take.name}' ({format_duration(take.duration)})? This cannot be undone.",
+        ) != QMessageBox.StandardButton.Yes:
+            return
+        if self._playing_take == take_id:
+            self.stop_playback()
+        self.library.delete(take_id)
+        self.refresh_takes()
+        self.statusMessage.emit(f"Deleted '{take.name}'")
+
+    def _export_selected(self) -> None:
+        take_id = self.selected_take_id()
+        if take_id is None:
+            return
+        take = self.library.get(take_id)
+        folder = get_str(self.settings, "paths/export_dir", str(Path.home()))
+        path, chosen = QFileDialog.getSaveFileName(
+            self, "Export take", str(Path(folder) / f"{safe_filename(take.name)}.wav"),
+            "WAV audio (*.wav);;FLAC audio (*.flac)")
+        if not path:
+            return
+        if not Path(path).suffix:
+            path += ".flac" if "FLAC" in chosen else ".wav"
+        self.settings.setValue("paths/export_dir", str(Path(path).parent))
+        self.export_take(take_id, path)
+
+    def export_take(self, take_id: str, path: str) -> int:
+        """Export on the job queue (a long take must not freeze the window); returns the job id."""
+        take = self.library.get(take_id)
+        job = self.queue.submit(lambda ctx: self.library.export(take_id, path), kind="export",
+                                title=f"Export '{take.name}'", priority=Priority.INTERACTIVE, lane="cpu")
+        self._pending_jobs[job.id] = ("export", path)
+        return job.id
+
+    # -- playback ----------------------------------------------------------------------------
+    def play_selected(self) -> None:
+        take_id = self.selected_take_id()
+        if take_id is None:
+            return
+        take = self.library.get(take_id)
+
+        def load(ctx):
+            audio, sr = sf.read(take.path, dtype="float32", always_2d=True)
+            return audio, sr
+
+        job = self.queue.submit(load, kind="load", title=f"Load '{take.name}'",
+                                priority=Priority.INTERACTIVE, lane="cpu")
+        self._pending_jobs[job.id] = ("play", take_id)
+
+    def stop_playback(self) -> None:
+        self.player.stop()
+        self._playing_take = None
+
+    def _on_job_event(self, event) -> None:
+        pending = self._pending_jobs.get(event.job_id)
+        if pending is None or event.kind not in ("finished", "failed", "cancelled"):
+            return
+        del self._pending_jobs[event.job_id]
+        what, arg = pending
+        if event.kind == "failed":
+            self.banner.show_message(f"{event.title} failed: {event.error}", "error")
+        elif event.kind == "finished" and what == "play":
+            audio, sr = event.result
+            try:
+                self.player.play(audio, sr)
+                self._playing_take = arg
+                self.statusMessage.emit("Playing")
+            except AudioUnavailable as exc:
+                self.banner.show_message(f"Cannot play: {exc}", "error")
+        elif event.kind == "finished" and what == "export":
+            self.statusMessage.emit(f"Exported to {arg}")
+
+    # -- crash recovery ----------------------------------------------------------------------
+    def _offer_recovery(self) -> None:
+        pending = self.library.pending_recoveries()
+        if not pending:
+            return
+        names = ", ".join(f"'{t.name}'" for t in pending[:3]) + ("…" if len(pending) > 3 else "")
+        self.banner.show_message(
+            f"Motet closed while recording. {len(pending)} interrupted take(s) can be recovered: {names}",
+            "warn", [("Recover", self.recover_all), ("Discard", self.discard_recoveries)])
+
+    def recover_all(self) -> list[Take]:
+        recovered, errors = [], []
+        for take in self.library.pending_recoveries():
+            try:
+                recovered.append(self.library.recover(take))
+            except Exception as exc:  # noqa: BLE001 - one bad file must not stop the others
+                errors.append(f"{take.name}: {exc}")
+        self.refresh_takes(select=recovered[0].id if recovered else None)
+        if errors:
+            self.banner.show_message("Some takes could not be recovered: " + "; ".join(errors), "error")
+        else:
+            self.banner.show_message(
+                "Recovered " + ", ".join(f"'{t.name}' ({format_duration(t.duration)})" for t in recovered), "info")
+        return recovered
+
+    def discard_recoveries(self) -> None:
+        if QMessageBox.question(self, "Discard interrupted takes",
+                                "Delete the interrupted recordings for good?") != QMessageBox.StandardButton.Yes:
+            return
+        for take in self.library.pending_recoveries():
+            self.library.discard_recovery(take)
+        self.banner.hide()
+
+    # -- settings and shutdown ---------------------------------------------------------------
+    def _load_settings(self) -> None:
+        s = self.settings
+        self.spectrogram.scale = get_str(s, "spectrogram/scale", "mel")
+        self.spectrogram.db_range = (get_float(s, "spectrogram/db_floor", -100.0),
+                                     get_float(s, "spectrogram/db_ceiling", 0.0))
+        self.spectrogram.visible_seconds = get_float(s, "spectrogram/visible_seconds", 10.0)
+
+    def save_settings(self) -> None:
+        s = self.settings
+        s.setValue("spectrogram/scale", self.spectrogram.scale)
+        floor, ceiling = self.spectrogram.db_range
+        s.setValue("spectrogram/db_floor", floor)
+        s.setValue("spectrogram/db_ceiling", ceiling)
+        s.setValue("spectrogram/visible_seconds", self.spectrogram.visible_seconds)
+
+    def shutdown(self) -> None:
+        self.stop_recording()
+        self.stop_playback()
+

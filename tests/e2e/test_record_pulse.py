@@ -1,0 +1,60 @@
+"""Record → Stop through the real audio path: a tone played into a PulseAudio null sink is
+captured by the app from the sink's monitor (the default input), as from a microphone."""
+
+import time
+
+import numpy as np
+import pytest
+import soundfile as sf
+from audio_helpers import active_span, peak_frequency, write_tone
+
+from engine.audio.takes import TakeLibrary
+from gui.main_window import MainWindow
+
+pytestmark = pytest.mark.pulse
+
+
+@pytest.fixture
+def window(qtbot, pulse, tmp_path):
+    w = MainWindow(library=TakeLibrary(tmp_path / "lib"))
+    qtbot.addWidget(w)
+    w.show()
+    yield w
+    w.close()
+
+
+def test_record_stop_yields_a_take_matching_what_was_played(window, pulse, qtbot, tmp_path):
+    view = window.record_view
+    assert view.record_button.isEnabled(), view.reason_label.text()
+    tone = write_tone(tmp_path / "tone.wav", freq=440.0, seconds=2.0, amplitude=0.5)
+
+    qtbot.mouseClick(view.record_button, __import__("PySide6.QtCore").QtCore.Qt.MouseButton.LeftButton)
+    assert view.recording
+    started = time.monotonic()
+    qtbot.wait(300)
+    pulse.play(tone)  # blocks while it plays (2 s)
+    qtbot.wait(400)
+    wall = time.monotonic() - started
+    view.toggle_recording()  # what Space does
+    assert not view.recording
+
+    takes = window.library.list()
+    assert len(takes) == 1
+    take = takes[0]
+    assert take.duration == pytest.approx(wall, abs=0.35)  # the take covers the whole time recorded
+    audio, sr = sf.read(take.path, dtype="float32")
+    assert sr == take.sample_rate and len(audio) / sr == pytest.approx(take.duration, abs=1e-3)
+
+    start, end = active_span(audio, sr, threshold=0.1)
+    assert end - start == pytest.approx(2.0, abs=0.1)  # the whole tone, nothing dropped
+    tone_part = audio[int((start + 0.1) * sr): int((end - 0.1) * sr)]
+    rms = float(np.sqrt(np.mean(tone_part ** 2)))
+    assert 20 * np.log10(rms / (0.5 / np.sqrt(2))) == pytest.approx(0.0, abs=1.0)  # level within 1 dB
+    assert peak_frequency(tone_part, sr) == pytest.approx(440.0, rel=0.01)
+    quiet = audio[: int(max(0.0, start - 0.05) * sr)]
+    assert len(quiet) == 0 or np.max(np.abs(quiet)) < 0.01
+
+    # the take is listed in the view with its duration
+    assert view.takes.topLevelItemCount() == 1
+    assert view.takes.topLevelItem(0).text(0) == take.name
+    window.grab().save(str(tmp_path / "after-record.png"))

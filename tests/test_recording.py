@@ -1,0 +1,151 @@
+"""Streaming to disk, crash repair, the take library and failure handling (no audio device)."""
+
+import errno
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from engine.audio.files import AudioFileError
+from engine.audio.recorder import Recorder
+from engine.audio.ringbuffer import RingBuffer
+from engine.audio.takes import TakeLibrary, repair_wav_header
+
+
+def _noise(n, seed=0):
+    return (np.random.default_rng(seed).standard_normal(n) * 0.1).astype(np.float32)
+
+
+def test_recorder_writes_every_frame_and_the_file_is_valid(tmp_path):
+    ring = RingBuffer(48000)
+    rec = Recorder(ring.reader(), tmp_path / "a.wav", 48000, 1)
+    rec.start()
+    sent = _noise(48000 * 3)
+    for i in range(0, len(sent), 480):
+        ring.write(sent[i:i + 480])
+    ring.close()
+    rec.finish()
+    assert rec.error is None
+    got, sr = sf.read(tmp_path / "a.wav", dtype="float32")
+    assert sr == 48000
+    assert np.array_equal(got, sent)  # float WAV: bit-exact
+
+
+def test_disk_full_stops_with_a_clear_message_and_keeps_what_was_written(tmp_path):
+    class FillsUp(sf.SoundFile):
+        limit = 48000
+
+        def write(self, data):
+            if self.frames + len(data) > self.limit:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            super().write(data)
+
+    def opener(path, sr, ch):
+        return FillsUp(str(path), "w", sr, ch, format="WAV", subtype="FLOAT")
+
+    errors = []
+    ring = RingBuffer(48000 * 5)
+    rec = Recorder(ring.reader(), tmp_path / "b.wav", 48000, 1, on_error=errors.append, open_file=opener)
+    rec.start()
+    sent = _noise(48000 * 2)
+    for i in range(0, len(sent), 4800):
+        ring.write(sent[i:i + 4800])
+    ring.close()
+    rec.finish()
+    assert errors and "disk is full" in errors[0]
+    frames = repair_wav_header(tmp_path / "b.wav")
+    assert frames == 48000
+    got, _ = sf.read(tmp_path / "b.wav", dtype="float32")
+    assert np.array_equal(got, sent[:48000])
+
+
+def test_an_input_that_stops_delivering_ends_the_recording(tmp_path):
+    errors = []
+    ring = RingBuffer(1000)
+    rec = Recorder(ring.reader(), tmp_path / "c.wav", 8000, 1, stall_timeout=0.3, on_error=errors.append)
+    rec.start()
+    ring.write(_noise(800))
+    rec.finish(timeout=5)
+    assert errors and "stopped delivering audio" in errors[0]
+    assert sf.info(str(tmp_path / "c.wav")).frames == 800
+
+
+def test_a_killed_writer_leaves_a_file_that_repairs_to_all_its_samples(tmp_path):
+    path = tmp_path / "killed.wav"
+    script = textwrap.dedent(f"""
+        import os, numpy as np, soundfile as sf
+        f = sf.SoundFile({str(path)!r}, "w", 16000, 2, format="WAV", subtype="FLOAT")
+        x = np.arange(2 * 16000 * 3, dtype=np.float32).reshape(-1, 2) / 1e5
+        for i in range(0, len(x), 1600):
+            f.write(x[i:i + 1600])
+        os.kill(os.getpid(), {int(signal.SIGKILL)})
+    """)
+    subprocess.run([sys.executable, "-c", script], check=False)
+    def data_chunk_size():
+        raw = path.read_bytes()
+        at = raw.index(b"data")
+        return int.from_bytes(raw[at + 4:at + 8], "little"), len(raw) - at - 8
+
+    declared, held = data_chunk_size()
+    assert declared != held == 48000 * 2 * 4  # every sample is on disk, the header lags behind
+    assert repair_wav_header(path) == 48000
+    assert data_chunk_size() == (held, held)
+    data, sr = sf.read(path, dtype="float32")
+    assert sr == 16000 and data.shape == (48000, 2)
+    assert np.allclose(data[-1], [2 * 48000 - 2, 2 * 48000 - 1] / np.float32(1e5))
+
+
+def test_repair_refuses_what_is_not_a_wav(tmp_path):
+    p = tmp_path / "x.wav"
+    p.write_bytes(b"hello world, not audio at all")
+    with pytest.raises(AudioFileError, match="not a WAV"):
+        repair_wav_header(p)
+
+
+def test_take_library_rename_delete_export_and_recovery(tmp_path):
+    lib = TakeLibrary(tmp_path)
+    take = lib.begin(16000, 1, device="test", name="First")
+    audio = _noise(16000)
+    sf.write(take.path, audio, 16000, format="WAV", subtype="FLOAT")
+    lib.commit(take, 1.0)
+    assert [t.name for t in lib.list()] == ["First"]
+    assert lib.pending_recoveries() == []
+
+    lib.rename(take.id, "  Renamed ")
+    assert lib.get(take.id).name == "Renamed"
+    with pytest.raises(ValueError):
+        lib.rename(take.id, "   ")
+
+    out = lib.export(take.id, tmp_path / "out.flac")
+    info = sf.info(str(out))
+    assert (info.format, info.samplerate, info.frames) == ("FLAC", 16000, 16000)
+    got, _ = sf.read(out, dtype="float32")
+    assert np.max(np.abs(got - audio)) < 1e-4  # 24-bit FLAC
+    wav = lib.export(take.id, tmp_path / "out.wav")
+    assert sf.info(str(wav)).subtype == "PCM_16"
+    with pytest.raises(AudioFileError):
+        lib.export(take.id, tmp_path / "no-such-dir" / "x.wav")
+    assert not list((tmp_path).glob("**/*.part"))
+
+    # a take left in recovery/ (a crash) is found, repaired and filed
+    crashed = lib.begin(16000, 1, name="Crashed")
+    with sf.SoundFile(crashed.path, "w", 16000, 1, format="WAV", subtype="FLOAT") as f:
+        f.write(audio)
+    with open(crashed.path, "r+b") as f:  # what a killed writer leaves: sizes not filled in
+        f.seek(4)
+        f.write(b"\0\0\0\0")
+    pending = lib.pending_recoveries()
+    assert [t.name for t in pending] == ["Crashed"]
+    recovered = lib.recover(pending[0])
+    assert recovered.name == "Crashed (recovered)" and recovered.duration == pytest.approx(1.0)
+    assert lib.pending_recoveries() == []
+    assert {t.name for t in lib.list()} == {"Renamed", "Crashed (recovered)"}
+
+    lib.delete(take.id)
+    assert [t.name for t in lib.list()] == ["Crashed (recovered)"]
+    assert not os.path.exists(take.path)
