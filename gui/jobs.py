@@ -191,6 +191,7 @@ _STATE_TEXT = {
     JobState.CANCELLED: "Cancelled",
 }
 _ERROR_COLOR = QColor(200, 30, 30)
+_NO_PARENT = QModelIndex()
 _MUTED_STATES = (JobState.CANCELLED,)
 
 
@@ -201,7 +202,7 @@ class JobsModel(QAbstractTableModel):
     HEADERS = ("Job", "State", "Progress", "Message", "")
 
     JobIdRole = Qt.ItemDataRole.UserRole + 1
-    StateRole = Qt.ItemDataRole.UserRole + 2
+    StateRole = Qt.ItemDataRole.UserRole + 2  # JobState value ("running"...): wrap in JobState()
     ProgressRole = Qt.ItemDataRole.UserRole + 3  # float in 0..1, or None when unknown
     ActiveRole = Qt.ItemDataRole.UserRole + 4
     CancelRequestedRole = Qt.ItemDataRole.UserRole + 5
@@ -233,10 +234,10 @@ class JobsModel(QAbstractTableModel):
         return dict(self._counts)
 
     # -- Qt model API ----------------------------------------------------------------------
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = _NO_PARENT) -> int:
         return 0 if parent.isValid() else len(self._rows)
 
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = _NO_PARENT) -> int:
         return 0 if parent.isValid() else len(self.HEADERS)
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -289,7 +290,7 @@ class JobsModel(QAbstractTableModel):
         if role == self.JobIdRole:
             return row.job_id
         if role == self.StateRole:
-            return row.state
+            return row.state.value
         if role == self.ProgressRole:
             return row.progress
         if role == self.ActiveRole:
@@ -414,11 +415,14 @@ class _JobsDelegate(QStyledItemDelegate):
     def button_rect(cell: QRect) -> QRect:
         return cell.adjusted(2, 1, -2, -1)
 
-    def progress_option(self, index: QModelIndex, cell: QRect, widget: QWidget | None = None) -> QStyleOptionProgressBar | None:
+    def progress_option(
+        self, index: QModelIndex, cell: QRect, widget: QWidget | None = None
+    ) -> QStyleOptionProgressBar | None:
         """The progress bar drawn for ``index`` (None: nothing is drawn)."""
-        state = index.data(JobsModel.StateRole)
-        if state is None:
+        raw_state = index.data(JobsModel.StateRole)
+        if raw_state is None:
             return None
+        state = JobState(raw_state)  # a QVariant hands the str-enum back as a plain str
         progress = index.data(JobsModel.ProgressRole)
         if state is JobState.FINISHED:
             progress = 1.0
@@ -471,7 +475,7 @@ class _JobsDelegate(QStyledItemDelegate):
         if opt.maximum == 0:  # indeterminate: groove + a sweeping chunk
             groove = QStyleOptionProgressBar(opt)
             groove.maximum = 1000
-            style.drawControl(QStyle.ControlElement.CE_ProgressBar, groove, painter, widget)
+            style.drawControl(QStyle.ControlElement.CE_ProgressBarGroove, groove, painter, widget)
             r = opt.rect.adjusted(1, 1, -1, -1)
             span = r.width() * (1 + self.BUSY_CHUNK)
             phase = (time.monotonic() % self.BUSY_PERIOD_S) / self.BUSY_PERIOD_S
