@@ -9,13 +9,17 @@ import numpy as np
 
 def write_tone(path: Path, freq: float = 440.0, seconds: float = 2.0, amplitude: float = 0.5,
                sample_rate: int = 48000, lead_silence: float = 0.0) -> Path:
-    """A sine with optional silence before it, as 16-bit WAV."""
+    """A sine with optional silence before it, as 16-bit stereo WAV (both channels equal).
+
+    Stereo because PulseAudio upmixes a mono stream into a stereo sink at -6 dB; two equal
+    channels reach a mono capture at the level they were written.
+    """
     import soundfile as sf
 
     t = np.arange(int(seconds * sample_rate)) / sample_rate
     tone = amplitude * np.sin(2 * np.pi * freq * t)
     audio = np.concatenate([np.zeros(int(lead_silence * sample_rate)), tone]).astype(np.float32)
-    sf.write(str(path), audio, sample_rate, subtype="PCM_16")
+    sf.write(str(path), np.stack([audio, audio], axis=1), sample_rate, subtype="PCM_16")
     return path
 
 

@@ -22,7 +22,7 @@ def _noise(n, seed=0):
 
 
 def test_recorder_writes_every_frame_and_the_file_is_valid(tmp_path):
-    ring = RingBuffer(48000)
+    ring = RingBuffer(48000 * 4)
     rec = Recorder(ring.reader(), tmp_path / "a.wav", 48000, 1)
     rec.start()
     sent = _noise(48000 * 3)
@@ -30,7 +30,7 @@ def test_recorder_writes_every_frame_and_the_file_is_valid(tmp_path):
         ring.write(sent[i:i + 480])
     ring.close()
     rec.finish()
-    assert rec.error is None
+    assert rec.error is None and rec.reader.lost_frames == 0
     got, sr = sf.read(tmp_path / "a.wav", dtype="float32")
     assert sr == 48000
     assert np.array_equal(got, sent)  # float WAV: bit-exact
@@ -41,9 +41,10 @@ def test_disk_full_stops_with_a_clear_message_and_keeps_what_was_written(tmp_pat
         limit = 48000
 
         def write(self, data):
-            if self.frames + len(data) > self.limit:
+            room = self.limit - self.frames
+            super().write(data[:room])  # like a real disk: what fits is written, then it fails
+            if len(data) > room:
                 raise OSError(errno.ENOSPC, "No space left on device")
-            super().write(data)
 
     def opener(path, sr, ch):
         return FillsUp(str(path), "w", sr, ch, format="WAV", subtype="FLOAT")
@@ -59,9 +60,9 @@ def test_disk_full_stops_with_a_clear_message_and_keeps_what_was_written(tmp_pat
     rec.finish()
     assert errors and "disk is full" in errors[0]
     frames = repair_wav_header(tmp_path / "b.wav")
-    assert frames == 48000
+    assert frames == 48000  # everything that fitted is kept
     got, _ = sf.read(tmp_path / "b.wav", dtype="float32")
-    assert np.array_equal(got, sent[:48000])
+    assert np.array_equal(got, sent[:frames])
 
 
 def test_an_input_that_stops_delivering_ends_the_recording(tmp_path):

@@ -1,0 +1,241 @@
+"""Spectrograms and levels: Whisper's log-mel input, the live display spectrogram, the meter.
+
+No Qt here: the GUI draws what these functions compute.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from functools import lru_cache
+
+import numpy as np
+import torch
+import torchaudio.functional as taf
+
+WHISPER_SAMPLE_RATE = 16000
+WHISPER_N_FFT = 400
+WHISPER_HOP = 160
+
+_POWER_FLOOR = 1e-10  # -100 dB: what silence shows as
+_LEVEL_FLOOR_DB = -120.0
+_MAX_BATCH = 64  # columns per FFT batch: ~1.5 MB of work buffers at n_fft 2048
+
+
+# --- Whisper -------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=16)
+def _whisper_mel_filters(n_mels: int, device: str) -> torch.Tensor:
+    fb = taf.melscale_fbanks(
+        n_freqs=WHISPER_N_FFT // 2 + 1,
+        f_min=0.0,
+        f_max=WHISPER_SAMPLE_RATE / 2,
+        n_mels=n_mels,
+        sample_rate=WHISPER_SAMPLE_RATE,
+        norm="slaney",
+        mel_scale="slaney",
+    )
+    return fb.T.contiguous().to(device)
+
+
+@lru_cache(maxsize=8)
+def _whisper_window(device: str) -> torch.Tensor:
+    return torch.hann_window(WHISPER_N_FFT, periodic=True, device=device)
+
+
+def _device_key(device) -> str:
+    return str(torch.device(device)) if device is not None else "cpu"
+
+
+def whisper_mel_filters(n_mels: int = 80, device=None) -> torch.Tensor:
+    """Whisper's mel filterbank, shape (n_mels, 201).
+
+    torchaudio's Slaney-normalised, Slaney-scale filterbank equals the librosa one Whisper ships
+    in ``mel_filters.npz``, so no data file is needed. Do not modify the returned (cached) tensor.
+    """
+    if n_mels not in (80, 128):
+        raise ValueError(f"Whisper uses 80 or 128 mel bins, not {n_mels}")
+    return _whisper_mel_filters(n_mels, _device_key(device))
+
+
+def log_mel_spectrogram(audio, n_mels: int = 80, padding: int = 0, device=None) -> torch.Tensor:
+    """Whisper's log-mel spectrogram (n_mels, n_frames) of 16 kHz mono audio, bit-for-bit its recipe.
+
+    ``padding`` zero samples are appended first (Whisper pads 30 s of zeros before chunking).
+    """
+    if isinstance(audio, torch.Tensor):
+        x = audio.to(torch.float32)
+    else:
+        x = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))
+    if device is not None:
+        x = x.to(device)
+    if padding > 0:
+        x = torch.nn.functional.pad(x, (0, padding))
+    window = _whisper_window(str(x.device))
+    stft = torch.stft(x, WHISPER_N_FFT, WHISPER_HOP, window=window, center=True,
+                      pad_mode="reflect", return_complex=True)
+    power = stft[..., :-1].abs() ** 2
+    mel = whisper_mel_filters(n_mels, x.device) @ power
+    log_spec = torch.clamp(mel, min=1e-10).log10()
+    log_spec = torch.maximum(log_spec, log_spec.max() - 8.0)
+    return (log_spec + 4.0) / 4.0
+
+
+# --- live display --------------------------------------------------------------------------
+
+
+def _hz_to_mel_slaney(f: np.ndarray) -> np.ndarray:
+    f = np.asarray(f, dtype=np.float64)
+    f_sp, min_log_hz = 200.0 / 3, 1000.0
+    min_log_mel, logstep = min_log_hz / f_sp, math.log(6.4) / 27.0
+    return np.where(f >= min_log_hz, min_log_mel + np.log(np.maximum(f, 1e-12) / min_log_hz) / logstep, f / f_sp)
+
+
+def _mel_to_hz_slaney(m: np.ndarray) -> np.ndarray:
+    m = np.asarray(m, dtype=np.float64)
+    f_sp, min_log_hz = 200.0 / 3, 1000.0
+    min_log_mel, logstep = min_log_hz / f_sp, math.log(6.4) / 27.0
+    return np.where(m >= min_log_mel, min_log_hz * np.exp(logstep * (m - min_log_mel)), f_sp * m)
+
+
+class DisplaySpectrogram:
+    """Streaming spectrogram for the scrolling display: push audio blocks, get new dB columns.
+
+    Column k is the windowed FFT of the ``n_fft`` samples ending at sample ``(k + 1) * hop``
+    (zeros before the start), so a column is out as soon as its last hop has arrived and the
+    columns do not depend on how the input was split into blocks.
+
+    dB power, scaled so a full-scale sine reads about 0 dB: in "linear" its peak FFT bin reads
+    0 dB (down to -1.4 dB between bins, Hann scalloping); in "mel" its energy does. Mel bands are
+    Slaney-scale triangles of peak 1, not area-normalised: neighbouring bands sum to one, so a
+    tone keeps its level at any frequency (split over two bands between centres) instead of
+    dropping with band width.
+    """
+
+    def __init__(self, sample_rate: int, scale: str = "mel", n_mels: int = 128, n_fft: int | None = None,
+                 hop: int | None = None, f_min: float = 0.0, f_max: float | None = None) -> None:
+        if scale not in ("mel", "linear"):
+            raise ValueError(f"scale must be 'mel' or 'linear', not {scale!r}")
+        if sample_rate <= 0:
+            raise ValueError(f"sample rate must be positive, not {sample_rate}")
+        self.sample_rate = int(sample_rate)
+        self.scale = scale
+        self.hop = int(hop) if hop else max(1, self.sample_rate // 100)
+        self.n_fft = int(n_fft) if n_fft else 1 << max(0, math.ceil(math.log2(0.04 * self.sample_rate)))
+        if self.hop > self.n_fft:
+            raise ValueError(f"hop ({self.hop}) must not exceed n_fft ({self.n_fft})")
+        self.f_min = float(f_min)
+        self.f_max = float(f_max) if f_max is not None else self.sample_rate / 2
+        n_freqs = self.n_fft // 2 + 1
+
+        window = np.hanning(self.n_fft + 1)[:-1]  # periodic Hann
+        # A sine of amplitude A: its peak bin has power A^2 * sum(w)^2 / 4 and its whole lobe
+        # A^2 * n_fft * sum(w^2) / 4. Linear columns read the peak, mel bands the lobe's energy.
+        peak_scale = 4.0 / float(np.sum(window)) ** 2
+        energy_scale = 4.0 / (self.n_fft * float(np.sum(window ** 2)))
+        self._window = window.astype(np.float32)
+
+        rfft_freqs = np.fft.rfftfreq(self.n_fft, 1.0 / self.sample_rate)
+        if scale == "mel":
+            with warnings.catch_warnings():  # narrow low bands may miss every FFT bin: shown dark
+                warnings.simplefilter("ignore", UserWarning)
+                fb = taf.melscale_fbanks(n_freqs, self.f_min, self.f_max, n_mels, self.sample_rate,
+                                         norm=None, mel_scale="slaney").numpy().astype(np.float64)
+            self._fb = np.ascontiguousarray(fb * energy_scale, dtype=np.float32)  # (n_freqs, n_mels)
+            mels = np.linspace(_hz_to_mel_slaney(self.f_min), _hz_to_mel_slaney(self.f_max), n_mels + 2)
+            self.bin_frequencies = _mel_to_hz_slaney(mels[1:-1])
+            self.n_bins = n_mels
+            self._power_scale = None
+        else:
+            self._fb = None
+            keep = (rfft_freqs >= self.f_min) & (rfft_freqs <= self.f_max)
+            self._lo = int(np.argmax(keep))
+            self._hi = self._lo + int(keep.sum())
+            self.bin_frequencies = rfft_freqs[self._lo:self._hi]
+            self.n_bins = self._hi - self._lo
+            self._power_scale = np.float32(peak_scale)
+        self.columns_per_second = self.sample_rate / self.hop
+        self._n_freqs = n_freqs
+        self._buf = np.zeros(self.n_fft + 4 * self.hop, dtype=np.float32)
+        self._frames = np.empty((0, self.n_fft), dtype=np.float32)
+        self._spec = np.empty((0, n_freqs), dtype=np.complex64)
+        self._power = np.empty((0, n_freqs), dtype=np.float32)
+        self._tmp = np.empty((0, n_freqs), dtype=np.float32)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget all audio: the next column starts from silence."""
+        self._buf[:] = 0.0
+        self._fill = self.n_fft - self.hop
+
+    def _ensure(self, n_cols: int) -> None:
+        if self._frames.shape[0] < n_cols:
+            size = min(max(n_cols, 2 * self._frames.shape[0], 4), _MAX_BATCH)
+            self._frames = np.empty((size, self.n_fft), dtype=np.float32)
+            self._spec = np.empty((size, self._n_freqs), dtype=np.complex64)
+            self._power = np.empty((size, self._n_freqs), dtype=np.float32)
+            self._tmp = np.empty((size, self._n_freqs), dtype=np.float32)
+
+    def push(self, samples: np.ndarray) -> np.ndarray:
+        """Add a block of mono samples; return the columns it completed, (n, n_bins) float32 dB."""
+        x = np.asarray(samples, dtype=np.float32).reshape(-1)
+        need = self._fill + x.size
+        if need > self._buf.size:
+            grown = np.zeros(max(need, 2 * self._buf.size), dtype=np.float32)
+            grown[:self._fill] = self._buf[:self._fill]
+            self._buf = grown
+        self._buf[self._fill:need] = x
+        self._fill = need
+        if need < self.n_fft:
+            return np.empty((0, self.n_bins), dtype=np.float32)
+        n_cols = (need - self.n_fft) // self.hop + 1
+
+        out = np.empty((n_cols, self.n_bins), dtype=np.float32)
+        frames = np.lib.stride_tricks.as_strided(
+            self._buf, shape=(n_cols, self.n_fft), strides=(self.hop * 4, 4), writeable=False)
+        for start in range(0, n_cols, _MAX_BATCH):  # batches bound the work buffers' size
+            stop = min(start + _MAX_BATCH, n_cols)
+            n = stop - start
+            self._ensure(n)
+            windowed = self._frames[:n]
+            np.multiply(frames[start:stop], self._window, out=windowed)
+            spec = self._spec[:n]
+            np.fft.rfft(windowed, axis=-1, out=spec)
+            power, tmp = self._power[:n], self._tmp[:n]
+            np.multiply(spec.real, spec.real, out=power)
+            np.multiply(spec.imag, spec.imag, out=tmp)
+            power += tmp
+            if self._fb is not None:
+                np.matmul(power, self._fb, out=out[start:stop])
+            else:
+                np.multiply(power[:, self._lo:self._hi], self._power_scale, out=out[start:stop])
+        out += _POWER_FLOOR
+        np.log10(out, out=out)
+        out *= 10.0
+
+        consumed = n_cols * self.hop
+        keep = need - consumed
+        if self._buf.size > 4 * (self.n_fft + 4 * self.hop):  # after one big push, give memory back
+            small = np.zeros(self.n_fft + 4 * self.hop, dtype=np.float32)
+            small[:keep] = self._buf[consumed:need]
+            self._buf = small
+        else:
+            self._buf[:keep] = self._buf[consumed:need]  # numpy copies safely on overlap
+        self._fill = keep
+        return out
+
+
+# --- meter ---------------------------------------------------------------------------------
+
+
+def level_dbfs(block: np.ndarray) -> tuple[float, float]:
+    """RMS and peak of a block in dBFS (1.0 = 0 dBFS), floored at -120 dB for silence."""
+    x = np.asarray(block, dtype=np.float32).reshape(-1)
+    if x.size == 0:
+        return _LEVEL_FLOOR_DB, _LEVEL_FLOOR_DB
+    mean_sq = float(np.dot(x, x)) / x.size
+    peak = float(np.max(np.abs(x)))
+    rms_db = 10.0 * math.log10(mean_sq) if mean_sq > 0 else _LEVEL_FLOOR_DB
+    peak_db = 20.0 * math.log10(peak) if peak > 0 else _LEVEL_FLOOR_DB
+    return max(rms_db, _LEVEL_FLOOR_DB), max(peak_db, _LEVEL_FLOOR_DB)

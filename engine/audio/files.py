@@ -1,0 +1,200 @@
+"""Reading, resampling and writing audio files (soundfile/libsndfile, torchaudio). No Qt here.
+
+Every failure surfaces as AudioFileError with a message a person can act on, naming the file.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+# Defaults when a subtype is not given: 16-bit WAV for export, 24-bit FLAC (lossless, compact).
+_DEFAULT_SUBTYPES = {"WAV": "PCM_16", "FLAC": "PCM_24"}
+_SUFFIX_FORMATS = {"WAV": "WAV", "WAVE": "WAV", "FLAC": "FLAC", "OGG": "OGG", "OGA": "OGG",
+                   "AIFF": "AIFF", "AIF": "AIFF", "MP3": "MP3", "CAF": "CAF", "W64": "W64"}
+
+
+class AudioFileError(Exception):
+    """An audio file could not be read or written; the message is meant for the user."""
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    path: str
+    sample_rate: int
+    channels: int
+    frames: int
+    duration: float
+    format: str
+    subtype: str
+
+
+def _describe_read_error(path: Path, exc: BaseException) -> str:
+    name = path.name
+    if isinstance(exc, OSError) and exc.errno in (errno.EACCES, errno.EPERM):
+        return f"'{name}' cannot be read: permission denied"
+    text = str(exc)
+    lowered = text.lower()
+    if "format not recognised" in lowered or "unknown format" in lowered or "unsupported" in lowered:
+        return f"'{name}' is not an audio file Motet can read (unknown or unsupported format)"
+    detail = text.split(": ", 1)[-1] if isinstance(exc, sf.LibsndfileError) else text
+    detail = detail.strip() or type(exc).__name__
+    return f"'{name}' looks damaged or truncated and cannot be read ({detail})"
+
+
+def _check_readable(path: Path) -> None:
+    if not path.exists():
+        raise AudioFileError(f"'{path.name}' was not found (looked in {path.absolute().parent})")
+    if path.is_dir():
+        raise AudioFileError(f"'{path.name}' is a folder, not an audio file")
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise AudioFileError(_describe_read_error(path, exc)) from exc
+    if size == 0:
+        raise AudioFileError(f"'{path.name}' is empty (0 bytes)")
+
+
+def audio_info(path) -> AudioInfo:
+    """Header facts about a file without reading its samples."""
+    p = Path(path)
+    _check_readable(p)
+    try:
+        info = sf.info(str(p))
+    except Exception as exc:  # libsndfile raises several kinds; all mean "can't read"
+        raise AudioFileError(_describe_read_error(p, exc)) from exc
+    return AudioInfo(path=str(p), sample_rate=int(info.samplerate), channels=int(info.channels),
+                     frames=int(info.frames), duration=float(info.duration), format=str(info.format),
+                     subtype=str(info.subtype))
+
+
+def load_audio(path, sample_rate: int | None = None, mono: bool = False) -> tuple[np.ndarray, int]:
+    """Read a file as float32 (frames, channels); optionally downmix to mono and resample.
+
+    Returns the audio and its sample rate (``sample_rate`` when given, else the file's).
+    """
+    p = Path(path)
+    _check_readable(p)
+    try:
+        audio, sr = sf.read(str(p), dtype="float32", always_2d=True)
+    except Exception as exc:
+        raise AudioFileError(_describe_read_error(p, exc)) from exc
+    if audio.shape[0] == 0:
+        raise AudioFileError(f"'{p.name}' contains no audio (0 samples)")
+    if mono and audio.shape[1] != 1:
+        audio = audio.mean(axis=1, keepdims=True, dtype=np.float32)
+    if sample_rate is not None and int(sample_rate) != sr:
+        try:
+            audio = resample(audio, sr, int(sample_rate))
+        except Exception as exc:
+            raise AudioFileError(f"'{p.name}' could not be resampled from {sr} to {sample_rate} Hz: {exc}") from exc
+        sr = int(sample_rate)
+    return np.ascontiguousarray(audio, dtype=np.float32), int(sr)
+
+
+def resample(audio: np.ndarray, orig_sr: int, new_sr: int) -> np.ndarray:
+    """Band-limited resampling (torchaudio) of (frames,) or (frames, channels) audio, float32."""
+    import torch
+    import torchaudio.functional as taf
+
+    if orig_sr <= 0 or new_sr <= 0:
+        raise ValueError(f"sample rates must be positive, got {orig_sr} and {new_sr}")
+    x = np.asarray(audio, dtype=np.float32)
+    if x.ndim not in (1, 2):
+        raise ValueError(f"audio must be (frames,) or (frames, channels), got shape {x.shape}")
+    if orig_sr == new_sr:
+        return x.copy()
+    t = torch.from_numpy(np.ascontiguousarray(x.T))  # torchaudio resamples the last axis
+    with torch.inference_mode():
+        y = taf.resample(t, int(orig_sr), int(new_sr))
+    return np.ascontiguousarray(y.numpy().T)
+
+
+def _infer_format(path: Path, format: str | None) -> str:
+    if format:
+        fmt = format.upper()
+    else:
+        suffix = path.suffix.lstrip(".").upper()
+        fmt = _SUFFIX_FORMATS.get(suffix, "")
+        if not fmt:
+            raise AudioFileError(
+                f"cannot tell which audio format to write for '{path.name}': use a .wav or .flac name")
+    if fmt not in sf.available_formats():
+        raise AudioFileError(f"cannot write '{path.name}': unknown audio format {fmt}")
+    return fmt
+
+
+def _low_on_space(folder: Path, nbytes: int) -> bool:
+    try:
+        return shutil.disk_usage(folder).free < nbytes + (1 << 20)
+    except OSError:
+        return False
+
+
+def _describe_write_error(path: Path, exc: BaseException, nbytes: int) -> str:
+    if isinstance(exc, OSError):
+        if exc.errno == errno.ENOSPC:
+            reason = "the disk is full"
+        elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            reason = f"no permission to write in {path.parent}"
+        elif exc.errno == errno.ENOENT and not path.parent.is_dir():
+            reason = f"the folder {path.parent} does not exist"
+        elif exc.errno == errno.ENOENT:
+            reason = f"files cannot be created in {path.parent}"
+        else:
+            reason = exc.strerror or str(exc)
+    elif _low_on_space(path.parent, nbytes):
+        reason = "the disk is full"  # libsndfile reports a short write without saying why
+    else:
+        reason = str(exc) or type(exc).__name__
+    return f"could not save '{path.name}': {reason}"
+
+
+def write_audio(path, audio: np.ndarray, sample_rate: int, format: str | None = None,
+                subtype: str | None = None) -> None:
+    """Write audio (frames,) or (frames, channels) as WAV or FLAC (or another libsndfile format).
+
+    Written to a temporary file in the same folder, synced, then renamed over ``path``, so a
+    failure (full disk, crash) never leaves a half-written file under the target name.
+    """
+    p = Path(path)
+    fmt = _infer_format(p, format)
+    sub = (subtype or _DEFAULT_SUBTYPES.get(fmt) or sf.default_subtype(fmt)).upper()
+    if not sf.check_format(fmt, sub):
+        raise AudioFileError(f"cannot save '{p.name}': {fmt} files cannot hold {sub} samples")
+    data = np.asarray(audio)
+    if data.ndim not in (1, 2) or not (data.dtype.kind == "f" or data.dtype in (np.int16, np.int32)):
+        raise AudioFileError(f"cannot save '{p.name}': expected (frames,) or (frames, channels) numbers, "
+                             f"got an array of shape {data.shape} and type {data.dtype}")
+    if data.dtype == np.float16:
+        data = data.astype(np.float32)
+    if int(sample_rate) <= 0:
+        raise AudioFileError(f"cannot save '{p.name}': invalid sample rate {sample_rate}")
+    if data.dtype.kind == "f" and sub.startswith("PCM") and data.size and np.abs(data).max() > 1.0:
+        data = np.clip(data, -1.0, 1.0)  # libsndfile would wrap around instead of clipping
+    channels = 1 if data.ndim == 1 else data.shape[1]
+
+    tmp = p.with_name(f".{p.name}.{uuid.uuid4().hex[:8]}.part")
+    try:
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))  # umask applies, as for open()
+        with sf.SoundFile(str(tmp), "w", int(sample_rate), channels, subtype=sub, format=fmt) as out:
+            out.write(data)
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, p)
+    except Exception as exc:  # any failure: remove the partial file, explain
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+        raise AudioFileError(_describe_write_error(p, exc, data.nbytes)) from exc
