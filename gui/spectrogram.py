@@ -27,7 +27,14 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Signal
 from PySide6.QtGui import QImage, QTransform
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 from engine.audio.dsp import DisplaySpectrogram
 
@@ -38,6 +45,7 @@ MIN_DB_SPAN = 10.0
 DB_LIMITS = (-200.0, 40.0)
 MAX_STATIC_COLUMNS = 4096  # a long file's columns are max-pooled down to this many
 _STATIC_CHUNK_SECONDS = 30.0
+AXIS_WIDTH_PX = 72  # the frequency axis; the waveform view uses it too, so their x axes line up
 
 
 def _colormap_lut(name: str = "inferno") -> np.ndarray:
@@ -62,16 +70,20 @@ def format_hz(hz: float) -> str:
     return f"{khz:.0f} kHz" if abs(khz - round(khz)) < 1e-6 else f"{khz:.1f} kHz"
 
 
-# Candidate tick frequencies, in the order they are preferred: 1-2-5 steps, then the rest.
+# Candidate tick frequencies on a mel axis, most preferred first: 1-2-5 steps, then the rest,
+# high decades before low ones (so 10 Hz never crowds out 100 Hz).
 def _candidate_frequencies(f_max: float) -> list[float]:
     out: list[float] = []
     for mantissas in ((1,), (2, 5), (3, 4, 6, 8), (1.5, 2.5, 7, 9)):
-        for exponent in range(1, 6):
+        for exponent in range(5, 0, -1):
             for m in mantissas:
                 f = m * 10 ** exponent
                 if f <= f_max:
                     out.append(float(f))
     return out
+
+
+_LINEAR_STEPS = (10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000)
 
 
 class FrequencyAxis(pg.AxisItem):
@@ -84,10 +96,10 @@ class FrequencyAxis(pg.AxisItem):
         self._freqs = np.array([0.0, 1.0])
         self._centres = np.array([0.5, 1.5])
 
-    def updateAutoSIPrefix(self):  # noqa: N802 - labels carry their own units
+    def updateAutoSIPrefix(self):
         pass
 
-    def setRange(self, mn, mx):  # noqa: N802 - the x scrolling must not redraw this axis
+    def setRange(self, mn, mx):
         if [mn, mx] != list(getattr(self, "range", ())):
             super().setRange(mn, mx)
 
@@ -113,10 +125,23 @@ class FrequencyAxis(pg.AxisItem):
         """y position (row units) of a frequency."""
         return np.interp(np.asarray(hz, dtype=np.float64), self._freqs, self._centres)
 
-    def tickValues(self, minVal, maxVal, size):  # noqa: N802 - pyqtgraph naming
+    @property
+    def is_linear(self) -> bool:
+        d = np.diff(self._freqs)
+        return len(d) > 0 and bool(np.allclose(d, d[0], rtol=1e-6))
+
+    def tickValues(self, minVal, maxVal, size):
         if len(self._freqs) < 2 or maxVal <= minVal or size <= 0:
             return []
         px_per_unit = size / (maxVal - minVal)
+        if self.is_linear:  # evenly spaced: multiples of a 1-2-5 step
+            f_lo, f_hi = (float(v) for v in self.frequency_at([minVal, maxVal]))
+            px_per_hz = size / max(f_hi - f_lo, 1e-9)
+            step = next((s for s in _LINEAR_STEPS if s * px_per_hz >= 1.25 * self.MIN_TICK_SPACING_PX),
+                        _LINEAR_STEPS[-1])
+            first = max(0, math.ceil(max(f_lo, float(self._freqs[0])) / step))
+            last = math.floor(min(f_hi, float(self._freqs[-1])) / step)
+            return [(1.0, [float(self.position_of(i * step)) for i in range(first, last + 1)])]
         chosen: list[float] = []
         positions: list[float] = []
         for f in _candidate_frequencies(float(self._freqs[-1])):
@@ -130,7 +155,7 @@ class FrequencyAxis(pg.AxisItem):
                 positions.append(y)
         return [(1.0, sorted(positions))]
 
-    def tickStrings(self, values, scale, spacing):  # noqa: N802 - pyqtgraph naming
+    def tickStrings(self, values, scale, spacing):
         return [format_hz(round(float(self.frequency_at(v)), -1) if v else 0.0) for v in values]
 
 
@@ -157,10 +182,10 @@ class TimeAxis(pg.AxisItem):
             self._minutes = minutes
             self.setLabel("Time (m:ss)" if minutes else "Time (s)")
 
-    def updateAutoSIPrefix(self):  # noqa: N802 - no prefixes: nothing to relabel per range
+    def updateAutoSIPrefix(self):
         pass
 
-    def tickValues(self, minVal, maxVal, size):  # noqa: N802
+    def tickValues(self, minVal, maxVal, size):
         if maxVal <= minVal or size <= 0:
             return []
         span = maxVal - minVal
@@ -172,12 +197,12 @@ class TimeAxis(pg.AxisItem):
         self._set_style(max(abs(minVal), abs(maxVal)) >= 60 and step >= 1)
         return [(step, [i * step for i in range(first, last + 1)])]
 
-    def tickStrings(self, values, scale, spacing):  # noqa: N802
+    def tickStrings(self, values, scale, spacing):
         if self._minutes:
             out = []
             for v in values:
                 sign = "-" if v < 0 else ""
-                m, s = divmod(int(round(abs(v))), 60)
+                m, s = divmod(round(abs(v)), 60)
                 out.append(f"{sign}{m}:{s:02d}" if m < 60 else f"{sign}{m // 60}:{m % 60:02d}:{s:02d}")
             return out
         decimals = 0 if spacing >= 1 else (1 if spacing >= 0.1 else 2)
@@ -312,6 +337,7 @@ class SpectrogramView(QWidget):
 
         # -- plot
         self.freq_axis = FrequencyAxis("left")
+        self.freq_axis.setWidth(AXIS_WIDTH_PX)
         self.time_axis = TimeAxis("bottom")
         self.plot = pg.PlotWidget(axisItems={"left": self.freq_axis, "bottom": self.time_axis})
         self.plot.setBackground("#101014")
@@ -527,7 +553,7 @@ class SpectrogramView(QWidget):
     # -- live internals --------------------------------------------------------------------
     def _resize_ring(self, keep_history: bool = True) -> None:
         spec = self._spec
-        n = max(2, int(round(self._visible_seconds * spec.columns_per_second)))
+        n = max(2, round(self._visible_seconds * spec.columns_per_second))
         bins = spec.n_bins
         history = self.displayed_db() if keep_history and self._db is not None else None
         self._n = n

@@ -44,7 +44,7 @@ class PulseServer:
 @pytest.fixture(scope="session")
 def pulse(tmp_path_factory):
     """A private PulseAudio server; skipped (or failed, with MOTET_REQUIRE_PULSE=1) if absent."""
-    missing = [tool for tool in ("pulseaudio", "paplay") if shutil.which(tool) is None]
+    missing = [tool for tool in ("pulseaudio", "paplay", "parec") if shutil.which(tool) is None]
     if missing:
         message = f"PulseAudio tools not installed: {', '.join(missing)}"
         if os.environ.get("MOTET_REQUIRE_PULSE"):
@@ -71,12 +71,21 @@ def pulse(tmp_path_factory):
             proc.kill()
             pytest.fail(f"PulseAudio did not start:\n{log}")
         time.sleep(0.05)
+    # An idle null sink renders in blocks of up to 2 s, so a new recording stream would wait that
+    # long for its first audio. A microphone delivers at once; a low-latency reader kept open on
+    # the monitor makes the virtual one behave the same.
+    keeper = subprocess.Popen(
+        ["parec", f"--server=unix:{socket}", "--device=virt.monitor", "--latency-msec=10"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    time.sleep(2.1)  # let the sink finish the long block it was in
     old = os.environ.get("PULSE_SERVER")
     os.environ["PULSE_SERVER"] = f"unix:{socket}"
     from engine.audio import devices
 
     devices.rescan()  # PortAudio lists devices once; let it see the new server
     yield PulseServer(socket)
+    keeper.kill()
     proc.terminate()
     try:
         proc.wait(5)

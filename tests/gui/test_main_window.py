@@ -81,6 +81,7 @@ def test_open_audio_file_shows_spectrogram_waveform_and_info(make_window, qtbot,
     path = tmp_path / "stereo.flac"
     sf.write(path, stereo, sr)
     w = make_window()
+    w.nav.setCurrentRow(1)
     view = w.file_view
     _wait_loaded(qtbot, view, path)
     assert view.audio is not None and view.sample_rate == sr
