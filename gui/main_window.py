@@ -61,6 +61,8 @@ class MainWindow(QMainWindow):
             item.setToolTip(f"{name} (Ctrl+{i + 1})")
             self.nav.addItem(item)
         self.nav.setFixedWidth(150)
+        self.nav.setStyleSheet("QListWidget#navigation { font-size: 14px; } "
+                               "QListWidget#navigation::item { padding: 8px 10px; }")
         self.nav.currentRowChanged.connect(self.stack.setCurrentIndex)
 
         central = QWidget()
@@ -75,7 +77,8 @@ class MainWindow(QMainWindow):
         self.jobs_dock = QDockWidget("Jobs", self)
         self.jobs_dock.setObjectName("jobsDock")
         self.jobs_dock.setWidget(self.jobs_panel)
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.jobs_dock)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.jobs_dock)
+        self.resizeDocks([self.jobs_dock], [170], Qt.Orientation.Vertical)
 
         # Status bar: compute device, audio input, overflows
         self.compute_label = QLabel()
@@ -130,7 +133,7 @@ class MainWindow(QMainWindow):
         self.compute_label.setToolTip("Compute device for the models")
 
     def _show_input(self, text: str) -> None:
-        self.input_label.setText(f"🎙 {text}")
+        self.input_label.setText(f"Input: {text}")
         self.input_label.setToolTip("Audio input device")
 
     def _open_audio(self) -> None:

@@ -88,7 +88,10 @@ class RecordView(QWidget):
         self.takes.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.takes.setEditTriggers(QAbstractItemView.EditTrigger.EditKeyPressed
                                    | QAbstractItemView.EditTrigger.DoubleClicked)
-        self.takes.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header = self.takes.header()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
         self.play_button = QPushButton("▶ Play")
         self.stop_play_button = QPushButton("■ Stop")
         self.rename_button = QPushButton("Rename")
@@ -155,6 +158,7 @@ class RecordView(QWidget):
             return  # never swap devices under a running recording
         reason = ""
         if rescan:
+            self.stop_playback()  # re-initialising PortAudio ends every open stream
             try:
                 audio_devices.rescan()
             except AudioUnavailable as exc:

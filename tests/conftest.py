@@ -30,6 +30,39 @@ class PulseServer:
         self.socket = socket
         self.sink = sink
         self.server = f"unix:{socket}"
+        self.keeper: subprocess.Popen | None = None
+
+    def _pactl(self, *args: str) -> str:
+        return subprocess.run(["pactl", f"--server={self.server}", *args], check=True,
+                              capture_output=True, text=True, timeout=10).stdout
+
+    def start_keeper(self) -> None:
+        """An idle null sink renders in blocks of up to 2 s, so a new recording stream would wait
+        that long for its first audio. A microphone delivers at once; a low-latency reader kept
+        open on the monitor makes the virtual one behave the same."""
+        self.keeper = subprocess.Popen(
+            ["parec", f"--server={self.server}", f"--device={self.sink}.monitor", "--latency-msec=10"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        time.sleep(2.1)  # let the sink finish the long block it was in
+
+    def stop_keeper(self) -> None:
+        if self.keeper is not None:
+            self.keeper.kill()
+            self.keeper.wait()
+            self.keeper = None
+
+    def remove_sink(self) -> None:
+        """Unplug the virtual microphone: its monitor source disappears under any recording."""
+        for line in self._pactl("list", "short", "modules").splitlines():
+            if "module-null-sink" in line:
+                self._pactl("unload-module", line.split()[0])
+        self.stop_keeper()
+
+    def restore_sink(self) -> None:
+        self._pactl("load-module", "module-null-sink", f"sink_name={self.sink}", "rate=48000")
+        self._pactl("set-default-source", f"{self.sink}.monitor")
+        self.start_keeper()
 
     def play(self, path: str | Path, wait: bool = True) -> subprocess.Popen:
         """Play a file into the null sink: Motet hears it on the default input."""
@@ -71,21 +104,15 @@ def pulse(tmp_path_factory):
             proc.kill()
             pytest.fail(f"PulseAudio did not start:\n{log}")
         time.sleep(0.05)
-    # An idle null sink renders in blocks of up to 2 s, so a new recording stream would wait that
-    # long for its first audio. A microphone delivers at once; a low-latency reader kept open on
-    # the monitor makes the virtual one behave the same.
-    keeper = subprocess.Popen(
-        ["parec", f"--server=unix:{socket}", "--device=virt.monitor", "--latency-msec=10"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    time.sleep(2.1)  # let the sink finish the long block it was in
+    server = PulseServer(socket)
+    server.start_keeper()
     old = os.environ.get("PULSE_SERVER")
     os.environ["PULSE_SERVER"] = f"unix:{socket}"
     from engine.audio import devices
 
     devices.rescan()  # PortAudio lists devices once; let it see the new server
-    yield PulseServer(socket)
-    keeper.kill()
+    yield server
+    server.stop_keeper()
     proc.terminate()
     try:
         proc.wait(5)

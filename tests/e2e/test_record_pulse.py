@@ -6,6 +6,7 @@ import time
 import numpy as np
 import pytest
 import soundfile as sf
+from PySide6.QtCore import Qt
 from audio_helpers import active_span, peak_frequency, write_tone
 
 from engine.audio.takes import TakeLibrary
@@ -28,7 +29,7 @@ def test_record_stop_yields_a_take_matching_what_was_played(window, pulse, qtbot
     assert view.record_button.isEnabled(), view.reason_label.text()
     tone = write_tone(tmp_path / "tone.wav", freq=440.0, seconds=2.0, amplitude=0.5)
 
-    qtbot.mouseClick(view.record_button, __import__("PySide6.QtCore").QtCore.Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(view.record_button, Qt.MouseButton.LeftButton)
     assert view.recording
     started = time.monotonic()
     qtbot.wait(300)
@@ -58,3 +59,40 @@ def test_record_stop_yields_a_take_matching_what_was_played(window, pulse, qtbot
     assert view.takes.topLevelItemCount() == 1
     assert view.takes.topLevelItem(0).text(0) == take.name
     window.grab().save(str(tmp_path / "after-record.png"))
+
+
+def test_a_device_that_disappears_mid_take_keeps_the_audio_and_says_so(window, pulse, qtbot, tmp_path):
+    view = window.record_view
+    tone = write_tone(tmp_path / "tone.wav", seconds=1.5, amplitude=0.5)
+    assert view.start_recording()
+    qtbot.wait(200)
+    pulse.play(tone)
+    try:
+        pulse.remove_sink()  # the microphone is unplugged
+        qtbot.waitUntil(lambda: not view.recording, timeout=15000)
+    finally:
+        pulse.restore_sink()
+    assert view.banner.isVisible()
+    assert "Recording stopped" in view.banner.label.text()
+    assert "was saved" in view.banner.label.text()
+    takes = window.library.list()
+    assert len(takes) == 1 and window.library.pending_recoveries() == []
+    audio, sr = sf.read(takes[0].path, dtype="float32")
+    start, end = active_span(audio, sr, threshold=0.1)
+    assert end - start == pytest.approx(1.5, abs=0.1)  # everything before the unplug is kept
+    # and recording works again once a device is back
+    view.refresh_devices(rescan=True)
+    assert view.record_button.isEnabled()
+
+
+def test_space_starts_and_stops_recording(window, pulse, qtbot):
+    view = window.record_view
+    window.nav.setCurrentRow(0)
+    window.activateWindow()
+    view.setFocus()
+    qtbot.keyClick(view, Qt.Key.Key_Space)
+    assert view.recording
+    qtbot.wait(500)
+    qtbot.keyClick(view, Qt.Key.Key_Space)
+    assert not view.recording
+    assert len(window.library.list()) == 1

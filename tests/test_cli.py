@@ -1,0 +1,52 @@
+"""The headless `motet` command."""
+
+import json
+import subprocess
+import sys
+
+from engine import __version__
+
+
+def _motet(*args, **kw):
+    return subprocess.run([sys.executable, "-m", "gui.main", *args], capture_output=True, text=True,
+                          timeout=120, **kw)
+
+
+def test_version_and_help():
+    out = _motet("--version")
+    assert out.returncode == 0 and out.stdout.strip() == f"motet {__version__}"
+    out = _motet("--help")
+    assert out.returncode == 0
+    for word in ("devices", "record", "takes"):
+        assert word in out.stdout
+
+
+def test_devices_lists_compute_devices_and_needs_no_qt():
+    out = _motet("devices", "--json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["compute"][-1]["kind"] == "cpu"
+    assert isinstance(data["audio"], list)
+    # the headless path never loads Qt
+    code = "import sys; from engine.cli import run; run(['devices']); assert 'PySide6' not in sys.modules"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120).returncode == 0
+
+
+def test_record_without_an_input_device_fails_clearly(tmp_path):
+    import os
+
+    # No PulseAudio server and no sound card: PortAudio finds no input at all.
+    env = {**os.environ, "PULSE_SERVER": "unix:/nonexistent", "MOTET_DATA_DIR": str(tmp_path)}
+    out = _motet("record", "--seconds", "1", env=env)
+    assert out.returncode == 2
+    assert "motet: no audio input device found" in out.stderr and "Traceback" not in out.stderr
+    assert not list(tmp_path.rglob("*.wav"))  # nothing half-made left behind
+
+
+def test_engine_never_imports_qt():
+    import pathlib
+    import re
+
+    for path in pathlib.Path("engine").rglob("*.py"):
+        text = path.read_text()
+        assert not re.search(r"^\s*(from|import)\s+(PySide6|PyQt|pyqtgraph|shiboken)", text, re.M), path
