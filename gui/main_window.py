@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QByteArray, Qt, QTimer
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMainWindow, QMessageBox,
     QStackedWidget, QVBoxLayout, QWidget,
@@ -11,7 +11,7 @@ from PySide6.QtWidgets import (
 
 from engine import __version__
 from engine.audio.takes import TakeLibrary
-from engine.device import choose_device, choose_dtype, describe
+from engine.device import available_devices, choose_device, choose_dtype, describe
 from engine.jobs import JobQueue
 from gui.file_view import AudioFileView
 from gui.jobs import JobsBridge, JobsPanel
@@ -117,6 +117,31 @@ class MainWindow(QMainWindow):
         view_menu.addSeparator()
         view_menu.addAction(self.jobs_dock.toggleViewAction())
 
+        settings_menu = self.menuBar().addMenu("&Settings")
+        device_menu = settings_menu.addMenu("Compute &device")
+        self._device_group = QActionGroup(self)
+        current = str(self.settings.value("compute/device", "auto"))
+        for key, label in [("auto", "Automatic (best available)")] + [
+            (d.kind if d.index is None else f"{d.kind}:{d.index}", describe(d)) for d in available_devices()
+        ]:
+            action = QAction(label, self, checkable=True)
+            action.setData(key)
+            action.setChecked(key == current)
+            self._device_group.addAction(action)
+            device_menu.addAction(action)
+        self._device_group.triggered.connect(self._device_chosen)
+        dtype_menu = settings_menu.addMenu("Model &precision")
+        self._dtype_group = QActionGroup(self)
+        current = str(self.settings.value("compute/dtype", "auto"))
+        for key, label in (("auto", "Automatic (float16 on CUDA, else float32)"), ("float32", "float32"),
+                           ("float16", "float16"), ("bfloat16", "bfloat16")):
+            action = QAction(label, self, checkable=True)
+            action.setData(key)
+            action.setChecked(key == current)
+            self._dtype_group.addAction(action)
+            dtype_menu.addAction(action)
+        self._dtype_group.triggered.connect(self._dtype_chosen)
+
         help_menu = self.menuBar().addMenu("&Help")
         about = QAction("&About Motet", self)
         about.triggered.connect(lambda: QMessageBox.about(
@@ -124,13 +149,26 @@ class MainWindow(QMainWindow):
         help_menu.addAction(about)
 
     def _show_compute_device(self) -> None:
+        """The remembered choice if it is still there (a GPU may be gone), else the best one."""
         try:
             dev = choose_device(str(self.settings.value("compute/device", "auto")))
         except ValueError:
             dev = choose_device("auto")
-        self.compute_device = dev
-        self.compute_label.setText(describe(dev, choose_dtype(dev)))
-        self.compute_label.setToolTip("Compute device for the models")
+        try:
+            dtype = choose_dtype(dev, str(self.settings.value("compute/dtype", "auto")))
+        except ValueError:
+            dtype = choose_dtype(dev)
+        self.compute_device, self.compute_dtype = dev, dtype
+        self.compute_label.setText(describe(dev, dtype))
+        self.compute_label.setToolTip("Compute device and precision for the models (Settings menu)")
+
+    def _device_chosen(self, action: QAction) -> None:
+        self.settings.setValue("compute/device", action.data())
+        self._show_compute_device()
+
+    def _dtype_chosen(self, action: QAction) -> None:
+        self.settings.setValue("compute/dtype", action.data())
+        self._show_compute_device()
 
     def _show_input(self, text: str) -> None:
         self.input_label.setText(f"Input: {text}")

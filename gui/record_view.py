@@ -50,7 +50,7 @@ class RecordView(QWidget):
 
         # Input row
         self.device_combo = QComboBox()
-        self.device_combo.setMinimumWidth(260)
+        self.device_combo.setMinimumWidth(160)
         self.device_combo.setToolTip("Audio input device")
         self.refresh_button = QPushButton("Refresh")
         self.refresh_button.setToolTip("Look for audio devices again")

@@ -96,3 +96,34 @@ def test_space_starts_and_stops_recording(window, pulse, qtbot):
     qtbot.keyClick(view, Qt.Key.Key_Space)
     assert not view.recording
     assert len(window.library.list()) == 1
+
+
+def test_playing_a_take_sounds_on_the_output(window, pulse, qtbot, tmp_path):
+    """Play a take through sounddevice; the null sink's monitor hears the tone."""
+    import subprocess
+
+    lib = window.library
+    take = lib.begin(48000, 1, name="Beep")
+    t = np.arange(48000) / 48000
+    sf.write(take.path, (0.4 * np.sin(2 * np.pi * 660 * t)).astype(np.float32), 48000, format="WAV", subtype="FLOAT")
+    lib.commit(take, 1.0)
+    view = window.record_view
+    view.refresh_takes(select=take.id)
+
+    heard = tmp_path / "heard.raw"
+    with open(heard, "wb") as out:
+        listener = subprocess.Popen(["parec", f"--server={pulse.server}", f"--device={pulse.sink}.monitor",
+                                     "--format=float32le", "--rate=48000", "--channels=1", "--latency-msec=20"],
+                                    stdout=out)
+        qtbot.wait(300)
+        view.play_selected()
+        qtbot.waitUntil(lambda: view._playing_take == take.id, timeout=10000)
+        qtbot.wait(1800)
+        listener.terminate()
+        listener.wait(5)
+    audio = np.fromfile(heard, dtype=np.float32)
+    start, end = active_span(audio, 48000, threshold=0.1)
+    assert end - start == pytest.approx(1.0, abs=0.1)
+    part = audio[int((start + 0.1) * 48000): int((end - 0.1) * 48000)]
+    assert peak_frequency(part, 48000) == pytest.approx(660, rel=0.01)
+    assert float(np.sqrt(np.mean(part ** 2))) == pytest.approx(0.4 / np.sqrt(2), rel=0.12)

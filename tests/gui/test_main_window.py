@@ -40,7 +40,7 @@ def test_window_opens_with_navigation_jobs_panel_and_status(make_window):
 
 def test_layout_page_and_view_choices_persist_across_restarts(make_window, qtbot):
     w = make_window()
-    w.resize(QSize(1000, 650))
+    w.resize(QSize(790, 640))  # the offscreen screen is 800x800
     w.nav.setCurrentRow(2)
     w.record_view.spectrogram.scale = "linear"
     w.record_view.spectrogram.db_range = (-80.0, -10.0)
@@ -48,7 +48,7 @@ def test_layout_page_and_view_choices_persist_across_restarts(make_window, qtbot
 
     w2 = make_window()
     assert w2.nav.currentRow() == 2
-    assert w2.size() == QSize(1000, 650)
+    assert w2.size() == QSize(790, 640)
     assert w2.record_view.spectrogram.scale == "linear"
     assert tuple(w2.record_view.spectrogram.db_range) == (-80.0, -10.0)
 
