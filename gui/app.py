@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from engine import __version__
@@ -23,4 +25,11 @@ def run_app() -> int:
 
     window = MainWindow()
     window.show()
+    # Ctrl+C or SIGTERM in the terminal closes the window properly (a take being recorded is
+    # saved). Qt's loop never returns to Python on its own, so a timer lets the handler run.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: window.close())
+    wake = QTimer()
+    wake.start(200)
+    wake.timeout.connect(lambda: None)
     return app.exec()
