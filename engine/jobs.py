@@ -339,6 +339,7 @@ class JobQueue:
         else:
             job.result = result
             job.progress = 1.0
+            job.message = f"done in {time.monotonic() - job.started_at:.1f} s"
             self._finish(job, JobState.FINISHED, "finished")
 
     def _finish(self, job: Job, state: JobState, kind: str) -> None:

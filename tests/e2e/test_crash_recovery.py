@@ -17,11 +17,31 @@ from gui.main_window import MainWindow
 pytestmark = pytest.mark.pulse
 
 
-def test_sigkill_mid_recording_loses_at_most_one_second(pulse, tmp_path, qtbot, monkeypatch):
+# The app's own window, recording as if Record had been pressed (offscreen, in a subprocess).
+GUI_RECORDER = """
+import sys
+from gui.app import create_app
+from gui.main_window import MainWindow
+app = create_app()
+window = MainWindow()
+window.show()
+assert window.record_view.start_recording(name="Doomed")
+print("recording from", window.record_view.session.take.path, flush=True)
+app.exec()
+"""
+
+COMMANDS = {
+    "cli": [sys.executable, "-m", "gui.main", "record", "--name", "Doomed"],
+    "gui": [sys.executable, "-c", GUI_RECORDER],
+}
+
+
+@pytest.mark.parametrize("recorder", ["cli", "gui"])
+def test_sigkill_mid_recording_loses_at_most_one_second(recorder, pulse, tmp_path, qtbot, monkeypatch):
     data = tmp_path / "data"
-    env = dict(os.environ, MOTET_DATA_DIR=str(data), PULSE_SERVER=pulse.server)
-    proc = subprocess.Popen([sys.executable, "-m", "gui.main", "record", "--name", "Doomed"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    env = dict(os.environ, MOTET_DATA_DIR=str(data), PULSE_SERVER=pulse.server, QT_QPA_PLATFORM="offscreen",
+               MOTET_CONFIG_DIR=str(tmp_path / "config"))
+    proc = subprocess.Popen(COMMANDS[recorder], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     line = proc.stdout.readline()  # printed once capture has started
     assert "recording from" in line, line + proc.stderr.read()
     started = time.monotonic()
