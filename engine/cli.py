@@ -50,20 +50,15 @@ def cmd_devices(args: argparse.Namespace) -> int:
                         for c in compute],
         }, indent=1))
         return 0
-    print("Audio inputs:")
-    ins = [d for d in audio if d.max_input_channels]
-    for d in ins:
-        mark = "*" if d.is_default_input else " "
-        print(f" {mark} {d.index:>3}  {d.name}  [{d.hostapi}, {d.max_input_channels} ch, {d.default_samplerate:.0f} Hz]")
-    if not ins:
-        print(f"   none{f' ({audio_error})' if audio_error else ''}")
-    print("Audio outputs:")
-    outs = [d for d in audio if d.max_output_channels]
-    for d in outs:
-        mark = "*" if d.is_default_output else " "
-        print(f" {mark} {d.index:>3}  {d.name}  [{d.hostapi}, {d.max_output_channels} ch, {d.default_samplerate:.0f} Hz]")
-    if not outs:
-        print("   none")
+    for title, kind in (("Audio inputs:", "input"), ("Audio outputs:", "output")):
+        print(title)
+        listed = [d for d in audio if getattr(d, f"max_{kind}_channels")]
+        for d in listed:
+            mark = "*" if getattr(d, f"is_default_{kind}") else " "
+            channels = getattr(d, f"max_{kind}_channels")
+            print(f" {mark} {d.index:>3}  {d.name}  [{d.hostapi}, {channels} ch, {d.default_samplerate:.0f} Hz]")
+        if not listed:
+            print(f"   none{f' ({audio_error})' if audio_error else ''}")
     print("Compute devices:")
     for i, c in enumerate(compute):
         print(f" {'*' if i == 0 else ' '}      {describe(c, choose_dtype(c))}")

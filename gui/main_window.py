@@ -118,35 +118,39 @@ class MainWindow(QMainWindow):
         view_menu.addAction(self.jobs_dock.toggleViewAction())
 
         settings_menu = self.menuBar().addMenu("&Settings")
-        device_menu = settings_menu.addMenu("Compute &device")
-        self._device_group = QActionGroup(self)
-        current = str(self.settings.value("compute/device", "auto"))
-        for key, label in [("auto", "Automatic (best available)")] + [
-            (d.kind if d.index is None else f"{d.kind}:{d.index}", describe(d)) for d in available_devices()
-        ]:
-            action = QAction(label, self, checkable=True)
-            action.setData(key)
-            action.setChecked(key == current)
-            self._device_group.addAction(action)
-            device_menu.addAction(action)
-        self._device_group.triggered.connect(self._device_chosen)
-        dtype_menu = settings_menu.addMenu("Model &precision")
-        self._dtype_group = QActionGroup(self)
-        current = str(self.settings.value("compute/dtype", "auto"))
-        for key, label in (("auto", "Automatic (float16 on CUDA, else float32)"), ("float32", "float32"),
-                           ("float16", "float16"), ("bfloat16", "bfloat16")):
-            action = QAction(label, self, checkable=True)
-            action.setData(key)
-            action.setChecked(key == current)
-            self._dtype_group.addAction(action)
-            dtype_menu.addAction(action)
-        self._dtype_group.triggered.connect(self._dtype_chosen)
+        devices = [(d.kind if d.index is None else f"{d.kind}:{d.index}", describe(d)) for d in available_devices()]
+        self._device_group = self._choice_menu(
+            settings_menu, "Compute &device", "compute/device",
+            [("auto", "Automatic (best available)")] + devices)
+        self._dtype_group = self._choice_menu(
+            settings_menu, "Model &precision", "compute/dtype",
+            [("auto", "Automatic (float16 on CUDA, else float32)"), ("float32", "float32"),
+             ("float16", "float16"), ("bfloat16", "bfloat16")])
 
         help_menu = self.menuBar().addMenu("&Help")
         about = QAction("&About Motet", self)
         about.triggered.connect(lambda: QMessageBox.about(
             self, "About Motet", f"<b>Motet {__version__}</b><p>A desktop AI audio studio.</p>"))
         help_menu.addAction(about)
+
+    def _choice_menu(self, parent_menu, title: str, key: str, choices: list[tuple[str, str]]) -> QActionGroup:
+        """A submenu of exclusive choices stored under ``key`` in the settings."""
+        menu = parent_menu.addMenu(title)
+        group = QActionGroup(self)
+        current = str(self.settings.value(key, "auto"))
+        for value, label in choices:
+            action = QAction(label, self, checkable=True)
+            action.setData(value)
+            action.setChecked(value == current)
+            group.addAction(action)
+            menu.addAction(action)
+
+        def chosen(action: QAction) -> None:
+            self.settings.setValue(key, action.data())
+            self._show_compute_device()
+
+        group.triggered.connect(chosen)
+        return group
 
     def _show_compute_device(self) -> None:
         """The remembered choice if it is still there (a GPU may be gone), else the best one."""
@@ -161,14 +165,6 @@ class MainWindow(QMainWindow):
         self.compute_device, self.compute_dtype = dev, dtype
         self.compute_label.setText(describe(dev, dtype))
         self.compute_label.setToolTip("Compute device and precision for the models (Settings menu)")
-
-    def _device_chosen(self, action: QAction) -> None:
-        self.settings.setValue("compute/device", action.data())
-        self._show_compute_device()
-
-    def _dtype_chosen(self, action: QAction) -> None:
-        self.settings.setValue("compute/dtype", action.data())
-        self._show_compute_device()
 
     def _show_input(self, text: str) -> None:
         self.input_label.setText(f"Input: {text}")

@@ -110,3 +110,17 @@ def test_a_failing_job_shows_as_failed_and_the_app_goes_on(make_window, qtbot):
     qtbot.waitUntil(lambda: ok.state is JobState.FINISHED, timeout=5000)
     assert ok.result == 42
     assert w.isVisible()
+
+
+def test_compute_device_and_precision_choices_persist(make_window):
+    w = make_window()
+    cpu = next(a for a in w._device_group.actions() if a.data() == "cpu")
+    cpu.trigger()
+    bf16 = next(a for a in w._dtype_group.actions() if a.data() == "bfloat16")
+    bf16.trigger()
+    assert w.compute_label.text().endswith("bfloat16")
+    w.close()
+    w2 = make_window()
+    assert w2.compute_device.kind == "cpu"
+    assert next(a for a in w2._dtype_group.actions() if a.isChecked()).data() == "bfloat16"
+    assert w2.compute_label.text().endswith("bfloat16")
