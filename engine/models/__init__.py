@@ -1,0 +1,1 @@
+"""Models implemented natively in PyTorch (DESIGN.md §3)."""

@@ -1,0 +1,235 @@
+"""Whisper (Radford et al. 2022) exactly as published, written for fast inference.
+
+Encoder: two 1-D convolutions (the second with stride 2) with GELU, fixed sinusoidal positions,
+pre-norm residual attention blocks, a final LayerNorm. Decoder: token embedding and learned
+positions, blocks with causal self-attention and cross-attention to the audio, a final
+LayerNorm, logits tied to the token embedding.
+
+Speed: attention goes through ``scaled_dot_product_attention``; the decoder's self-attention keys
+and values live in a preallocated cache (``DecoderCache``) written in place, so a decoding step
+costs one token's worth of work; the cross-attention keys and values are computed once per audio
+window (``TextDecoder.cross_kv``). Parameter names follow openai/whisper; the loaders map the
+Hugging Face and CTranslate2 names onto them.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from engine.models.whisper.config import WhisperConfig
+
+
+def sinusoids(length: int, channels: int, max_timescale: float = 10000.0) -> Tensor:
+    """The encoder's fixed positional embedding (same formula as the published model)."""
+    assert channels % 2 == 0
+    log_timescale_increment = math.log(max_timescale) / (channels // 2 - 1)
+    inv_timescales = torch.exp(-log_timescale_increment * torch.arange(channels // 2, dtype=torch.float32))
+    scaled_time = torch.arange(length, dtype=torch.float32)[:, None] * inv_timescales[None, :]
+    return torch.cat([torch.sin(scaled_time), torch.cos(scaled_time)], dim=1)
+
+
+class LayerNorm(nn.LayerNorm):
+    """LayerNorm computed in float32 whatever the model dtype (as the published model does)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.layer_norm(x.float(), self.normalized_shape, self.weight.float(),
+                            None if self.bias is None else self.bias.float(), self.eps).type(x.dtype)
+
+
+class MultiHeadAttention(nn.Module):
+    def __init__(self, n_state: int, n_head: int) -> None:
+        super().__init__()
+        self.n_head = n_head
+        self.query = nn.Linear(n_state, n_state)
+        self.key = nn.Linear(n_state, n_state, bias=False)
+        self.value = nn.Linear(n_state, n_state)
+        self.out = nn.Linear(n_state, n_state)
+
+    def split(self, x: Tensor) -> Tensor:
+        """(B, T, D) -> (B, H, T, D/H)"""
+        b, t, d = x.shape
+        return x.view(b, t, self.n_head, d // self.n_head).transpose(1, 2)
+
+    def merge(self, x: Tensor) -> Tensor:
+        b, h, t, dh = x.shape
+        return x.transpose(1, 2).reshape(b, t, h * dh)
+
+    def kv(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        return self.split(self.key(x)), self.split(self.value(x))
+
+    def attend(self, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None,
+               need_weights: bool = False) -> tuple[Tensor, Tensor | None]:
+        if not need_weights:
+            return self.out(self.merge(F.scaled_dot_product_attention(q, k, v, attn_mask=mask))), None
+        scale = q.shape[-1] ** -0.5
+        scores = (q.float() @ k.float().transpose(-1, -2)) * scale
+        if mask is not None:
+            scores = scores.masked_fill(~mask, float("-inf")) if mask.dtype == torch.bool else scores + mask
+        weights = scores.softmax(dim=-1)
+        return self.out(self.merge((weights @ v.float()).to(q.dtype))), weights
+
+
+class EncoderBlock(nn.Module):
+    def __init__(self, n_state: int, n_head: int) -> None:
+        super().__init__()
+        self.attn = MultiHeadAttention(n_state, n_head)
+        self.attn_ln = LayerNorm(n_state)
+        self.mlp = nn.Sequential(nn.Linear(n_state, 4 * n_state), nn.GELU(), nn.Linear(4 * n_state, n_state))
+        self.mlp_ln = LayerNorm(n_state)
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = self.attn_ln(x)
+        a = self.attn
+        x = x + a.attend(a.split(a.query(h)), *a.kv(h))[0]
+        return x + self.mlp(self.mlp_ln(x))
+
+
+class AudioEncoder(nn.Module):
+    def __init__(self, n_mels: int, n_ctx: int, n_state: int, n_head: int, n_layer: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv1d(n_mels, n_state, kernel_size=3, padding=1)
+        self.conv2 = nn.Conv1d(n_state, n_state, kernel_size=3, stride=2, padding=1)
+        self.register_buffer("positional_embedding", sinusoids(n_ctx, n_state), persistent=False)
+        self.blocks = nn.ModuleList(EncoderBlock(n_state, n_head) for _ in range(n_layer))
+        self.ln_post = LayerNorm(n_state)
+
+    def forward(self, mel: Tensor) -> Tensor:
+        """mel (B, n_mels, 2 * n_ctx) -> audio features (B, n_ctx, n_state)"""
+        x = F.gelu(self.conv1(mel))
+        x = F.gelu(self.conv2(x)).permute(0, 2, 1)
+        if x.shape[1] != self.positional_embedding.shape[0]:
+            raise ValueError(f"the encoder expects {2 * self.positional_embedding.shape[0]} mel frames "
+                             f"(30 s), got {mel.shape[-1]}")
+        x = x + self.positional_embedding.to(x.dtype)
+        for block in self.blocks:
+            x = block(x)
+        return self.ln_post(x)
+
+
+class DecoderBlock(nn.Module):
+    def __init__(self, n_state: int, n_head: int) -> None:
+        super().__init__()
+        self.attn = MultiHeadAttention(n_state, n_head)
+        self.attn_ln = LayerNorm(n_state)
+        self.cross_attn = MultiHeadAttention(n_state, n_head)
+        self.cross_attn_ln = LayerNorm(n_state)
+        self.mlp = nn.Sequential(nn.Linear(n_state, 4 * n_state), nn.GELU(), nn.Linear(4 * n_state, n_state))
+        self.mlp_ln = LayerNorm(n_state)
+
+
+class DecoderCache:
+    """Self-attention keys/values for every layer, preallocated to the text context.
+
+    ``length`` tokens are filled. ``reorder`` follows beam search's choice of hypotheses.
+    """
+
+    def __init__(self, n_layer: int, batch: int, n_head: int, n_ctx: int, head_dim: int,
+                 dtype: torch.dtype, device: torch.device) -> None:
+        shape = (batch, n_head, n_ctx, head_dim)
+        self.k = [torch.empty(shape, dtype=dtype, device=device) for _ in range(n_layer)]
+        self.v = [torch.empty(shape, dtype=dtype, device=device) for _ in range(n_layer)]
+        self.length = 0
+
+    @property
+    def batch(self) -> int:
+        return self.k[0].shape[0]
+
+    def reorder(self, indices: Tensor) -> None:
+        n = self.length
+        for layer in range(len(self.k)):
+            self.k[layer][:, :, :n] = self.k[layer][indices, :, :n]
+            self.v[layer][:, :, :n] = self.v[layer][indices, :, :n]
+
+    def truncate(self, length: int) -> None:
+        self.length = min(self.length, length)
+
+
+CrossKV = list[tuple[Tensor, Tensor]]
+
+
+class TextDecoder(nn.Module):
+    def __init__(self, n_vocab: int, n_ctx: int, n_state: int, n_head: int, n_layer: int) -> None:
+        super().__init__()
+        self.n_ctx, self.n_head, self.n_state = n_ctx, n_head, n_state
+        self.token_embedding = nn.Embedding(n_vocab, n_state)
+        self.positional_embedding = nn.Parameter(torch.empty(n_ctx, n_state))
+        self.blocks = nn.ModuleList(DecoderBlock(n_state, n_head) for _ in range(n_layer))
+        self.ln = LayerNorm(n_state)
+
+    def new_cache(self, batch: int, dtype: torch.dtype | None = None, device=None) -> DecoderCache:
+        w = self.token_embedding.weight
+        return DecoderCache(len(self.blocks), batch, self.n_head, self.n_ctx, self.n_state // self.n_head,
+                            dtype or w.dtype, device or w.device)
+
+    def cross_kv(self, audio_features: Tensor) -> CrossKV:
+        """Keys and values of the audio for every layer's cross-attention: once per window."""
+        return [block.cross_attn.kv(audio_features) for block in self.blocks]
+
+    def forward(self, tokens: Tensor, cross: CrossKV, cache: DecoderCache | None = None,
+                need_cross_weights: bool = False) -> tuple[Tensor, list[Tensor] | None]:
+        """tokens (B, T) -> logits (B, T, n_vocab) in float32.
+
+        With a cache, ``tokens`` continue the cached sequence and the cache grows by T. Cross keys
+        and values may have batch 1 (shared by every hypothesis) or B. With
+        ``need_cross_weights`` the cross-attention weights of every layer are returned too
+        (for word timestamps).
+        """
+        b, t = tokens.shape
+        offset = cache.length if cache is not None else 0
+        if offset + t > self.n_ctx:
+            raise ValueError(f"the decoder holds at most {self.n_ctx} tokens, asked for {offset + t}")
+        x = self.token_embedding(tokens) + self.positional_embedding[offset:offset + t]
+        mask = None
+        if t > 1:  # causal within the new tokens; everything cached before them is visible
+            mask = torch.ones(t, offset + t, dtype=torch.bool, device=tokens.device).tril(diagonal=offset)
+        weights: list[Tensor] = []
+        for i, block in enumerate(self.blocks):
+            a = block.attn
+            h = block.attn_ln(x)
+            q, k, v = a.split(a.query(h)), a.split(a.key(h)), a.split(a.value(h))
+            if cache is not None:
+                cache.k[i][:, :, offset:offset + t] = k
+                cache.v[i][:, :, offset:offset + t] = v
+                k, v = cache.k[i][:, :, :offset + t], cache.v[i][:, :, :offset + t]
+            x = x + a.attend(q, k, v, mask)[0]
+
+            c = block.cross_attn
+            ck, cv = cross[i]
+            if ck.shape[0] != b:
+                ck, cv = ck.expand(b, -1, -1, -1), cv.expand(b, -1, -1, -1)
+            out, w = c.attend(c.split(c.query(block.cross_attn_ln(x))), ck, cv, need_weights=need_cross_weights)
+            x = x + out
+            if w is not None:
+                weights.append(w)
+            x = x + block.mlp(block.mlp_ln(x))
+        if cache is not None:
+            cache.length = offset + t
+        x = self.ln(x)
+        logits = (x @ self.token_embedding.weight.to(x.dtype).T).float()
+        return logits, (weights if need_cross_weights else None)
+
+
+class Whisper(nn.Module):
+    def __init__(self, config: WhisperConfig) -> None:
+        super().__init__()
+        self.config = config
+        c = config
+        self.encoder = AudioEncoder(c.n_mels, c.n_audio_ctx, c.n_audio_state, c.n_audio_head, c.n_audio_layer)
+        self.decoder = TextDecoder(c.n_vocab, c.n_text_ctx, c.n_text_state, c.n_text_head, c.n_text_layer)
+
+    @property
+    def device(self) -> torch.device:
+        return self.decoder.token_embedding.weight.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.decoder.token_embedding.weight.dtype
+
+    def forward(self, mel: Tensor, tokens: Tensor) -> Tensor:
+        """Full forward without cache (for tests and parity): logits (B, T, n_vocab)."""
+        features = self.encoder(mel)
+        return self.decoder(tokens, self.decoder.cross_kv(features))[0]
