@@ -219,7 +219,7 @@ class RecordView(QWidget):
         self.toggle_recording()
         self.record_button.setChecked(self.recording)
 
-    def start_recording(self) -> bool:
+    def start_recording(self, name: str | None = None) -> bool:
         if self.session is not None:
             return True
         device = self.current_device()
@@ -228,7 +228,8 @@ class RecordView(QWidget):
             return False
         self.stop_playback()
         try:
-            session = RecordingSession(self.library, device, channels=1, on_error=self._recordingError.emit)
+            session = RecordingSession(self.library, device, channels=1, name=name,
+                                       on_error=self._recordingError.emit)
             session.start()
         except Exception as exc:  # noqa: BLE001 - AudioUnavailable, permission errors, full disk
             self.banner.show_message(f"Could not start recording: {exc}", "error")
