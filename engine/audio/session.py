@@ -92,7 +92,7 @@ class RecordingSession:
             return self.take
         self._stopped = True
         self.capture.stop()
-        self.recorder.finish()
+        self.recorder.finish(timeout=None)  # drain all of it: at most the ring (a minute of audio)
         path = Path(self.take.path)
         frames = repair_wav_header(path) if path.exists() else 0  # a no-op after a clean close
         return self.library.commit(self.take, frames / self.sample_rate)
