@@ -183,7 +183,10 @@ def decode(model: Whisper, tokenizer: WhisperTokenizer, features: Tensor, option
         rules.apply(logits, tokens)
         logprobs = F.log_softmax(logits.float(), dim=-1)
         if beam:
-            scores = (sum_logprobs[:, None] + logprobs).flatten()
+            scores = sum_logprobs[:, None] + logprobs
+            if tokens.shape[1] == sample_begin:
+                scores[1:] = float("-inf")  # the beams start identical: expand only the first
+            scores = scores.flatten()
             top = scores.topk(2 * n_group).indices
             sources, next_tokens = top // logprobs.shape[1], top % logprobs.shape[1]
             keep_source, keep_token, keep_score = [], [], []

@@ -236,8 +236,8 @@ def transcribe(model: Whisper, tokenizer: WhisperTokenizer, audio: str | Path | 
 
             add_word_timestamps(model, tokenizer, new, features, segment_duration, options)
         segments.extend(new)
-        for s in new:
-            all_tokens.extend(t for t in s.tokens if t < tokenizer.eot)
+        for s in new:  # timestamps included: the prompt keeps the model in timestamp mode
+            all_tokens.extend(s.tokens)
         if not options.condition_on_previous_text or result.temperature > 0.5:
             prompt_reset_since = len(all_tokens)
         if progress:

@@ -1,0 +1,63 @@
+"""Known speech made with espeak-ng, with the true time span of every sentence."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from engine.audio.files import load_audio
+
+SENTENCES = [
+    "The birch canoe slid on the smooth planks.",
+    "Glue the sheet to the dark blue background.",
+    "It is easy to tell the depth of a well.",
+    "These days a chicken leg is a rare dish.",
+    "Rice is often served in round bowls.",
+    "The juice of lemons makes fine punch.",
+    "The box was thrown beside the parked truck.",
+    "The hogs were fed chopped corn and garbage.",
+    "Four hours of steady work faced us.",
+    "A large size in stockings is hard to sell.",
+    "The boy was there when the sun rose.",
+    "A rod is used to catch pink salmon.",
+    "The source of the huge river is the clear spring.",
+    "Kick the ball straight and follow through.",
+    "Help the woman get back to her feet.",
+    "A pot of tea helps to pass the evening.",
+    "Smoky fires lack flame and heat.",
+    "The soft cushion broke the man's fall.",
+    "The salt breeze came across from the sea.",
+    "The girl at the booth sold fifty bonds.",
+]
+VOICES = ["en-us", "en-gb"]
+
+
+def espeak(text: str, voice: str, path: Path) -> np.ndarray:
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed")
+    subprocess.run(["espeak-ng", "-v", voice, "-s", "160", "-w", str(path), text], check=True)
+    audio, _ = load_audio(path, sample_rate=16000, mono=True)
+    return audio[:, 0]
+
+
+def build(sentences: list[tuple[str, str]], folder: Path, name: str, pause: float = 0.8,
+          lead: float = 0.3) -> tuple[Path, list[tuple[float, float, str]]]:
+    """One 16 kHz WAV of (text, voice) sentences with pauses; returns it and the true spans."""
+    parts = [np.zeros(int(lead * 16000), np.float32)]
+    spans = []
+    t = lead
+    for i, (text, voice) in enumerate(sentences):
+        audio = espeak(text, voice, folder / f"{name}-{i}.wav")
+        nz = np.flatnonzero(np.abs(audio) > 1e-3)
+        audio = audio[nz[0]: nz[-1] + 1]  # exact speech span
+        spans.append((t, t + len(audio) / 16000, text))
+        parts += [audio, np.zeros(int(pause * 16000), np.float32)]
+        t += len(audio) / 16000 + pause
+    path = folder / f"{name}.wav"
+    sf.write(path, np.concatenate(parts), 16000, subtype="PCM_16")
+    return path, spans
