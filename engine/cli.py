@@ -28,6 +28,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="name of the take")
     p.add_argument("--channels", type=int, default=1)
 
+    p = sub.add_parser("transcribe", help="transcribe audio files with Whisper")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--model", help="installed model name (tiny.en, small, openai/whisper-small) or a folder")
+    p.add_argument("--language", help="language code (default: detect; English-only models: en)")
+    p.add_argument("--task", choices=("transcribe", "translate"), default="transcribe")
+    p.add_argument("--beam-size", type=int, default=5)
+    p.add_argument("--word-timestamps", action="store_true")
+    p.add_argument("--format", choices=("txt", "srt", "vtt", "json"), default="txt")
+    p.add_argument("--output-dir", default=".", help="where the transcripts go (default: here)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+
+    p = sub.add_parser("models", help="list or download Whisper models")
+    models = p.add_subparsers(dest="models_command", metavar="ACTION", required=True)
+    models.add_parser("list", help="installed models with size and format")
+    d = models.add_parser("download", help="download openai/whisper-NAME into the Hugging Face cache")
+    d.add_argument("name")
+
     p = sub.add_parser("takes", help="list recorded takes; recover takes left by a crash")
     p.add_argument("--recover", action="store_true", help="recover every take a crash left behind")
     return parser
@@ -108,7 +125,75 @@ def cmd_takes(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"devices": cmd_devices, "record": cmd_record, "takes": cmd_takes}
+def _progress_bar(label: str) -> "callable":
+    def show(fraction: float) -> None:
+        print(f"\r{label} {fraction * 100:5.1f}%", end="", file=sys.stderr, flush=True)
+
+    return show
+
+
+def cmd_transcribe(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from engine.audio.files import AudioFileError
+    from engine.device import choose_device, choose_dtype
+    from engine.models.catalog import resolve_model
+    from engine.models.whisper.errors import CheckpointError
+    from engine.models.whisper.transcribe import TranscribeOptions, WhisperPipeline
+    from engine.transcript import write_transcript
+
+    try:
+        device = choose_device(args.device)
+        folder = resolve_model(args.model)
+        pipeline = WhisperPipeline(folder, device=device.torch_device, dtype=choose_dtype(device))
+    except (ValueError, CheckpointError) as exc:
+        print(f"motet: {exc}", file=sys.stderr)
+        return 2
+    if args.language and not pipeline.model.config.is_multilingual and args.language != "en":
+        print(f"motet: {pipeline.info['name']} is English-only; --language {args.language} needs a multilingual model",
+              file=sys.stderr)
+        return 2
+    options = TranscribeOptions(language=args.language, task=args.task, beam_size=args.beam_size,
+                                word_timestamps=args.word_timestamps)
+    out_dir = Path(args.output_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    failures = 0
+    for name in args.files:
+        try:
+            result = pipeline.transcribe(name, options, progress=_progress_bar(Path(name).name))
+            out = write_transcript(result, out_dir / f"{Path(name).stem}.{args.format}", args.format)
+        except (AudioFileError, OSError, ValueError) as exc:
+            print(f"\nmotet: {exc}", file=sys.stderr)
+            failures += 1
+            continue
+        rtf = result.compute_seconds / result.duration if result.duration else 0.0
+        print(f"\r{Path(name).name}: {result.duration:.1f} s of audio in {result.compute_seconds:.1f} s "
+              f"(RTF {rtf:.3f}) -> {out}", file=sys.stderr)
+    return 2 if failures else 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from engine.models.catalog import download_model, installed_models
+    from engine.models.whisper.errors import CheckpointError
+
+    if args.models_command == "list":
+        models = installed_models()
+        for m in models:
+            print(f"{m.name:32} {m.size_bytes / 2**20:8.0f} MB  {m.format:12} {m.source:20} {m.path}")
+        if not models:
+            print("no Whisper model installed; try `motet models download tiny.en`")
+        return 0
+    try:
+        path = download_model(args.name, progress=_progress_bar(args.name))
+    except CheckpointError as exc:
+        print(f"\nmotet: {exc}", file=sys.stderr)
+        return 2
+    print(f"\rdownloaded {args.name} -> {path}")
+    return 0
+
+
+COMMANDS = {"devices": cmd_devices, "record": cmd_record, "takes": cmd_takes, "transcribe": cmd_transcribe,
+            "models": cmd_models}
 
 
 def run(argv: list[str] | None = None) -> int | None:
