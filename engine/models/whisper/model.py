@@ -70,7 +70,7 @@ class MultiHeadAttention(nn.Module):
         if mask is not None:
             scores = scores.masked_fill(~mask, float("-inf")) if mask.dtype == torch.bool else scores + mask
         weights = scores.softmax(dim=-1)
-        return self.out(self.merge((weights @ v.float()).to(q.dtype))), weights
+        return self.out(self.merge((weights @ v.float()).to(q.dtype))), scores
 
 
 class EncoderBlock(nn.Module):
@@ -175,8 +175,8 @@ class TextDecoder(nn.Module):
 
         With a cache, ``tokens`` continue the cached sequence and the cache grows by T. Cross keys
         and values may have batch 1 (shared by every hypothesis) or B. With
-        ``need_cross_weights`` the cross-attention weights of every layer are returned too
-        (for word timestamps).
+        ``need_cross_weights`` the cross-attention scores of every layer (scaled q·k before the
+        softmax, (B, H, T, S) each) are returned too, for word timestamps.
         """
         b, t = tokens.shape
         offset = cache.length if cache is not None else 0
