@@ -88,3 +88,22 @@ def test_long_form_is_complete_in_order_and_aligned(pipeline, tmp_path):
     off = [(round(s.start, 2), round(s.end, 2), s.text) for s in result.segments
            if not (near_boundary(s.start) and near_boundary(s.end))]
     assert not off, off
+
+
+def test_word_timestamps_follow_the_speech(pipeline, tmp_path):
+    sentences = [(s, "en-us") for s in SENTENCES[:3]]
+    path, spans = build(sentences, tmp_path, "words", pause=1.0)
+    result = pipeline.transcribe(path, TranscribeOptions(word_timestamps=True))
+    words = [w for s in result.segments for w in s.words]
+    assert len(words) >= 20
+    for s in result.segments:
+        assert s.words and all(s.start <= w.start <= w.end <= s.end for w in s.words)
+    assert [w.start for w in words] == sorted(w.start for w in words)
+    assert all(0.0 <= w.probability <= 1.0 for w in words)
+    # the first word of each sentence starts near the sentence, the last ends near its end
+    for start, end, text in spans:
+        first = normalise(text).split()[-1]
+        inside = [w for w in words if start - 0.3 <= w.start <= end + 0.3]
+        assert inside, (start, end, text)
+        assert abs(inside[0].start - start) < 0.5
+        assert abs(inside[-1].end - end) < 0.6, (inside[-1], end, first)
