@@ -50,8 +50,6 @@ class AudioFileView(QWidget):
             row.addWidget(w)
         row.addWidget(self.info_label, 1)
 
-        note = QLabel("Transcription with Whisper is not built yet; this page shows and plays audio files.")
-        note.setStyleSheet("color: #777;")
         self.banner = Banner()
         self.spectrogram = SpectrogramView()
         self.waveform = WaveformView()
@@ -63,7 +61,6 @@ class AudioFileView(QWidget):
 
         layout = QVBoxLayout(self)
         layout.addLayout(row)
-        layout.addWidget(note)
         layout.addWidget(self.banner)
         layout.addWidget(splitter, 1)
 
@@ -71,7 +68,7 @@ class AudioFileView(QWidget):
         self.playhead_timer.setInterval(33)
         self.playhead_timer.timeout.connect(self._follow_playhead)
         self.open_button.clicked.connect(self.choose_and_open)
-        self.play_button.clicked.connect(self.play)
+        self.play_button.clicked.connect(lambda: self.play())
         self.stop_button.clicked.connect(self.stop)
         bridge.event.connect(self._on_job_event)
         self._update_buttons()
@@ -128,11 +125,12 @@ class AudioFileView(QWidget):
         self.play_button.setEnabled(self.audio is not None)
         self.stop_button.setEnabled(self.audio is not None)
 
-    def play(self) -> None:
+    def play(self, start: float = 0.0, end: float | None = None) -> None:
+        """Play the open file, or the span from ``start`` to ``end`` seconds."""
         if self.audio is None:
             return
         try:
-            self.player.play(self.audio, self.sample_rate)
+            self.player.play(self.audio, self.sample_rate, start=start, end=end)
         except AudioUnavailable as exc:
             self.banner.show_message(f"Cannot play: {exc}", "error")
             return

@@ -16,6 +16,7 @@ from engine.jobs import JobQueue
 from gui.file_view import AudioFileView
 from gui.jobs import JobsBridge, JobsPanel
 from gui.record_view import RecordView
+from gui.transcribe_view import TranscribeView
 from gui.settings import app_settings
 
 
@@ -43,12 +44,16 @@ class MainWindow(QMainWindow):
         self.bridge = JobsBridge(self.queue, self)
         self.library = library or TakeLibrary()
 
+        self._resolve_compute()
+
         # Views
         self.record_view = RecordView(self.library, self.queue, self.bridge, self.settings, self)
         self.file_view = AudioFileView(self.queue, self.bridge, self.settings, self)
         self.stack = QStackedWidget()
         self.stack.addWidget(self.record_view)
-        self.stack.addWidget(self.file_view)
+        self.transcribe_view = TranscribeView(self.queue, self.bridge, self.settings, self.file_view,
+                                              compute=lambda: (self.compute_device, self.compute_dtype))
+        self.stack.addWidget(self.transcribe_view)
         self.stack.addWidget(_placeholder(
             "Piano roll", "The MIDI editor with Music Transformer continuation is not built yet."))
         self.stack.addWidget(_placeholder(
@@ -89,6 +94,7 @@ class MainWindow(QMainWindow):
         self.record_view.inputChanged.connect(self._show_input)
         self.record_view.statusMessage.connect(lambda m: self.statusBar().showMessage(m, 8000))
         self.file_view.statusMessage.connect(lambda m: self.statusBar().showMessage(m, 8000))
+        self.transcribe_view.statusMessage.connect(lambda m: self.statusBar().showMessage(m, 8000))
         self._show_input(self.record_view.input_description())
 
         self._build_menus()
@@ -101,6 +107,10 @@ class MainWindow(QMainWindow):
         open_action.setShortcut(QKeySequence.StandardKey.Open)
         open_action.triggered.connect(self._open_audio)
         file_menu.addAction(open_action)
+        transcribe_action = QAction("&Transcribe files…", self)
+        transcribe_action.setShortcut(QKeySequence("Ctrl+T"))
+        transcribe_action.triggered.connect(self._transcribe_files)
+        file_menu.addAction(transcribe_action)
         file_menu.addSeparator()
         quit_action = QAction("&Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
@@ -153,6 +163,13 @@ class MainWindow(QMainWindow):
         return group
 
     def _show_compute_device(self) -> None:
+        self._resolve_compute()
+        self.compute_label.setText(describe(self.compute_device, self.compute_dtype))
+        self.compute_label.setToolTip("Compute device and precision for the models (Settings menu)")
+        if hasattr(self, "transcribe_view"):
+            self.transcribe_view.refresh_models()
+
+    def _resolve_compute(self) -> None:
         """The remembered choice if it is still there (a GPU may be gone), else the best one."""
         try:
             dev = choose_device(str(self.settings.value("compute/device", "auto")))
@@ -163,12 +180,14 @@ class MainWindow(QMainWindow):
         except ValueError:
             dtype = choose_dtype(dev)
         self.compute_device, self.compute_dtype = dev, dtype
-        self.compute_label.setText(describe(dev, dtype))
-        self.compute_label.setToolTip("Compute device and precision for the models (Settings menu)")
 
     def _show_input(self, text: str) -> None:
         self.input_label.setText(f"Input: {text}")
         self.input_label.setToolTip("Audio input device")
+
+    def _transcribe_files(self) -> None:
+        self.nav.setCurrentRow(self.PAGES.index("Transcribe"))
+        self.transcribe_view.choose_files()
 
     def _open_audio(self) -> None:
         self.nav.setCurrentRow(self.PAGES.index("Transcribe"))
@@ -196,6 +215,7 @@ class MainWindow(QMainWindow):
         self.settings.setValue("window/page", self.nav.currentRow())
         self.record_view.save_settings()
         self.file_view.save_settings()
+        self.transcribe_view.save_settings()
         self.settings.sync()
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt naming

