@@ -39,6 +39,7 @@ class TranscribeView(QWidget):
         self.compute = compute  # () -> (ComputeDevice, dtype) chosen in the Settings menu
         self.results: dict[str, object] = {}  # file path -> TranscriptionResult
         self.jobs: dict[int, str] = {}  # job id -> file path
+        self.downloads: dict[int, str] = {}  # job id -> model name
         self.setAcceptDrops(True)
 
         # Options row
@@ -48,6 +49,8 @@ class TranscribeView(QWidget):
         self.model_combo.setMinimumWidth(200)
         self.add_model_button = QPushButton("Model folder…")
         self.add_model_button.setToolTip("Use a Whisper model folder (Hugging Face or faster-whisper format)")
+        self.download_button = QPushButton("Download…")
+        self.download_button.setToolTip("Download openai/whisper-NAME from the Hugging Face Hub (progress in Jobs)")
         self.language_combo = QComboBox()
         self.language_combo.addItem("Detect language", None)
         for code, name in LANGUAGES.items():
@@ -62,7 +65,7 @@ class TranscribeView(QWidget):
         self.transcribe_button = QPushButton("Transcribe")
         self.transcribe_button.setToolTip("Transcribe the selected files (all not yet done if none is selected)")
         row = QHBoxLayout()
-        for w in (self.add_button, QLabel("Model:"), self.model_combo, self.add_model_button):
+        for w in (self.add_button, QLabel("Model:"), self.model_combo, self.add_model_button, self.download_button):
             row.addWidget(w)
         row.addStretch(1)
         options_row = QHBoxLayout()
@@ -106,6 +109,7 @@ class TranscribeView(QWidget):
 
         self.add_button.clicked.connect(self.choose_files)
         self.add_model_button.clicked.connect(self.choose_model_folder)
+        self.download_button.clicked.connect(self.choose_download)
         self.transcribe_button.clicked.connect(self.transcribe_selected)
         self.export_button.clicked.connect(self.choose_export)
         self.files.currentItemChanged.connect(self._file_selected)
@@ -170,6 +174,29 @@ class TranscribeView(QWidget):
         self.settings.setValue("transcribe/model", folder)
         self.refresh_models()
         return True
+
+    def choose_download(self) -> None:
+        from PySide6.QtWidgets import QInputDialog
+
+        name, ok = QInputDialog.getItem(
+            self, "Download a Whisper model", "Model (openai/whisper-NAME or a repository id):",
+            ["tiny", "tiny.en", "base", "base.en", "small", "small.en", "medium", "large-v3", "large-v3-turbo"],
+            0, True)
+        if ok and name.strip():
+            self.download(name.strip())
+
+    def download(self, name: str) -> int:
+        """Download on the job queue (cpu lane): progress and Cancel in the Jobs panel."""
+        from engine.models.catalog import download_model
+
+        def run(ctx):
+            return str(download_model(name, progress=lambda f: ctx.progress(f, "downloading"),
+                                      should_stop=lambda: ctx.cancelled))
+
+        job = self.queue.submit(run, kind="download", title=f"Download {name}", priority=Priority.INTERACTIVE,
+                                lane="cpu")
+        self.downloads[job.id] = name
+        return job.id
 
     # -- files -------------------------------------------------------------------------------
     def choose_files(self) -> None:
@@ -241,6 +268,16 @@ class TranscribeView(QWidget):
             item.setText(f"{Path(path).name} — {status}")
 
     def _on_job_event(self, event) -> None:
+        if event.job_id in self.downloads and event.state.done:
+            name = self.downloads.pop(event.job_id)
+            if event.kind == "finished":
+                self.settings.setValue("transcribe/model", event.result)
+                self.refresh_models()
+                self.statusMessage.emit(f"Downloaded {name}")
+            elif event.kind == "failed":
+                message = event.error.split(": ", 1)[-1] if event.error else "unknown error"
+                self.banner.show_message(f"Could not download {name}: {message}", "error")
+            return
         path = self.jobs.get(event.job_id)
         if path is None:
             return

@@ -94,3 +94,16 @@ def test_options_persist(window, qtbot):
     assert w2.transcribe_view.words_check.isChecked()
     assert not w2.transcribe_view.language_combo.isEnabled()  # tiny.en is English-only
     w2.close()
+
+
+def test_offline_download_says_so_and_installs_nothing(window, qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    view = window.transcribe_view
+    before = view.model_combo.count()
+    job_id = view.download("small")
+    qtbot.waitUntil(lambda: job_id not in view.downloads, timeout=30000)
+    assert window.queue.get(job_id).state is JobState.FAILED
+    assert "cannot reach the Hugging Face Hub" in view.banner.label.text()
+    assert view.model_combo.count() == before
+    assert not list((tmp_path / "hf").rglob("*.safetensors"))
