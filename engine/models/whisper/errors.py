@@ -1,5 +1,19 @@
 """Errors a person can act on when a checkpoint is not what it should be."""
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+
 
 class CheckpointError(Exception):
-    """A model folder or weight file is missing, corrupt, truncated or of the wrong shape."""
+    """A model folder or weight file is missing, corrupt, truncated or of the wrong shape.
+
+    The message says which file, what was expected and what was found.
+    """
+
+
+def first_few(items: Sequence[str], n: int = 5, sep: str = ", ") -> str:
+    """``a, b, c, d, e and 7 more``: lists in error messages stay readable."""
+    items = list(items)
+    text = sep.join(items[:n])
+    return text + (f" and {len(items) - n} more" if len(items) > n else "")

@@ -1,5 +1,21 @@
 """Read Hugging Face Whisper folders (``openai/whisper-*``): config.json, generation_config.json,
-model.safetensors (possibly sharded) or pytorch_model.bin, mapped onto our parameter names."""
+model.safetensors (or sharded, with model.safetensors.index.json) or pytorch_model.bin, mapped
+onto our parameter names and checked tensor by tensor against the config.
+
+Hugging Face names (``WhisperForConditionalGeneration`` saves them under ``model.``, a bare
+``WhisperModel`` without; both are read)::
+
+    encoder.conv1 / conv2                          -> encoder.conv1 / conv2
+    encoder.embed_positions.weight                 -> (fixed sinusoids: shape checked, recomputed)
+    {en,de}coder.layers.N.self_attn.{q,k,v,out}_proj -> blocks.N.attn.{query,key,value,out}
+    {en,de}coder.layers.N.self_attn_layer_norm     -> blocks.N.attn_ln
+    decoder.layers.N.encoder_attn.*                -> blocks.N.cross_attn.*
+    decoder.layers.N.encoder_attn_layer_norm       -> blocks.N.cross_attn_ln
+    {en,de}coder.layers.N.fc1 / fc2 / final_layer_norm -> blocks.N.mlp.0 / mlp.2 / mlp_ln
+    encoder.layer_norm / decoder.layer_norm        -> encoder.ln_post / decoder.ln
+    decoder.embed_tokens / decoder.embed_positions -> decoder.token_embedding / positional_embedding
+    proj_out.weight                                -> (tied to the token embedding: ignored)
+"""
 
 from __future__ import annotations
 
@@ -11,102 +27,194 @@ import torch
 from torch import Tensor
 
 from engine.models.whisper.config import WhisperConfig
-from engine.models.whisper.errors import CheckpointError
+from engine.models.whisper.errors import CheckpointError, first_few
 
-_LAYER_PARTS = {
-    "self_attn.q_proj": "attn.query", "self_attn.k_proj": "attn.key", "self_attn.v_proj": "attn.value",
-    "self_attn.out_proj": "attn.out", "self_attn_layer_norm": "attn_ln",
-    "encoder_attn.q_proj": "cross_attn.query", "encoder_attn.k_proj": "cross_attn.key",
-    "encoder_attn.v_proj": "cross_attn.value", "encoder_attn.out_proj": "cross_attn.out",
-    "encoder_attn_layer_norm": "cross_attn_ln",
-    "fc1": "mlp.0", "fc2": "mlp.2", "final_layer_norm": "mlp_ln",
+_PARTS = {  # ours -> Hugging Face, inside a layer
+    "attn.query": "self_attn.q_proj", "attn.key": "self_attn.k_proj", "attn.value": "self_attn.v_proj",
+    "attn.out": "self_attn.out_proj", "attn_ln": "self_attn_layer_norm",
+    "cross_attn.query": "encoder_attn.q_proj", "cross_attn.key": "encoder_attn.k_proj",
+    "cross_attn.value": "encoder_attn.v_proj", "cross_attn.out": "encoder_attn.out_proj",
+    "cross_attn_ln": "encoder_attn_layer_norm",
+    "mlp.0": "fc1", "mlp.2": "fc2", "mlp_ln": "final_layer_norm",
 }
-_TOP = {
-    "encoder.conv1": "encoder.conv1", "encoder.conv2": "encoder.conv2", "encoder.layer_norm": "encoder.ln_post",
-    "decoder.embed_tokens": "decoder.token_embedding", "decoder.layer_norm": "decoder.ln",
+_TOP = {  # ours -> Hugging Face, outside the layers
+    "encoder.conv1": "encoder.conv1", "encoder.conv2": "encoder.conv2", "encoder.ln_post": "encoder.layer_norm",
+    "decoder.token_embedding": "decoder.embed_tokens", "decoder.ln": "decoder.layer_norm",
 }
-_LAYER_RE = re.compile(r"^(encoder|decoder)\.layers\.(\d+)\.(.+)\.(weight|bias)$")
+_BLOCK_RE = re.compile(r"^(encoder|decoder)\.blocks\.(\d+)\.(.+)\.(weight|bias)$")
+_IGNORED = {"proj_out.weight"}  # tied to decoder.embed_tokens
+_ENCODER_POSITIONS = "encoder.embed_positions.weight"
+
+
+def hf_name(ours: str) -> str:
+    """The Hugging Face name (without the ``model.`` prefix) of one of our parameters."""
+    if ours == "decoder.positional_embedding":
+        return "decoder.embed_positions.weight"
+    m = _BLOCK_RE.match(ours)
+    if m and m.group(3) in _PARTS:
+        return f"{m.group(1)}.layers.{m.group(2)}.{_PARTS[m.group(3)]}.{m.group(4)}"
+    stem, _, leaf = ours.rpartition(".")
+    if stem in _TOP:
+        return f"{_TOP[stem]}.{leaf}"
+    return ours
 
 
 def _read_json(path: Path) -> dict:
     try:
-        return json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise CheckpointError(f"{path} is missing") from exc
     except (OSError, ValueError) as exc:
         raise CheckpointError(f"cannot read {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{path} should hold a JSON object, found {type(data).__name__}")
+    return data
 
 
 def config_from_hf(folder: Path) -> WhisperConfig:
-    c = _read_json(folder / "config.json")
+    """Our config from config.json, with alignment heads and suppressed tokens from
+    generation_config.json when the folder has one (else what config.json says)."""
+    path = folder / "config.json"
+    c = _read_json(path)
     if c.get("model_type") != "whisper":
-        raise CheckpointError(f"{folder / 'config.json'} describes a {c.get('model_type')!r} model, not Whisper")
+        raise CheckpointError(f"{path} describes a {c.get('model_type')!r} model; expected model_type 'whisper'")
     try:
         cfg = WhisperConfig(
-            n_mels=c["num_mel_bins"], n_audio_ctx=c["max_source_positions"], n_audio_state=c["d_model"],
-            n_audio_head=c["encoder_attention_heads"], n_audio_layer=c["encoder_layers"],
-            n_vocab=c["vocab_size"], n_text_ctx=c["max_target_positions"], n_text_state=c["d_model"],
-            n_text_head=c["decoder_attention_heads"], n_text_layer=c["decoder_layers"], name=folder.name,
+            n_mels=int(c["num_mel_bins"]), n_audio_ctx=int(c["max_source_positions"]),
+            n_audio_state=int(c["d_model"]), n_audio_head=int(c["encoder_attention_heads"]),
+            n_audio_layer=int(c["encoder_layers"]), n_vocab=int(c["vocab_size"]),
+            n_text_ctx=int(c["max_target_positions"]), n_text_state=int(c["d_model"]),
+            n_text_head=int(c["decoder_attention_heads"]), n_text_layer=int(c["decoder_layers"]),
+            name=folder.name,
         )
     except KeyError as exc:
-        raise CheckpointError(f"{folder / 'config.json'} lacks {exc.args[0]!r}") from exc
-    cfg.suppress_tokens = list(c.get("suppress_tokens") or [])
-    cfg.begin_suppress_tokens = list(c.get("begin_suppress_tokens") or [])
-    gen = folder / "generation_config.json"
-    if gen.exists():
-        g = _read_json(gen)
-        cfg.alignment_heads = [tuple(h) for h in g.get("alignment_heads") or []]
-        cfg.suppress_tokens = list(g.get("suppress_tokens") or cfg.suppress_tokens)
-        cfg.begin_suppress_tokens = list(g.get("begin_suppress_tokens") or cfg.begin_suppress_tokens)
+        raise CheckpointError(f"{path} lacks {exc.args[0]!r}, which every Whisper config has") from exc
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path} has a non-integer model dimension: {exc}") from exc
+    # what our architecture fixes and Hugging Face's config leaves open (the MLP width, 4 x d_model,
+    # is checked with the tensors' shapes)
+    d = cfg.n_audio_state
+    fixed = {"activation_function": "gelu", "scale_embedding": False}
+    wrong = [f"{k} is {c[k]!r} (expected {v!r})" for k, v in fixed.items() if k in c and c[k] != v]
+    for key, heads in (("encoder_attention_heads", cfg.n_audio_head), ("decoder_attention_heads", cfg.n_text_head)):
+        if heads <= 0 or d % heads:
+            wrong.append(f"d_model {d} is not divisible by {key} {heads}")
+    if wrong:
+        raise CheckpointError(f"{path} is not a standard Whisper model: {'; '.join(wrong)}")
+
+    cfg.suppress_tokens = [int(t) for t in c.get("suppress_tokens") or []]
+    cfg.begin_suppress_tokens = [int(t) for t in c.get("begin_suppress_tokens") or []]
+    gen_path = folder / "generation_config.json"
+    if gen_path.is_file():
+        g = _read_json(gen_path)
+        try:
+            cfg.alignment_heads = [(int(layer), int(head)) for layer, head in g.get("alignment_heads") or []]
+        except (TypeError, ValueError) as exc:
+            raise CheckpointError(f"{gen_path}: alignment_heads should be [layer, head] pairs: {exc}") from exc
+        if g.get("suppress_tokens") is not None:
+            cfg.suppress_tokens = [int(t) for t in g["suppress_tokens"]]
+        if g.get("begin_suppress_tokens") is not None:
+            cfg.begin_suppress_tokens = [int(t) for t in g["begin_suppress_tokens"]]
+        bad = [(layer, head) for layer, head in cfg.alignment_heads
+               if not (0 <= layer < cfg.n_text_layer and 0 <= head < cfg.n_text_head)]
+        if bad:
+            raise CheckpointError(f"{gen_path}: alignment heads {bad[:4]} lie outside the decoder's "
+                                  f"{cfg.n_text_layer} layers x {cfg.n_text_head} heads")
     return cfg
 
 
-def _read_weights(folder: Path) -> dict[str, Tensor]:
+def _load_safetensors(path: Path) -> dict[str, Tensor]:
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    index = folder / "model.safetensors.index.json"
-    files = sorted(set(_read_json(index)["weight_map"].values())) if index.exists() else []
-    if not files and (folder / "model.safetensors").exists():
-        files = ["model.safetensors"]
+    if not path.is_file():
+        raise CheckpointError(f"{path} is missing")
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(f"{path} is damaged or truncated ({path.stat().st_size} bytes): {exc}") from exc
+
+
+def _load_bin(path: Path) -> dict[str, Tensor]:
+    if not path.is_file():
+        raise CheckpointError(f"{path} is missing")
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # zip and pickle errors come in many types
+        raise CheckpointError(f"{path} is damaged or truncated, or not a PyTorch weight file: {exc}") from exc
+    if isinstance(data, dict) and "state_dict" in data and isinstance(data["state_dict"], dict):
+        data = data["state_dict"]
+    if not isinstance(data, dict) or not all(isinstance(v, Tensor) for v in data.values()):
+        raise CheckpointError(f"{path} does not hold a dictionary of named tensors")
+    return data
+
+
+def _shards(folder: Path, index_name: str) -> list[Path]:
+    weight_map = _read_json(folder / index_name).get("weight_map")
+    if not isinstance(weight_map, dict) or not weight_map:
+        raise CheckpointError(f"{folder / index_name} has no weight_map")
+    return [folder / name for name in sorted(set(weight_map.values()))]
+
+
+def read_weights(folder: Path) -> tuple[dict[str, Tensor], str]:
+    """Every tensor of the folder (file names) and a description of where they came from."""
     weights: dict[str, Tensor] = {}
-    if files:
-        for name in files:
-            try:
-                weights.update(load_file(str(folder / name)))
-            except (SafetensorError, OSError, ValueError) as exc:
-                raise CheckpointError(f"{folder / name} is damaged or truncated: {exc}") from exc
-        return weights
-    binary = folder / "pytorch_model.bin"
-    if binary.exists():
-        try:
-            return torch.load(binary, map_location="cpu", weights_only=True)
-        except Exception as exc:  # noqa: BLE001 - pickle/zip errors come in many types
-            raise CheckpointError(f"{binary} is damaged or truncated: {exc}") from exc
-    raise CheckpointError(f"{folder} has no weights: expected model.safetensors or pytorch_model.bin")
+    if (folder / "model.safetensors.index.json").is_file():
+        for shard in _shards(folder, "model.safetensors.index.json"):
+            weights.update(_load_safetensors(shard))
+        return weights, str(folder / "model.safetensors.index.json")
+    if (folder / "model.safetensors").is_file():
+        return _load_safetensors(folder / "model.safetensors"), str(folder / "model.safetensors")
+    if (folder / "pytorch_model.bin.index.json").is_file():
+        for shard in _shards(folder, "pytorch_model.bin.index.json"):
+            weights.update(_load_bin(shard))
+        return weights, str(folder / "pytorch_model.bin.index.json")
+    if (folder / "pytorch_model.bin").is_file():
+        return _load_bin(folder / "pytorch_model.bin"), str(folder / "pytorch_model.bin")
+    raise CheckpointError(f"{folder} has no weights: expected model.safetensors (or model.safetensors.index.json "
+                          f"with its shards) or pytorch_model.bin")
+
+
+def _weight_dtype(weights: dict[str, Tensor]) -> str:
+    """The floating dtype holding most of the parameters, as stored."""
+    counts: dict[torch.dtype, int] = {}
+    for t in weights.values():
+        if t.is_floating_point():
+            counts[t.dtype] = counts.get(t.dtype, 0) + t.numel()
+    return str(max(counts, key=counts.get)).removeprefix("torch.") if counts else "unknown"
+
+
+def read_hf_checkpoint(folder: Path | str) -> tuple[WhisperConfig, dict[str, Tensor], str]:
+    """Config, state dict (our names, dtype as stored) and stored weight dtype of a Hugging Face folder."""
+    from engine.models.whisper.loading import check_state_dict, expected_shapes
+
+    folder = Path(folder)
+    cfg = config_from_hf(folder)
+    weights, source = read_weights(folder)
+    ours_by_file = {hf_name(k): k for k in expected_shapes(cfg)}
+    sd: dict[str, Tensor] = {}
+    unexpected = []
+    positions: tuple[str, tuple[int, ...]] | None = None
+    for name, tensor in weights.items():
+        key = name.removeprefix("model.")
+        if key in ours_by_file:
+            sd[ours_by_file[key]] = tensor
+        elif key == _ENCODER_POSITIONS:
+            positions = (name, tuple(tensor.shape))
+        elif key not in _IGNORED:
+            unexpected.append(name)
+    if unexpected:
+        raise CheckpointError(f"{source} holds {len(unexpected)} tensors that are not part of a Whisper model: "
+                              f"{first_few(sorted(unexpected), 5)}")
+    check_state_dict(cfg, sd, source, file_name=hf_name)
+    # the encoder's positions are recomputed, but their length must be the config's audio context
+    if positions is not None and positions[1] != (cfg.n_audio_ctx, cfg.n_audio_state):
+        raise CheckpointError(f"{source}: {positions[0]} is {positions[1]}, expected "
+                              f"({cfg.n_audio_ctx}, {cfg.n_audio_state}) (max_source_positions, d_model in config.json)")
+    return cfg, sd, _weight_dtype(weights)
 
 
 def load_hf_checkpoint(folder: Path | str) -> tuple[WhisperConfig, dict[str, Tensor]]:
-    """Config and state dict (our names) of a Hugging Face Whisper folder."""
-    folder = Path(folder)
-    cfg = config_from_hf(folder)
-    sd: dict[str, Tensor] = {}
-    unexpected = []
-    for name, tensor in _read_weights(folder).items():
-        key = name.removeprefix("model.")
-        if key in ("proj_out.weight", "encoder.embed_positions.weight"):
-            continue  # tied to the token embedding / fixed sinusoids
-        if key == "decoder.embed_positions.weight":
-            sd["decoder.positional_embedding"] = tensor
-            continue
-        m = _LAYER_RE.match(key)
-        if m and m.group(3) in _LAYER_PARTS:
-            sd[f"{m.group(1)}.blocks.{m.group(2)}.{_LAYER_PARTS[m.group(3)]}.{m.group(4)}"] = tensor
-            continue
-        stem, _, leaf = key.rpartition(".")
-        if stem in _TOP:
-            sd[f"{_TOP[stem]}.{leaf}"] = tensor
-            continue
-        unexpected.append(name)
-    if unexpected:
-        raise CheckpointError(f"{folder}: unexpected tensors for a Whisper model: {', '.join(unexpected[:5])}"
-                              + (f" and {len(unexpected) - 5} more" if len(unexpected) > 5 else ""))
+    """Config and state dict (our parameter names) of a Hugging Face Whisper folder."""
+    cfg, sd, _ = read_hf_checkpoint(folder)
     return cfg, sd

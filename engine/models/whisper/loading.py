@@ -1,83 +1,170 @@
-"""Load a Whisper folder of either format into our model, validating every tensor."""
+"""Load a Whisper folder of either format into our model, validating every tensor.
+
+``detect_format`` tells a Hugging Face folder (``openai/whisper-*``) from a CTranslate2 one
+(faster-whisper's ``model.bin``); ``load_whisper_model`` builds the model on the meta device and
+assigns the checkpoint's tensors (converted one by one to the target device and dtype), so the
+weights are never held twice in full.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import torch
+from torch.overrides import TorchFunctionMode
 
 from engine.models.whisper.config import WhisperConfig
-from engine.models.whisper.errors import CheckpointError
-from engine.models.whisper.model import Whisper, sinusoids
+from engine.models.whisper.errors import CheckpointError, first_few
+from engine.models.whisper.model import Whisper
 
 FORMAT_HELP = ("expected config.json with model.safetensors or pytorch_model.bin (Hugging Face format) "
                "or model.bin with config.json (CTranslate2 / faster-whisper format)")
+_HF_WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
+               "pytorch_model.bin.index.json")
 
 
 def detect_format(folder: Path | str) -> str:
+    """``"huggingface"`` or ``"ctranslate2"``; a CheckpointError saying what was expected otherwise."""
     folder = Path(folder)
     if not folder.is_dir():
         raise CheckpointError(f"{folder} is not a folder; {FORMAT_HELP}")
-    if (folder / "model.bin").exists():
+    if (folder / "model.bin").is_file():
         return "ctranslate2"
-    if (folder / "config.json").exists() and any(
-        (folder / n).exists() for n in ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
-    ):
+    if (folder / "config.json").is_file() and any((folder / n).is_file() for n in _HF_WEIGHTS):
         return "huggingface"
-    raise CheckpointError(f"{folder} is not a Whisper model folder: {FORMAT_HELP}")
+    present = sorted(p.name for p in folder.iterdir())
+    found = f"found {first_few(present, 6)}" if present else "the folder is empty"
+    raise CheckpointError(f"{folder} is not a Whisper model folder: {FORMAT_HELP}; {found}")
+
+
+def describe(config: WhisperConfig) -> str:
+    """A config in a few words, for error messages."""
+    return (f"d_model {config.n_audio_state}, {config.n_audio_layer}+{config.n_text_layer} layers, "
+            f"{config.n_audio_head} heads, {config.n_mels} mel bins, vocabulary {config.n_vocab}")
+
+
+class _ParametersOnMeta(TorchFunctionMode):
+    """Allocate parameters (``torch.empty`` without a device) on the meta device and skip their
+    random initialisation (every value comes from the checkpoint): no memory, no work. Unlike
+    ``with torch.device("meta")`` this leaves other factories alone, so the encoder's sinusoids
+    are computed normally; and random initialisers on the meta device would import torch's
+    decomposition and compiler machinery (seconds, once per process)."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func is torch.empty and kwargs.get("device") is None:
+            kwargs["device"] = "meta"
+        elif getattr(func, "__module__", None) == "torch.nn.init":
+            tensor = args[0] if args else kwargs.get("tensor")
+            if getattr(tensor, "is_meta", False):
+                return tensor
+        return func(*args, **kwargs)
+
+
+def skeleton(config: WhisperConfig) -> Whisper:
+    """Our model with every parameter on the meta device, ready for ``load_state_dict(assign=True)``."""
+    with _ParametersOnMeta():
+        return Whisper(config)
+
+
+def expected_shapes(config: WhisperConfig) -> dict[str, torch.Size]:
+    """Every tensor a checkpoint must provide for this config (our names), from a meta-device model."""
+    model = skeleton(config)
+    return {name: t.shape for name, t in model.state_dict().items()}
+
+
+def check_state_dict(config: WhisperConfig, state_dict: Mapping[str, torch.Tensor], source: str,
+                     file_name: Callable[[str], str] = str) -> None:
+    """CheckpointError listing (the first few) missing, unexpected and misshapen tensors.
+
+    ``file_name`` turns our parameter name into the name the checkpoint file uses, so the message
+    speaks of what the person can see in their file.
+    """
+    expected = expected_shapes(config)
+    missing = [file_name(k) for k in expected if k not in state_dict]
+    extra = [file_name(k) for k in state_dict if k not in expected]
+    wrong = [f"{file_name(k)} is {tuple(state_dict[k].shape)}, expected {tuple(shape)}"
+             for k, shape in expected.items() if k in state_dict and state_dict[k].shape != shape]
+    problems = []
+    if missing:
+        problems.append(f"missing {len(missing)} tensors: {first_few(missing, 4)}")
+    if extra:
+        problems.append(f"unexpected {len(extra)} tensors: {first_few(extra, 4)}")
+    if wrong:
+        problems.append(f"wrong shape for {len(wrong)} tensors: {first_few(wrong, 4, '; ')}")
+    if problems:
+        raise CheckpointError(f"{source} does not fit a Whisper model of its own config ({describe(config)}): "
+                              + " | ".join(problems))
+
+
+def read_checkpoint(folder: Path | str) -> tuple[WhisperConfig, dict[str, torch.Tensor], str, str]:
+    """(config, state dict with our names, format, weight dtype as stored) of a model folder."""
+    fmt = detect_format(folder)
+    if fmt == "ctranslate2":
+        from engine.models.whisper.load_ct2 import read_ct2_checkpoint as read
+    else:
+        from engine.models.whisper.load_hf import read_hf_checkpoint as read
+    config, state_dict, weight_dtype = read(Path(folder))
+    return config, state_dict, fmt, weight_dtype
 
 
 def load_checkpoint(folder: Path | str) -> tuple[WhisperConfig, dict[str, torch.Tensor], str]:
-    fmt = detect_format(folder)
-    if fmt == "ctranslate2":
-        from engine.models.whisper.load_ct2 import load_ct2_checkpoint
-
-        return (*load_ct2_checkpoint(folder), fmt)
-    from engine.models.whisper.load_hf import load_hf_checkpoint
-
-    return (*load_hf_checkpoint(folder), fmt)
+    """(config, state dict with our names, format) of a model folder."""
+    config, state_dict, fmt, _ = read_checkpoint(folder)
+    return config, state_dict, fmt
 
 
-def build_model(config: WhisperConfig, state_dict: dict[str, torch.Tensor], source: str = "checkpoint") -> Whisper:
-    """Our model holding exactly the given tensors; any missing, extra or misshapen one is an error."""
-    with torch.device("meta"):
-        model = Whisper(config)
-    expected = {k: v.shape for k, v in model.state_dict().items()}
-    missing = sorted(set(expected) - set(state_dict))
-    extra = sorted(set(state_dict) - set(expected))
-    wrong = [f"{k}: expected {tuple(expected[k])}, found {tuple(state_dict[k].shape)}"
-             for k in expected if k in state_dict and state_dict[k].shape != expected[k]]
-    problems = []
-    if missing:
-        problems.append("missing " + ", ".join(missing[:4]) + (" …" if len(missing) > 4 else ""))
-    if extra:
-        problems.append("unexpected " + ", ".join(extra[:4]) + (" …" if len(extra) > 4 else ""))
-    if wrong:
-        problems.append("wrong shape " + "; ".join(wrong[:4]) + (" …" if len(wrong) > 4 else ""))
-    if problems:
-        raise CheckpointError(f"{source} does not fit a Whisper model of its own config: " + " | ".join(problems))
-    # key projections have no bias in Whisper; every other tensor comes from the checkpoint
-    model.load_state_dict({k: v.float() for k, v in state_dict.items()}, strict=True, assign=True)
-    # the encoder's fixed positions are not stored in checkpoints: compute them (off the meta device)
-    model.encoder.register_buffer("positional_embedding", sinusoids(config.n_audio_ctx, config.n_audio_state),
-                                  persistent=False)
-    return model
+def build_model(config: WhisperConfig, state_dict: dict[str, torch.Tensor], source: str = "checkpoint",
+                device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32) -> Whisper:
+    """Our model (eval mode, on ``device`` in ``dtype``) holding exactly the given tensors.
+
+    Any missing, extra or misshapen tensor is a CheckpointError. The state dict is consumed: its
+    tensors are replaced one at a time by their converted copies, so the old ones can be freed as
+    we go and the weights never exist twice in full.
+    """
+    check_state_dict(config, state_dict, source)
+    device = torch.device(device)
+    model = skeleton(config)
+    for name in list(state_dict):
+        state_dict[name] = state_dict[name].to(device=device, dtype=dtype)
+    model.load_state_dict(state_dict, strict=True, assign=True)
+    state_dict.clear()
+    # the encoder's fixed positions are in no checkpoint: computed with the model, moved here
+    model.encoder.positional_embedding = model.encoder.positional_embedding.to(device=device, dtype=dtype)
+    for name, t in list(model.named_parameters()) + list(model.named_buffers()):
+        if t.is_meta:  # impossible after a strict load; a guard against future changes to the model
+            raise CheckpointError(f"{source}: {name} was not loaded")
+    return model.eval()
+
+
+def model_name(folder: Path) -> str:
+    """``openai/whisper-tiny`` for a Hugging Face cache snapshot, else the folder's name."""
+    parts = folder.resolve().parts
+    if len(parts) >= 3 and parts[-2] == "snapshots" and parts[-3].startswith("models--"):
+        return parts[-3].removeprefix("models--").replace("--", "/")
+    return folder.name
 
 
 def load_whisper_model(folder: Path | str, device: str | torch.device = "cpu",
                        dtype: torch.dtype = torch.float32) -> tuple[Whisper, dict]:
-    """(model in eval mode on ``device``/``dtype``, info for people: name, size, format, ...)."""
+    """(model in eval mode on ``device``/``dtype``, info for people).
+
+    The info: name, path, format (``huggingface``/``ctranslate2``), size_bytes (the folder's files
+    on disk), n_params, device, dtype, multilingual, weight_dtype (as stored: ``float16``,
+    ``int8_float16``, ...) and tokenizer_path (None when the folder has no tokenizer.json).
+    """
     folder = Path(folder)
-    config, state_dict, fmt = load_checkpoint(folder)
-    model = build_model(config, state_dict, str(folder)).to(device=device, dtype=dtype).eval()
-    files = [p for p in folder.iterdir() if p.is_file()]
+    config, state_dict, fmt, weight_dtype = read_checkpoint(folder)
+    config.name = model_name(folder)
+    model = build_model(config, state_dict, str(folder), device=device, dtype=dtype)
     tokenizer = folder / "tokenizer.json"
     info = {
         "name": config.name, "path": str(folder), "format": fmt,
-        "size_bytes": sum(p.stat().st_size for p in files),
+        "size_bytes": sum(p.stat().st_size for p in folder.iterdir() if p.is_file()),
         "n_params": sum(p.numel() for p in model.parameters()),
         "device": str(torch.device(device)), "dtype": str(dtype).removeprefix("torch."),
-        "multilingual": config.is_multilingual,
-        "tokenizer_path": str(tokenizer) if tokenizer.exists() else None,
+        "multilingual": config.is_multilingual, "weight_dtype": weight_dtype,
+        "tokenizer_path": str(tokenizer) if tokenizer.is_file() else None,
     }
     return model, info
