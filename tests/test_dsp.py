@@ -157,3 +157,16 @@ def test_level_dbfs():
     assert level_dbfs(np.zeros(512, np.float32)) == (-120.0, -120.0)
     assert level_dbfs(np.zeros(0, np.float32)) == (-120.0, -120.0)
     assert level_dbfs(np.full(64, 1e-9, np.float32)) == (-120.0, -120.0)
+
+
+def test_chunked_whisper_mel_equals_the_one_shot_computation():
+    from engine.audio.dsp import log_mel_spectrogram, log_mel_spectrogram_chunked
+
+    rng = np.random.default_rng(3)
+    for n in (1600, 16000 * 7 + 37, 16000 * 65 + 5):
+        audio = (rng.standard_normal(n) * 0.1).astype(np.float32)
+        for padding in (0, 480000):
+            full = log_mel_spectrogram(audio, 80, padding)
+            chunked = log_mel_spectrogram_chunked(audio, 80, padding, chunk_frames=2500)
+            assert chunked.shape == full.shape
+            assert torch.allclose(chunked, full, atol=1e-6)

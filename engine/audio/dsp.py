@@ -82,6 +82,46 @@ def log_mel_spectrogram(audio, n_mels: int = 80, padding: int = 0, device=None) 
     return (log_spec + 4.0) / 4.0
 
 
+def log_mel_spectrogram_chunked(audio, n_mels: int = 80, padding: int = 0, chunk_frames: int = 6000,
+                                device=None) -> torch.Tensor:
+    """The same values as ``log_mel_spectrogram``, computed a minute at a time.
+
+    The one-shot version holds the complex STFT of the whole signal (about 1.2 GB per hour); this
+    one holds only the mel (32 MB per hour at 80 bins) and one chunk's STFT. The reflect padding at
+    the signal's edges and the global ``max - 8`` clamp are applied exactly as in the original.
+    """
+    if isinstance(audio, torch.Tensor):
+        x = audio.to(torch.float32).cpu()
+    else:
+        x = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))
+    length = len(x) + padding
+    half = WHISPER_N_FFT // 2
+    if length <= half:  # too short to reflect: the one-shot version raises the right error
+        return log_mel_spectrogram(x, n_mels, padding, device)
+    n_frames = length // WHISPER_HOP  # torch.stft(center=True) gives one more; Whisper drops it
+    filters = whisper_mel_filters(n_mels, device)
+    window = _whisper_window(str(filters.device))
+    out = torch.empty(n_mels, n_frames, device=filters.device)
+
+    def sample(i0: int, i1: int) -> torch.Tensor:
+        """Samples i0..i1 of the centre-padded signal (reflect at the start, zeros after the end)."""
+        idx = torch.arange(i0, i1) - half
+        idx = torch.where(idx < 0, -idx, idx)  # reflect around sample 0
+        idx = torch.where(idx >= length, 2 * (length - 1) - idx, idx)  # reflect around the last
+        values = torch.zeros(i1 - i0)
+        inside = idx < len(x)
+        values[inside] = x[idx[inside]]
+        return values
+
+    for f0 in range(0, n_frames, chunk_frames):
+        f1 = min(n_frames, f0 + chunk_frames)
+        piece = sample(f0 * WHISPER_HOP, (f1 - 1) * WHISPER_HOP + WHISPER_N_FFT).to(filters.device)
+        stft = torch.stft(piece, WHISPER_N_FFT, WHISPER_HOP, window=window, center=False, return_complex=True)
+        out[:, f0:f1] = (filters @ (stft.abs() ** 2)).clamp_(min=1e-10).log10_()
+    out = torch.maximum(out, out.max() - 8.0)
+    return out.add_(4.0).div_(4.0)
+
+
 # --- live display --------------------------------------------------------------------------
 
 

@@ -107,3 +107,24 @@ def test_word_timestamps_follow_the_speech(pipeline, tmp_path):
         assert inside, (start, end, text)
         assert abs(inside[0].start - start) < 0.5
         assert abs(inside[-1].end - end) < 0.6, (inside[-1], end, first)
+
+
+def test_no_text_is_invented_in_long_quiet_stretches(pipeline, tmp_path):
+    """Speech, 90 s of room noise, speech: nothing is transcribed in the quiet part."""
+    import soundfile as sf
+
+    from speech import espeak
+
+    rng = np.random.default_rng(1)
+    first = espeak(SENTENCES[0], "en-us", tmp_path / "a.wav")
+    last = espeak(SENTENCES[5], "en-gb", tmp_path / "b.wav")
+    noise = (rng.standard_normal(16000 * 90) * 0.002).astype(np.float32)  # about -54 dBFS
+    audio = np.concatenate([first, noise, last]) + (rng.standard_normal(len(first) + len(noise) + len(last))
+                                                    * 0.002).astype(np.float32)
+    sf.write(tmp_path / "gap.wav", audio, 16000)
+    result = pipeline.transcribe(tmp_path / "gap.wav")
+    speech_end, resume = len(first) / 16000, (len(first) + len(noise)) / 16000
+    inside_gap = [s for s in result.segments if s.start > speech_end + 1.0 and s.end < resume - 1.0]
+    assert inside_gap == []
+    text = normalise(result.text)
+    assert "planks" in text and "punch" in text  # both sentences, before and after the gap

@@ -6,9 +6,14 @@ unlikely — average log-probability — unless the window is silence by its no-
 probability); complete segments end at timestamp pairs; the next window starts at the last
 complete segment's end; the previous text is the prompt unless the decode was too random.
 
-Memory: the audio (16 kHz float32) and its log-mel (float32, 80 or 128 × 100 frames per s) are
-held whole — 2 hours is ~0.5 GB of audio and ~0.23 GB of mel (80 bins), constant per window
-beyond that.
+Two additions to the published loop, both against text invented in silence: a window whose
+loudest 20 ms is ``silence_gate_db`` below the loudest 20 ms of the file is skipped without
+decoding, and after any skipped window the previous text no longer conditions the next (the
+prompt is what makes Whisper repeat itself across long quiet stretches).
+
+Memory: the audio (16 kHz float32) and its log-mel (float32, computed a minute at a time) are
+held whole — 2 hours is ~0.46 GB of audio and ~0.23 GB of mel at 80 bins; per window it is
+constant.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from engine.audio.dsp import WHISPER_HOP, WHISPER_SAMPLE_RATE, log_mel_spectrogram
+from engine.audio.dsp import WHISPER_HOP, WHISPER_SAMPLE_RATE, log_mel_spectrogram_chunked
 from engine.models.whisper.decoding import DecodingOptions, DecodingResult, decode, detect_language
 from engine.models.whisper.model import Whisper
 from engine.models.whisper.tokenizer import TIME_PRECISION, WhisperTokenizer
@@ -51,6 +56,7 @@ class TranscribeOptions:
     append_punctuations: str = "\"'.。,，!！?？:：”)]}、"
     suppress_tokens: str = "-1"
     without_timestamps: bool = False
+    silence_gate_db: float | None = 40.0  # skip windows this far below the file's loudest moment
 
 
 @dataclass
@@ -114,6 +120,15 @@ def _load(audio: str | Path | np.ndarray) -> np.ndarray:
     return samples.mean(axis=1) if samples.ndim == 2 else samples
 
 
+def _frame_loudness_db(samples: np.ndarray, frame: int = 320) -> np.ndarray:
+    """RMS level of every 20 ms of the audio, in dBFS."""
+    n = len(samples) // frame
+    if n == 0:
+        return np.array([20 * np.log10(max(float(np.sqrt(np.mean(samples ** 2))) if len(samples) else 0.0, 1e-10))])
+    rms = np.sqrt(np.mean(samples[: n * frame].reshape(n, frame).astype(np.float32) ** 2, axis=1))
+    return 20 * np.log10(np.maximum(rms, 1e-10))
+
+
 def decode_with_fallback(model: Whisper, tokenizer: WhisperTokenizer, features: torch.Tensor,
                          options: TranscribeOptions, base: DecodingOptions,
                          should_stop: Callable[[], bool] | None) -> DecodingResult:
@@ -146,8 +161,16 @@ def transcribe(model: Whisper, tokenizer: WhisperTokenizer, audio: str | Path | 
     samples = _load(audio)
     duration = len(samples) / WHISPER_SAMPLE_RATE
     device, dtype = model.device, model.dtype
-    mel = log_mel_spectrogram(samples, model.config.n_mels, padding=N_SAMPLES)
+    mel = log_mel_spectrogram_chunked(samples, model.config.n_mels, padding=N_SAMPLES)
     content_frames = mel.shape[-1] - N_FRAMES
+    loudness = _frame_loudness_db(samples)  # one value per 20 ms
+    loudest = float(loudness.max()) if len(loudness) else -200.0
+
+    def silent(seek: int, size: int) -> bool:
+        if options.silence_gate_db is None or len(loudness) == 0:
+            return False
+        part = loudness[seek // 2: (seek + size) // 2 + 1]
+        return len(part) == 0 or float(part.max()) < loudest - options.silence_gate_db
 
     def window(seek: int, size: int = N_FRAMES) -> torch.Tensor:
         """Encoder features of ``size`` frames from ``seek``, zero-padded to 30 s (as published)."""
@@ -182,6 +205,12 @@ def transcribe(model: Whisper, tokenizer: WhisperTokenizer, audio: str | Path | 
         time_offset = seek * FRAME_SECONDS
         segment_size = min(N_FRAMES, content_frames - seek)
         segment_duration = segment_size * FRAME_SECONDS
+        if silent(seek, segment_size):
+            seek += segment_size
+            prompt_reset_since = len(all_tokens)
+            if progress:
+                progress(min(1.0, seek / max(content_frames, 1)))
+            continue
         features = window(seek, segment_size)
         base.prompt = all_tokens[prompt_reset_since:]
         result = decode_with_fallback(model, tokenizer, features, options, base, should_stop)
@@ -190,9 +219,14 @@ def transcribe(model: Whisper, tokenizer: WhisperTokenizer, audio: str | Path | 
         if options.no_speech_threshold is not None:
             skip = result.no_speech_prob > options.no_speech_threshold
             if options.log_prob_threshold is not None and result.avg_logprob > options.log_prob_threshold:
-                skip = False  # confident text despite a quiet start
+                skip = False  # confident text despite a quiet start...
+            if (skip is False and result.no_speech_prob > options.no_speech_threshold
+                    and options.compression_ratio_threshold is not None
+                    and result.compression_ratio > options.compression_ratio_threshold):
+                skip = True  # ...unless it is the prompt repeated over silence
             if skip:
                 seek += segment_size
+                prompt_reset_since = len(all_tokens)
                 if progress:
                     progress(min(1.0, seek / max(content_frames, 1)))
                 continue
