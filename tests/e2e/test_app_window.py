@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 
+import psutil
 import pytest
 
 
@@ -18,13 +19,19 @@ def test_motet_opens_on_x11_and_closes_cleanly(tmp_path):
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
     ini = tmp_path / "config" / "motet.ini"
-    deadline = time.monotonic() + 60
-    time.sleep(4)
-    assert proc.poll() is None, proc.stdout.read()  # still running: the window is up
-    # SIGTERM reaches the app (xvfb-run's child); it closes the window and saves its settings
-    app_pid = subprocess.run(["pgrep", "-f", "-n", "gui.main"], capture_output=True, text=True).stdout.split()
-    assert app_pid
-    os.kill(int(app_pid[-1]), signal.SIGTERM)
+    deadline = time.monotonic() + 90
+    app = None
+    while app is None and time.monotonic() < deadline:  # xvfb-run starts Xvfb, then the app
+        assert proc.poll() is None, proc.stdout.read()
+        app = next((c for c in psutil.Process(proc.pid).children(recursive=True)
+                    if "gui.main" in " ".join(c.cmdline())), None)
+        time.sleep(0.2)
+    assert app is not None
+    while not (tmp_path / "data" / "takes").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)  # the main window creates the take library as it opens
+    time.sleep(2)
+    assert proc.poll() is None and app.is_running(), proc.stdout.read()  # still up: the window is open
+    app.send_signal(signal.SIGTERM)  # it closes the window and saves its settings
     while proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.1)
     output = proc.stdout.read()
