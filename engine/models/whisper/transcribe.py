@@ -6,10 +6,13 @@ unlikely — average log-probability — unless the window is silence by its no-
 probability); complete segments end at timestamp pairs; the next window starts at the last
 complete segment's end; the previous text is the prompt unless the decode was too random.
 
-Two additions to the published loop, both against text invented in silence: a window whose
-loudest 20 ms is ``silence_gate_db`` below the loudest 20 ms of the file is skipped without
-decoding, and after any skipped window the previous text no longer conditions the next (the
-prompt is what makes Whisper repeat itself across long quiet stretches).
+Additions to the published loop, against text invented in silence and timestamps stuck at a
+window's start: audio more than ``silence_gate_db`` below the file's loudest 20 ms is skipped
+without decoding (a window starts 0.4 s before the next sound, so its first timestamp lands on
+the speech); after a skipped stretch or a window judged silent the previous text no longer
+conditions the next (the prompt is what makes Whisper repeat itself across quiet stretches);
+and a window the model finds silent whose text is the prompt repeated (compression ratio too
+high) is dropped.
 
 Memory: the audio (16 kHz float32) and its log-mel (float32, computed a minute at a time) are
 held whole — 2 hours is ~0.46 GB of audio and ~0.23 GB of mel at 80 bins; per window it is
@@ -164,13 +167,17 @@ def transcribe(model: Whisper, tokenizer: WhisperTokenizer, audio: str | Path | 
     mel = log_mel_spectrogram_chunked(samples, model.config.n_mels, padding=N_SAMPLES)
     content_frames = mel.shape[-1] - N_FRAMES
     loudness = _frame_loudness_db(samples)  # one value per 20 ms
-    loudest = float(loudness.max()) if len(loudness) else -200.0
+    loud_frames = np.flatnonzero(loudness >= loudness.max() - options.silence_gate_db) \
+        if options.silence_gate_db is not None and len(loudness) else None
 
-    def silent(seek: int, size: int) -> bool:
-        if options.silence_gate_db is None or len(loudness) == 0:
-            return False
-        part = loudness[seek // 2: (seek + size) // 2 + 1]
-        return len(part) == 0 or float(part.max()) < loudest - options.silence_gate_db
+    def next_sound(seek: int) -> int:
+        """Where to start the window: shortly before the next sound above the silence gate."""
+        if loud_frames is None:
+            return seek
+        i = np.searchsorted(loud_frames, seek // 2)
+        if i == len(loud_frames):
+            return content_frames  # only quiet audio is left
+        return max(seek, int(loud_frames[i]) * 2 - 40)  # 0.4 s of lead-in
 
     def window(seek: int, size: int = N_FRAMES) -> torch.Tensor:
         """Encoder features of ``size`` frames from ``seek``, zero-padded to 30 s (as published)."""
@@ -202,15 +209,18 @@ def transcribe(model: Whisper, tokenizer: WhisperTokenizer, audio: str | Path | 
             from engine.jobs import Cancelled
 
             raise Cancelled()
+        start_at = next_sound(seek)
+        if start_at > seek:  # quiet audio is skipped; what was said before it no longer primes the model
+            if start_at - seek > 200:
+                prompt_reset_since = len(all_tokens)
+            seek = start_at
+            if progress:
+                progress(min(1.0, seek / max(content_frames, 1)))
+            if seek >= content_frames:
+                break
         time_offset = seek * FRAME_SECONDS
         segment_size = min(N_FRAMES, content_frames - seek)
         segment_duration = segment_size * FRAME_SECONDS
-        if silent(seek, segment_size):
-            seek += segment_size
-            prompt_reset_since = len(all_tokens)
-            if progress:
-                progress(min(1.0, seek / max(content_frames, 1)))
-            continue
         features = window(seek, segment_size)
         base.prompt = all_tokens[prompt_reset_since:]
         result = decode_with_fallback(model, tokenizer, features, options, base, should_stop)
