@@ -95,6 +95,7 @@ class MainWindow(QMainWindow):
         self.record_view.statusMessage.connect(lambda m: self.statusBar().showMessage(m, 8000))
         self.file_view.statusMessage.connect(lambda m: self.statusBar().showMessage(m, 8000))
         self.transcribe_view.statusMessage.connect(lambda m: self.statusBar().showMessage(m, 8000))
+        self.record_view.transcribeRequested.connect(self._transcribe_take)
         self._show_input(self.record_view.input_description())
 
         self._build_menus()
@@ -184,6 +185,10 @@ class MainWindow(QMainWindow):
     def _show_input(self, text: str) -> None:
         self.input_label.setText(f"Input: {text}")
         self.input_label.setToolTip("Audio input device")
+
+    def _transcribe_take(self, path: str) -> None:
+        self.nav.setCurrentRow(self.PAGES.index("Transcribe"))
+        self.transcribe_view.add_files([path])
 
     def _transcribe_files(self) -> None:
         self.nav.setCurrentRow(self.PAGES.index("Transcribe"))

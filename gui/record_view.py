@@ -31,6 +31,7 @@ class RecordView(QWidget):
     statusMessage = Signal(str)
     recordingChanged = Signal(bool)
     takeAdded = Signal(object)
+    transcribeRequested = Signal(str)  # the path of a take to transcribe
     _recordingError = Signal(str)  # from the recorder/capture threads
 
     UPDATE_MS = 16  # ~60 display updates per second
@@ -97,9 +98,11 @@ class RecordView(QWidget):
         self.rename_button = QPushButton("Rename")
         self.delete_button = QPushButton("Delete")
         self.export_button = QPushButton("Export…")
+        self.transcribe_button = QPushButton("Transcribe")
+        self.transcribe_button.setToolTip("Transcribe the selected take with Whisper")
         take_buttons = QHBoxLayout()
         for b in (self.play_button, self.stop_play_button, self.rename_button, self.delete_button,
-                  self.export_button):
+                  self.export_button, self.transcribe_button):
             take_buttons.addWidget(b)
         take_buttons.addStretch(1)
         takes_box = QWidget()
@@ -133,6 +136,7 @@ class RecordView(QWidget):
         self.rename_button.clicked.connect(self._rename_selected)
         self.delete_button.clicked.connect(lambda: self.delete_selected(confirm=True))
         self.export_button.clicked.connect(self._export_selected)
+        self.transcribe_button.clicked.connect(self._transcribe_selected)
         self.takes.itemChanged.connect(self._item_renamed)
         self.takes.itemSelectionChanged.connect(self._update_take_buttons)
         self.takes.itemActivated.connect(lambda *_: self.play_selected())
@@ -316,8 +320,14 @@ class RecordView(QWidget):
 
     def _update_take_buttons(self) -> None:
         has = self.selected_take_id() is not None
-        for b in (self.play_button, self.rename_button, self.delete_button, self.export_button):
+        for b in (self.play_button, self.rename_button, self.delete_button, self.export_button,
+                  self.transcribe_button):
             b.setEnabled(has)
+
+    def _transcribe_selected(self) -> None:
+        take_id = self.selected_take_id()
+        if take_id is not None:
+            self.transcribeRequested.emit(self.library.get(take_id).path)
 
     def _item_renamed(self, item: QTreeWidgetItem, column: int) -> None:
         if column != 0:

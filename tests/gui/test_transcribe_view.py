@@ -107,3 +107,20 @@ def test_offline_download_says_so_and_installs_nothing(window, qtbot, tmp_path, 
     assert "cannot reach the Hugging Face Hub" in view.banner.label.text()
     assert view.model_combo.count() == before
     assert not list((tmp_path / "hf").rglob("*.safetensors"))
+
+
+def test_a_recorded_take_can_be_sent_to_transcription(window, qtbot, speech):
+    import soundfile as sf
+
+    lib = window.library
+    take = lib.begin(16000, 1, name="Spoken")
+    audio, sr = sf.read(str(speech), dtype="float32")
+    sf.write(take.path, audio, sr, format="WAV", subtype="FLOAT")
+    lib.commit(take, len(audio) / sr)
+    window.nav.setCurrentRow(0)
+    window.record_view.refresh_takes(select=take.id)
+    window.record_view.transcribe_button.click()
+    assert window.nav.currentRow() == 1
+    view = window.transcribe_view
+    qtbot.waitUntil(lambda: take.path in view.results, timeout=120000)
+    assert "lazy" in view.results[take.path].text.lower()
