@@ -138,6 +138,12 @@ class MainWindow(QMainWindow):
             [("auto", "Automatic (float16 on CUDA, else float32)"), ("float32", "float32"),
              ("float16", "float16"), ("bfloat16", "bfloat16")])
 
+        settings_menu.addSeparator()
+        unload = QAction("&Unload models", self)
+        unload.setToolTip("Free the memory of loaded models; they load again when next needed")
+        unload.triggered.connect(self._unload_models)
+        settings_menu.addAction(unload)
+
         help_menu = self.menuBar().addMenu("&Help")
         about = QAction("&About Motet", self)
         about.triggered.connect(lambda: QMessageBox.about(
@@ -185,6 +191,12 @@ class MainWindow(QMainWindow):
     def _show_input(self, text: str) -> None:
         self.input_label.setText(f"Input: {text}")
         self.input_label.setToolTip("Audio input device")
+
+    def _unload_models(self) -> None:
+        from engine.tasks.transcribe import unload
+
+        unload()
+        self.statusBar().showMessage("Models unloaded", 5000)
 
     def _transcribe_take(self, path: str) -> None:
         self.nav.setCurrentRow(self.PAGES.index("Transcribe"))

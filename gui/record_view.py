@@ -292,9 +292,7 @@ class RecordView(QWidget):
             self.spectrogram.push_audio(mono)
             self.meter.set_level(*level_dbfs(mono))
         self.elapsed_label.setText(format_duration(session.duration))
-        lost = session.capture.input_overflows + (1 if reader.lost_frames else 0)
-        if session.recorder.reader.lost_frames:
-            lost += 1
+        lost = session.overflows + (1 if reader.lost_frames else 0)  # + the display falling behind
         self.overflow_label.setText(f"⚠ {lost} overflow{'s' if lost != 1 else ''}" if lost else "")
 
     # -- takes -------------------------------------------------------------------------------

@@ -11,30 +11,60 @@ import psutil
 import pytest
 
 
+def _stop(proc: subprocess.Popen, app: psutil.Process | None) -> None:
+    """Leave nothing running: on a hang, SIGABRT makes faulthandler print every thread's stack."""
+    if proc.poll() is None:
+        if app is not None and app.is_running():
+            app.send_signal(signal.SIGABRT)
+            time.sleep(1)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+
+
+def _find_app(root: int) -> psutil.Process | None:
+    """xvfb-run's own subshells carry "gui.main" in their command line too: match the app's."""
+    for child in psutil.Process(root).children(recursive=True):
+        try:
+            if child.cmdline()[:3] == [sys.executable, "-m", "gui.main"]:
+                return child
+        except psutil.Error:  # a subshell that just ended
+            pass
+    return None
+
+
 @pytest.mark.skipif(shutil.which("xvfb-run") is None, reason="xvfb-run not installed")
 def test_motet_opens_on_x11_and_closes_cleanly(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"}
-    env.update(MOTET_DATA_DIR=str(tmp_path / "data"), MOTET_CONFIG_DIR=str(tmp_path / "config"))
-    proc = subprocess.Popen(["xvfb-run", "-a", "-s", "-screen 0 1280x800x24", sys.executable, "-m", "gui.main"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+    env.update(MOTET_DATA_DIR=str(tmp_path / "data"), MOTET_CONFIG_DIR=str(tmp_path / "config"),
+               PYTHONFAULTHANDLER="1")
+    log_path = tmp_path / "app.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(["xvfb-run", "-a", "-s", "-screen 0 1280x800x24", sys.executable, "-m", "gui.main"],
+                                env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     ini = tmp_path / "config" / "motet.ini"
-    deadline = time.monotonic() + 90
     app = None
-    while app is None and time.monotonic() < deadline:  # xvfb-run starts Xvfb, then the app
-        assert proc.poll() is None, proc.stdout.read()
-        app = next((c for c in psutil.Process(proc.pid).children(recursive=True)
-                    if "gui.main" in " ".join(c.cmdline())), None)
-        time.sleep(0.2)
-    assert app is not None
-    while not (tmp_path / "data" / "takes").exists() and time.monotonic() < deadline:
-        time.sleep(0.2)  # the main window creates the take library as it opens
-    time.sleep(2)
-    assert proc.poll() is None and app.is_running(), proc.stdout.read()  # still up: the window is open
-    app.send_signal(signal.SIGTERM)  # it closes the window and saves its settings
-    while proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.1)
-    output = proc.stdout.read()
+    try:
+        deadline = time.monotonic() + 120
+        while app is None and time.monotonic() < deadline:  # xvfb-run starts Xvfb, then the app
+            assert proc.poll() is None, log_path.read_text()
+            app = _find_app(proc.pid)
+            time.sleep(0.2)
+        assert app is not None, "the app process never started"
+        takes = tmp_path / "data" / "takes"
+        while not takes.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)  # the main window creates the take library as it opens
+        assert takes.exists(), "the window never came up:\n" + log_path.read_text()
+        time.sleep(3)  # show() and the signal handlers follow
+        assert proc.poll() is None and app.is_running(), log_path.read_text()  # still up: the window is open
+        app.send_signal(signal.SIGTERM)  # it closes the window and saves its settings
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            _stop(proc, app)
+            pytest.fail("the app did not close on SIGTERM:\n" + log_path.read_text())
+    finally:
+        _stop(proc, app)
+    output = log_path.read_text()
     assert proc.returncode == 0, output
     assert "Traceback" not in output, output
     assert "window" in ini.read_text()  # geometry and state were saved on close
