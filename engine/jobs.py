@@ -13,6 +13,11 @@ Why it looks like this (DESIGN.md §4):
   dispatcher thread, so listeners see all events in the order they happened, never two at a
   time, and a slow listener never stalls a worker.
 - An exception inside a job is captured with its traceback; it never kills a worker.
+- ``run_step`` runs one short piece of work on a lane and returns its result: live
+  transcription's decoding steps go through it onto the gpu lane at LIVE priority (so they run
+  inline at a running job's next checkpoint), without showing up as jobs of their own.
+- The ``live`` lane (one worker) holds the long-lived live transcription loop itself, so it
+  never takes the gpu or cpu lanes' workers.
 """
 
 from __future__ import annotations
@@ -108,6 +113,8 @@ class Job:
     submitted_at: float = field(default_factory=time.monotonic)
     started_at: float | None = None
     ended_at: float | None = None
+    hidden: bool = False  # a step of another job: no events, not listed
+    exception: BaseException | None = field(default=None, repr=False)
     _done: threading.Event = field(default_factory=threading.Event, repr=False)
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -226,7 +233,7 @@ Listener = Callable[[JobEvent], None]
 class JobQueue:
     """Submit work, watch its events, cancel it. Thread-safe; listeners run on one thread."""
 
-    DEFAULT_LANES = {"gpu": 1, "cpu": 2}
+    DEFAULT_LANES = {"gpu": 1, "cpu": 2, "live": 1}
 
     def __init__(self, lanes: dict[str, int] | None = None) -> None:
         self._ids = itertools.count(1)
@@ -282,6 +289,27 @@ class JobQueue:
             self._lanes[lane].push(job)
         return job
 
+    def run_step(self, fn: Callable[[], Any], *, lane: str = "gpu", priority: int = Priority.LIVE,
+                 title: str = "step") -> Any:
+        """Run ``fn()`` on ``lane`` at ``priority``, wait for it and return its result (or raise
+        its exception). It emits no events and is not listed. Called from that lane's own worker,
+        it runs at once (waiting there would deadlock)."""
+        target = self._lanes[lane]
+        if threading.current_thread() in target._threads:
+            return fn()
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the job queue has been shut down")
+            job = Job(id=next(self._ids), kind="step", title=title, priority=int(priority), lane=lane,
+                      fn=lambda ctx: fn(), hidden=True)
+            target.push(job)
+        job.wait()
+        if job.exception is not None:
+            raise job.exception
+        if job.state is JobState.CANCELLED:
+            raise Cancelled()
+        return job.result
+
     def cancel(self, job_id: int) -> bool:
         """Ask a job to stop. A waiting job ends at once; a running one at its next checkpoint."""
         job = self._jobs.get(job_id)
@@ -333,6 +361,7 @@ class JobQueue:
         except Cancelled:
             self._finish(job, JobState.CANCELLED, "cancelled")
         except BaseException as exc:  # noqa: BLE001 - a job must never take a worker down
+            job.exception = exc if job.hidden else None
             job.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             job.traceback = traceback.format_exc()
             self._finish(job, JobState.FAILED, "failed")
@@ -352,6 +381,8 @@ class JobQueue:
         job._done.set()
 
     def _emit(self, job: Job, kind: str) -> None:
+        if job.hidden:
+            return
         with self._lock:
             event = JobEvent(
                 seq=next(self._seq), job_id=job.id, kind=kind, title=job.title, state=job.state,

@@ -47,7 +47,8 @@ class MainWindow(QMainWindow):
         self._resolve_compute()
 
         # Views
-        self.record_view = RecordView(self.library, self.queue, self.bridge, self.settings, self)
+        self.record_view = RecordView(self.library, self.queue, self.bridge, self.settings, self,
+                                      compute=lambda: (self.compute_device, self.compute_dtype))
         self.file_view = AudioFileView(self.queue, self.bridge, self.settings, self)
         self.stack = QStackedWidget()
         self.stack.addWidget(self.record_view)

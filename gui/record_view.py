@@ -1,7 +1,9 @@
-"""The Record view: pick an input, record with a live spectrogram and level meter, manage takes."""
+"""The Record view: pick an input, record with a live spectrogram, level meter and live
+transcript, manage takes (each with its stored transcript)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import soundfile as sf
@@ -17,10 +19,12 @@ from engine.audio.devices import AudioDevice, AudioUnavailable
 from engine.audio.dsp import level_dbfs
 from engine.audio.playback import Player
 from engine.audio.session import RecordingSession
-from engine.audio.takes import Take, TakeLibrary, safe_filename
+from engine.audio.takes import Take, TakeLibrary, safe_filename, transcript_path
 from engine.jobs import JobQueue, Priority
+from engine.transcript import FORMATS, write_transcript
 from gui.jobs import JobsBridge
 from gui.level_meter import LevelMeter
+from gui.live_transcript import LiveTranscriptPanel
 from gui.settings import get_float, get_str
 from gui.widgets import Banner, format_duration
 from gui.spectrogram import SpectrogramView
@@ -33,11 +37,12 @@ class RecordView(QWidget):
     takeAdded = Signal(object)
     transcribeRequested = Signal(str)  # the path of a take to transcribe
     _recordingError = Signal(str)  # from the recorder/capture threads
+    _liveUpdate = Signal(object)  # from the live transcription job's thread
 
     UPDATE_MS = 16  # ~60 display updates per second
 
     def __init__(self, library: TakeLibrary, queue: JobQueue, bridge: JobsBridge, settings: QSettings,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, compute: Callable[[], tuple] | None = None) -> None:
         super().__init__(parent)
         self.library = library
         self.queue = queue
@@ -48,6 +53,9 @@ class RecordView(QWidget):
         self.player = Player()
         self._playing_take: str | None = None
         self._pending_jobs: dict[int, tuple] = {}
+        self._compute = compute
+        self._live_jobs: dict[int, Take] = {}  # live transcription job id -> its take
+        self._live_job_id: int | None = None  # the one of the recording in progress
 
         # Input row
         self.device_combo = QComboBox()
@@ -112,11 +120,15 @@ class RecordView(QWidget):
         takes_layout.addWidget(self.takes, 1)
         takes_layout.addLayout(take_buttons)
 
+        self.transcript = LiveTranscriptPanel()
+
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.spectrogram)
+        splitter.addWidget(self.transcript)
         splitter.addWidget(takes_box)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
+        splitter.setStretchFactor(2, 2)
 
         layout = QVBoxLayout(self)
         layout.addLayout(top)
@@ -131,7 +143,7 @@ class RecordView(QWidget):
         self.record_button.clicked.connect(self._record_clicked)
         self.refresh_button.clicked.connect(lambda: self.refresh_devices(rescan=True))
         self.device_combo.currentIndexChanged.connect(self._device_changed)
-        self.play_button.clicked.connect(self.play_selected)
+        self.play_button.clicked.connect(lambda: self.play_selected())
         self.stop_play_button.clicked.connect(self.stop_playback)
         self.rename_button.clicked.connect(self._rename_selected)
         self.delete_button.clicked.connect(lambda: self.delete_selected(confirm=True))
@@ -141,6 +153,12 @@ class RecordView(QWidget):
         self.takes.itemSelectionChanged.connect(self._update_take_buttons)
         self.takes.itemActivated.connect(lambda *_: self.play_selected())
         self._recordingError.connect(self._on_recording_error)
+        self._liveUpdate.connect(self.transcript.show_update)
+        self.transcript.segmentClicked.connect(self.play_span)
+        self.transcript.exportRequested.connect(self._export_transcript)
+        self.transcript.enabled_check.toggled.connect(
+            lambda on: self.settings.setValue("record/live_transcription", on))
+        self.takes.itemSelectionChanged.connect(self._show_selected_transcript)
         self.bridge.event.connect(self._on_job_event)
         self.spectrogram.settingsChanged.connect(self.save_settings)
 
@@ -234,6 +252,7 @@ class RecordView(QWidget):
         try:
             session = RecordingSession(self.library, device, channels=1, name=name,
                                        on_error=self._recordingError.emit)
+            live_reader = session.reader()  # taken before capture starts: not a sample is missed
             session.start()
         except Exception as exc:  # noqa: BLE001 - AudioUnavailable, permission errors, full disk
             self.banner.show_message(f"Could not start recording: {exc}", "error")
@@ -241,6 +260,9 @@ class RecordView(QWidget):
             return False
         self.session = session
         self._reader = session.reader()
+        self.transcript.clear()
+        if self.transcript.enabled_check.isChecked():
+            self._start_live_transcription(session, live_reader)
         self.spectrogram.start_live(session.sample_rate)
         self.meter.reset()
         self.banner.hide()
@@ -259,8 +281,12 @@ class RecordView(QWidget):
             return None
         self.timer.stop()
         self._tick_once(session)  # draw what arrived since the last tick
-        take = session.stop()
+        take = session.stop()  # the live job then transcribes the rest and ends
         self._reader = None
+        if self._live_job_id is not None:
+            self._live_jobs[self._live_job_id] = take
+            self._live_job_id = None
+            self.transcript.status_label.setText("finishing the transcript…")
         self.record_button.setText("● Record")
         self.record_button.setChecked(False)
         self.device_combo.setEnabled(True)
@@ -386,7 +412,7 @@ class RecordView(QWidget):
         return job.id
 
     # -- playback ----------------------------------------------------------------------------
-    def play_selected(self) -> None:
+    def play_selected(self, start: float = 0.0, end: float | None = None) -> None:
         take_id = self.selected_take_id()
         if take_id is None:
             return
@@ -398,13 +424,23 @@ class RecordView(QWidget):
 
         job = self.queue.submit(load, kind="load", title=f"Load '{take.name}'",
                                 priority=Priority.INTERACTIVE, lane="cpu")
-        self._pending_jobs[job.id] = ("play", take_id)
+        self._pending_jobs[job.id] = ("play", (take_id, start, end))
+
+    def play_span(self, start: float, end: float) -> None:
+        """A transcript line was clicked: play that part of the selected take."""
+        if self.recording:
+            self.statusMessage.emit("Playback is available once the recording has stopped")
+            return
+        self.play_selected(start, end)
 
     def stop_playback(self) -> None:
         self.player.stop()
         self._playing_take = None
 
     def _on_job_event(self, event) -> None:
+        if event.job_id in self._live_jobs or event.job_id == self._live_job_id:
+            self._on_live_event(event)
+            return
         pending = self._pending_jobs.get(event.job_id)
         if pending is None or event.kind not in ("finished", "failed", "cancelled"):
             return
@@ -414,14 +450,121 @@ class RecordView(QWidget):
             self.banner.show_message(f"{event.title} failed: {event.error}", "error")
         elif event.kind == "finished" and what == "play":
             audio, sr = event.result
+            take_id, start, end = arg
             try:
-                self.player.play(audio, sr)
-                self._playing_take = arg
+                self.player.play(audio, sr, start=start, end=end)
+                self._playing_take = take_id
                 self.statusMessage.emit("Playing")
             except AudioUnavailable as exc:
                 self.banner.show_message(f"Cannot play: {exc}", "error")
         elif event.kind == "finished" and what == "export":
             self.statusMessage.emit(f"Exported to {arg}")
+
+    # -- live transcription --------------------------------------------------------------------
+    def live_model(self) -> str | None:
+        """The Whisper model chosen in the Transcribe view, else the first one installed."""
+        from engine.models.catalog import installed_models
+
+        wanted = get_str(self.settings, "transcribe/model")
+        if wanted and Path(wanted).is_dir():
+            return wanted
+        models = installed_models()
+        return str(models[0].path) if models else None
+
+    def _start_live_transcription(self, session: RecordingSession, reader) -> None:
+        from engine.live.transcriber import LiveOptions
+        from engine.tasks.live import live_transcribe
+
+        model = self.live_model()
+        if model is None:
+            self.transcript.status_label.setText("no Whisper model installed: recording without a transcript")
+            return
+        device, dtype = self._compute() if self._compute else (None, None)
+        kwargs = {}
+        if device is not None:
+            kwargs = dict(device=str(device.torch_device), dtype=dtype)
+        job = self.queue.submit(
+            live_transcribe, self.queue, reader, session.sample_rate, model, LiveOptions(),
+            on_update=self._liveUpdate.emit, save_to=transcript_path(session.take.path), **kwargs,
+            kind="live", title=f"Live transcript · {session.take.name}", priority=Priority.LIVE, lane="live")
+        self._live_job_id = job.id
+        self.transcript.status_label.setText(f"live · {Path(model).name}")
+
+    def _on_live_event(self, event) -> None:
+        if event.kind == "progress" and event.message:
+            if event.job_id == self._live_job_id:
+                self.transcript.status_label.setText(event.message)
+            return
+        if not event.state.done:
+            return
+        take = self._live_jobs.pop(event.job_id, None)
+        if event.job_id == self._live_job_id:  # ended while still recording (failed, cancelled)
+            self._live_job_id = None
+        if event.kind == "finished" and take is not None:
+            try:
+                self.library.save_transcript(take.id, event.result)
+            except OSError as exc:
+                self.banner.show_message(f"Could not store the transcript of '{take.name}': {exc}", "error")
+            self.transcript.status_label.setText(
+                f"{len(event.result.segments)} segments · stored with the take")
+            if self.selected_take_id() == take.id:
+                self.transcript.show_result(event.result)
+        elif event.kind == "failed":
+            message = event.error.split(": ", 1)[-1] if event.error else "unknown error"
+            self.transcript.status_label.setText("live transcription stopped")
+            self.banner.show_message(f"Live transcription stopped: {message}. The recording goes on; "
+                                     "the transcript so far is kept with the take.", "error")
+        elif event.kind == "cancelled":
+            self.transcript.status_label.setText("live transcription cancelled")
+
+    def _show_selected_transcript(self) -> None:
+        if self.recording:
+            return  # the live transcript stays on screen
+        take_id = self.selected_take_id()
+        self.transcript.clear()
+        if take_id is None:
+            return
+        if take_id in (t.id for t in self._live_jobs.values()):
+            self.transcript.status_label.setText("finishing the transcript…")
+            return
+        try:
+            result = self.library.load_transcript(take_id)
+        except ValueError as exc:
+            self.transcript.status_label.setText(str(exc))
+            return
+        if result is None:
+            self.transcript.status_label.setText("no transcript for this take")
+        else:
+            self.transcript.show_result(result)
+            self.transcript.status_label.setText(f"{len(result.segments)} segments")
+
+    def _export_transcript(self) -> None:
+        take_id = self.selected_take_id()
+        if take_id is None:
+            return
+        take = self.library.get(take_id)
+        folder = get_str(self.settings, "paths/export_dir", str(Path.home()))
+        filters = ";;".join(f"{f.upper()} (*.{f})" for f in FORMATS)
+        path, chosen = QFileDialog.getSaveFileName(
+            self, "Export transcript", str(Path(folder) / f"{safe_filename(take.name)}.srt"), filters)
+        if not path:
+            return
+        if not Path(path).suffix:
+            path += "." + chosen.split()[0].lower()
+        self.settings.setValue("paths/export_dir", str(Path(path).parent))
+        self.export_transcript(take_id, path)
+
+    def export_transcript(self, take_id: str, path: str, fmt: str | None = None) -> bool:
+        try:
+            result = self.library.load_transcript(take_id)
+            if result is None:
+                raise ValueError("this take has no transcript")
+            write_transcript(result, path, fmt)
+        except (OSError, ValueError) as exc:
+            self.banner.show_message(f"Could not export the transcript: {exc}", "error")
+            return False
+        self.statusMessage.emit(f"Exported {Path(path).name}")
+        return True
 
     # -- crash recovery ----------------------------------------------------------------------
     def _offer_recovery(self) -> None:
@@ -463,6 +606,7 @@ class RecordView(QWidget):
         self.spectrogram.db_range = (get_float(s, "spectrogram/db_floor", -100.0),
                                      get_float(s, "spectrogram/db_ceiling", 0.0))
         self.spectrogram.visible_seconds = get_float(s, "spectrogram/visible_seconds", 10.0)
+        self.transcript.enabled_check.setChecked(str(s.value("record/live_transcription", "true")).lower() == "true")
 
     def save_settings(self) -> None:
         s = self.settings

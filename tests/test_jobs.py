@@ -672,3 +672,47 @@ def test_default_lanes_and_job_table(make_queue):
     q.forget_finished()
     assert q.jobs() == []
     assert q.get(a.id) is None
+
+
+# -- run_step: live transcription's decoding passes ----------------------------------------------
+
+
+def test_run_step_runs_inline_in_a_running_job_and_stays_invisible(make_queue):
+    q, rec = recording_queue(make_queue, {"gpu": 1, "live": 1})
+    started, stop = threading.Event(), threading.Event()
+    batch_thread: list[int] = []
+
+    def long_batch(ctx):
+        batch_thread.append(threading.get_ident())
+        started.set()
+        deadline = time.monotonic() + WAIT
+        while not stop.is_set() and time.monotonic() < deadline:
+            ctx.checkpoint()
+            time.sleep(0.002)
+        return "done"
+
+    batch = q.submit(long_batch, priority=Priority.BATCH)
+    assert started.wait(WAIT)
+    # from another thread (the live lane), a step gets through while the batch job runs
+    assert q.run_step(lambda: threading.get_ident()) == batch_thread[0]
+    assert batch.state is JobState.RUNNING
+    with pytest.raises(ZeroDivisionError):  # its exception reaches the caller
+        q.run_step(lambda: 1 / 0)
+    stop.set()
+    wait_all([batch])
+    rec.wait_ended([batch])
+    assert {e.job_id for e in rec.events} == {batch.id}  # steps emit no events
+    assert [j.id for j in q.jobs()] == [batch.id]  # and are not listed
+
+
+def test_run_step_from_the_lane_itself_runs_at_once(make_queue):
+    q = make_queue({"gpu": 1})
+    job = q.submit(lambda ctx: q.run_step(lambda: "nested"))  # would deadlock if it queued
+    assert job.wait(WAIT) and job.result == "nested"
+
+
+def test_run_step_after_shutdown_raises(make_queue):
+    q = make_queue({"gpu": 1})
+    q.shutdown()
+    with pytest.raises(RuntimeError):
+        q.run_step(lambda: None)

@@ -279,3 +279,65 @@ def level_dbfs(block: np.ndarray) -> tuple[float, float]:
     rms_db = 10.0 * math.log10(mean_sq) if mean_sq > 0 else _LEVEL_FLOOR_DB
     peak_db = 20.0 * math.log10(peak) if peak > 0 else _LEVEL_FLOOR_DB
     return max(rms_db, _LEVEL_FLOOR_DB), max(peak_db, _LEVEL_FLOOR_DB)
+
+
+class StreamResampler:
+    """Band-limited resampling of a mono stream block by block, giving the same samples as
+    resampling the whole stream at once (torchaudio's polyphase sinc filter).
+
+    Why not resample each block alone: every block would be zero-padded at both edges, a click
+    at each boundary. Here a block is resampled with enough real audio on both sides: the
+    input is kept aligned to torchaudio's frames (``orig`` samples at the reduced rates), and the
+    last ``context`` input samples wait for the next block (``flush`` gives them at the end).
+    """
+
+    def __init__(self, orig_rate: int, new_rate: int) -> None:
+        if orig_rate <= 0 or new_rate <= 0:
+            raise ValueError(f"sample rates must be positive, got {orig_rate} and {new_rate}")
+        g = math.gcd(int(orig_rate), int(new_rate))
+        self.orig_rate, self.new_rate = int(orig_rate), int(new_rate)
+        self._orig, self._new = self.orig_rate // g, self.new_rate // g
+        # torchaudio's kernel reaches ceil(6 * orig / (min(orig, new) * 0.99)) input samples each way
+        reach = math.ceil(6 * self._orig / (min(self._orig, self._new) * 0.99)) + 1
+        self._context = math.ceil(max(reach, 32) / self._orig) * self._orig
+        self._buffer = np.zeros(0, np.float32)
+        self._buffer_start = 0  # absolute input index of _buffer[0], a multiple of _orig
+        self._emitted = 0  # absolute output samples given out
+        self._received = 0  # absolute input samples taken in
+
+    def _resampled(self, buffer: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            return taf.resample(torch.from_numpy(buffer), self._orig, self._new).numpy()
+
+    def _emit_until(self, end_out: int) -> np.ndarray:
+        first_out = self._buffer_start // self._orig * self._new  # output index of the buffer's start
+        if end_out <= self._emitted:
+            return np.zeros(0, np.float32)
+        y = self._resampled(self._buffer)
+        out = y[self._emitted - first_out:end_out - first_out].astype(np.float32, copy=True)
+        self._emitted = end_out
+        # keep `context` input samples before the next output still to come, aligned to a frame
+        keep_from = (self._emitted * self._orig // self._new - self._context) // self._orig * self._orig
+        if keep_from > self._buffer_start:
+            self._buffer = self._buffer[keep_from - self._buffer_start:]
+            self._buffer_start = keep_from
+        return out
+
+    def push(self, samples: np.ndarray) -> np.ndarray:
+        """Take a block of input, return the output samples that are final now."""
+        x = np.asarray(samples, np.float32).reshape(-1)
+        if self.orig_rate == self.new_rate:
+            return x.copy()
+        self._buffer = np.concatenate([self._buffer, x])
+        self._received += len(x)
+        # an output sample is final once `context` input samples follow its position
+        safe_in = self._received - self._context
+        end_out = max(0, safe_in * self._new // self._orig)
+        return self._emit_until(end_out)
+
+    def flush(self) -> np.ndarray:
+        """The rest, as if the stream ended here (zero padding, like resampling it whole)."""
+        if self.orig_rate == self.new_rate:
+            return np.zeros(0, np.float32)
+        total_out = math.ceil(self._received * self._new / self._orig)
+        return self._emit_until(total_out)

@@ -72,6 +72,11 @@ class Reader:
         self.position = position
         self.lost_frames = 0
 
+    @property
+    def closed(self) -> bool:
+        """The writer has finished (what is left can still be read)."""
+        return self._ring.closed
+
     def available(self) -> int:
         return min(self._ring._written - self.position, self._ring.capacity)
 

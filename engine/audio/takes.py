@@ -118,6 +118,9 @@ class TakeLibrary:
         src = Path(take.path)
         dst = self.takes_dir / src.name
         os.replace(src, dst)
+        transcript = transcript_path(src)
+        if transcript.exists():  # the live transcript saved while recording goes with it
+            os.replace(transcript, transcript_path(dst))
         take.path = str(dst)
         self._save_meta(self.takes_dir, take)
         (self.recovery_dir / f"{take.id}.json").unlink(missing_ok=True)
@@ -156,6 +159,8 @@ class TakeLibrary:
         """Finished takes, newest first."""
         takes = []
         for meta_path in self.takes_dir.glob("*.json"):
+            if meta_path.name.endswith(".transcript.json"):
+                continue
             take = self._load_meta(meta_path)
             wav = self.takes_dir / f"{meta_path.stem}.wav"
             if take is not None and wav.exists():
@@ -182,6 +187,29 @@ class TakeLibrary:
     def delete(self, take_id: str) -> None:
         (self.takes_dir / f"{take_id}.wav").unlink(missing_ok=True)
         (self.takes_dir / f"{take_id}.json").unlink(missing_ok=True)
+        transcript_path(self.takes_dir / f"{take_id}.wav").unlink(missing_ok=True)
+
+    # -- transcripts stored with takes ----------------------------------------------------------
+    def save_transcript(self, take_id: str, result) -> Path:
+        """Store a take's transcript beside it (JSON, atomic); a leftover from recovery/ goes."""
+        from engine.transcript import write_transcript
+
+        path = write_transcript(result, transcript_path(self.takes_dir / f"{take_id}.wav"), "json")
+        transcript_path(self.recovery_dir / f"{take_id}.wav").unlink(missing_ok=True)
+        return path
+
+    def load_transcript(self, take_id: str):
+        """The take's stored transcript (a TranscriptionResult), or None if it has none.
+        Raises ValueError when the file is there but unreadable."""
+        from engine.models.whisper.transcribe import TranscriptionResult
+
+        path = transcript_path(self.takes_dir / f"{take_id}.wav")
+        if not path.exists():
+            return None
+        try:
+            return TranscriptionResult.from_dict(json.loads(path.read_text()))
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"the transcript of this take could not be read: {exc}") from exc
 
     def export(self, take_id: str, dest: Path | str, fmt: str | None = None, subtype: str | None = None) -> Path:
         """Copy a take out as WAV or FLAC (by ``fmt`` or the suffix), streamed block by block.
@@ -223,6 +251,12 @@ class TakeLibrary:
             return Take(**fields)
         except (OSError, ValueError, TypeError):
             return None
+
+
+def transcript_path(audio: Path | str) -> Path:
+    """Where a take's transcript lives: beside its audio, ``<id>.transcript.json``."""
+    audio = Path(audio)
+    return audio.with_name(f"{audio.stem}.transcript.json")
 
 
 def safe_filename(name: str) -> str:

@@ -112,6 +112,24 @@ class TranscriptionResult:
                 "model": self.model_name, "text": self.text, "segments": segments,
                 "options": asdict(self.options) if self.options else None}
 
+    @classmethod
+    def from_dict(cls, data: dict) -> TranscriptionResult:
+        """Read back what ``to_dict`` wrote (a saved transcript); raises ValueError if malformed."""
+        try:
+            segments = []
+            for i, item in enumerate(data["segments"]):
+                words = [Word(float(w["start"]), float(w["end"]), str(w["word"]), float(w.get("probability", 1.0)))
+                         for w in item["words"]] if item.get("words") is not None else None
+                segments.append(Segment(id=i, seek=0, start=float(item["start"]), end=float(item["end"]),
+                                        text=" " + str(item["text"]).strip(), tokens=[], avg_logprob=0.0,
+                                        compression_ratio=0.0, no_speech_prob=0.0, temperature=0.0, words=words))
+            return cls(language=str(data.get("language", "")),
+                       language_probability=float(data.get("language_probability", 1.0)),
+                       duration=float(data.get("duration", 0.0)), segments=segments,
+                       compute_seconds=float(data.get("compute_seconds", 0.0)), model_name=str(data.get("model", "")))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"not a Motet transcript: {exc}") from exc
+
 
 def _load(audio: str | Path | np.ndarray) -> np.ndarray:
     if isinstance(audio, (str, Path)):

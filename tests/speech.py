@@ -61,3 +61,12 @@ def build(sentences: list[tuple[str, str]], folder: Path, name: str, pause: floa
     path = folder / f"{name}.wav"
     sf.write(path, np.concatenate(parts), 16000, subtype="PCM_16")
     return path, spans
+
+
+def normalise(text: str) -> str:
+    """For word error rates: lower case, no punctuation, hyphens split."""
+    import re
+
+    text = text.lower().replace("-", " ")
+    text = re.sub(r"[^a-z0-9' ]+", " ", text)
+    return " ".join(text.split())

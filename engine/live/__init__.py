@@ -1,0 +1,1 @@
+"""Live transcription: voice activity, a growing window, LocalAgreement-2 (no Qt here)."""
