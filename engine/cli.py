@@ -27,6 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seconds", type=float, default=None, help="stop after this long (default: until Ctrl+C)")
     p.add_argument("--name", help="name of the take")
     p.add_argument("--channels", type=int, default=1)
+    p.add_argument("--transcribe", action="store_true",
+                   help="transcribe live: print each line as it is finished; store it with the take")
+    p.add_argument("--model", help="Whisper model name or folder for --transcribe (default: first installed)")
 
     p = sub.add_parser("transcribe", help="transcribe audio files with Whisper")
     p.add_argument("files", nargs="+", metavar="FILE")
@@ -85,14 +88,24 @@ def cmd_devices(args: argparse.Namespace) -> int:
 def cmd_record(args: argparse.Namespace) -> int:
     from engine.audio.devices import AudioUnavailable, find_device
     from engine.audio.session import RecordingSession
-    from engine.audio.takes import TakeLibrary
+    from engine.audio.takes import TakeLibrary, transcript_path
 
+    library = TakeLibrary()
     try:
         device = find_device(args.device, "input")
-        session = RecordingSession(TakeLibrary(), device, channels=args.channels, name=args.name,
+        session = RecordingSession(library, device, channels=args.channels, name=args.name,
                                    on_error=lambda m: print(f"motet: {m}", file=sys.stderr))
-        session.start()
     except AudioUnavailable as exc:
+        print(f"motet: {exc}", file=sys.stderr)
+        return 2
+    live = None
+    try:
+        live = _start_live(args, session, transcript_path(session.take.path)) if args.transcribe else None
+        session.start()
+    except Exception as exc:  # noqa: BLE001 - no model, bad device: nothing recorded, nothing left behind
+        if live is not None:
+            live[0].shutdown()
+        library.discard_recovery(session.take)
         print(f"motet: {exc}", file=sys.stderr)
         return 2
     done = threading.Event()
@@ -105,8 +118,41 @@ def cmd_record(args: argparse.Namespace) -> int:
         if session.error:
             break
     take = session.stop()
+    if live is not None:
+        queue, job = live
+        job.wait()
+        queue.shutdown()
+        if job.error:
+            print(f"motet: live transcription failed: {job.error}", file=sys.stderr)
+        elif job.result is not None:
+            library.save_transcript(take.id, job.result)
     print(f"saved '{take.name}': {take.duration:.2f} s -> {take.path}")
     return 1 if session.error else 0
+
+
+def _start_live(args: argparse.Namespace, session, save_to):
+    """Live transcription beside ``motet record``: finished lines go to stdout as they come."""
+    from engine.device import choose_device, choose_dtype
+    from engine.jobs import JobQueue, Priority
+    from engine.models.catalog import resolve_model
+    from engine.tasks.live import live_transcribe
+
+    model = resolve_model(args.model)
+    device = choose_device()
+    printed = 0
+
+    def show(update) -> None:
+        nonlocal printed
+        for segment in update.segments[printed:]:
+            minutes, seconds = divmod(segment.start, 60)
+            print(f"[{int(minutes):02d}:{seconds:04.1f}] {segment.text.strip()}", flush=True)
+        printed = len(update.segments)
+
+    queue = JobQueue()
+    job = queue.submit(live_transcribe, queue, session.reader(), session.sample_rate, str(model),
+                       device=str(device.torch_device), dtype=choose_dtype(device), on_update=show,
+                       save_to=save_to, kind="live", priority=Priority.LIVE, lane="live")
+    return queue, job
 
 
 def cmd_takes(args: argparse.Namespace) -> int:

@@ -20,7 +20,7 @@ from engine.audio.dsp import level_dbfs
 from engine.audio.playback import Player
 from engine.audio.session import RecordingSession
 from engine.audio.takes import Take, TakeLibrary, safe_filename, transcript_path
-from engine.jobs import JobQueue, Priority
+from engine.jobs import JobQueue, JobState, Priority
 from engine.transcript import FORMATS, write_transcript
 from gui.jobs import JobsBridge
 from gui.level_meter import LevelMeter
@@ -56,6 +56,7 @@ class RecordView(QWidget):
         self._compute = compute
         self._live_jobs: dict[int, Take] = {}  # live transcription job id -> its take
         self._live_job_id: int | None = None  # the one of the recording in progress
+        self._live_reader = None
 
         # Input row
         self.device_combo = QComboBox()
@@ -283,6 +284,7 @@ class RecordView(QWidget):
         self._tick_once(session)  # draw what arrived since the last tick
         take = session.stop()  # the live job then transcribes the rest and ends
         self._reader = None
+        self._live_reader = None
         if self._live_job_id is not None:
             self._live_jobs[self._live_job_id] = take
             self._live_job_id = None
@@ -319,6 +321,8 @@ class RecordView(QWidget):
             self.meter.set_level(*level_dbfs(mono))
         self.elapsed_label.setText(format_duration(session.duration))
         lost = session.overflows + (1 if reader.lost_frames else 0)  # + the display falling behind
+        if self._live_reader is not None and self._live_reader.lost_frames:
+            lost += 1  # the live transcription fell more than the ring buffer behind
         self.overflow_label.setText(f"⚠ {lost} overflow{'s' if lost != 1 else ''}" if lost else "")
 
     # -- takes -------------------------------------------------------------------------------
@@ -488,6 +492,7 @@ class RecordView(QWidget):
             on_update=self._liveUpdate.emit, save_to=transcript_path(session.take.path), **kwargs,
             kind="live", title=f"Live transcript · {session.take.name}", priority=Priority.LIVE, lane="live")
         self._live_job_id = job.id
+        self._live_reader = reader
         self.transcript.status_label.setText(f"live · {Path(model).name}")
 
     def _on_live_event(self, event) -> None:
@@ -619,4 +624,13 @@ class RecordView(QWidget):
     def shutdown(self) -> None:
         self.stop_recording()
         self.stop_playback()
+        # closing while a live transcript is being finished: let it finish (bounded), keep it
+        for job_id, take in list(self._live_jobs.items()):
+            job = self.queue.get(job_id)
+            if job is not None and job.wait(15.0) and job.state is JobState.FINISHED:
+                try:
+                    self.library.save_transcript(take.id, job.result)
+                except OSError:
+                    pass  # the transcript saved while recording stays with the take
+            self._live_jobs.pop(job_id, None)
 

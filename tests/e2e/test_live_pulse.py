@@ -112,3 +112,35 @@ def test_unplugged_microphone_keeps_audio_and_transcript(window, pulse, qtbot, t
     stored = window.library.load_transcript(take.id)
     assert stored is not None and len(stored.segments) >= 2
     assert normalise(SENTENCES[10]).split()[-1] in normalise(stored.text)
+
+
+def test_cli_record_transcribe_prints_lines_and_stores_the_transcript(pulse, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from speech import espeak
+
+    espeak(SENTENCES[2] + " " + SENTENCES[4], "en-us", tmp_path / "two.wav")
+    data = tmp_path / "data"
+    env = dict(os.environ, MOTET_DATA_DIR=str(data), PULSE_SERVER=pulse.server)
+    proc = subprocess.Popen([sys.executable, "-m", "gui.main", "record", "--transcribe", "--name", "Memo"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        assert "recording from" in line, line + proc.stderr.read()
+        time.sleep(1.5)  # the model loads
+        pulse.play(tmp_path / "two.wav")
+        time.sleep(1.0)
+        proc.send_signal(2)  # Ctrl+C: stop, finish the transcript
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    lines = [x for x in out.splitlines() if x.startswith("[")]
+    assert lines and "saved 'Memo'" in out
+    library = TakeLibrary(data)
+    take = library.list()[0]
+    stored = library.load_transcript(take.id)
+    assert stored is not None and normalise(" ".join(x.split("] ", 1)[1] for x in lines)) == normalise(stored.text)
+    assert jiwer.wer(normalise(SENTENCES[2] + " " + SENTENCES[4]), normalise(stored.text)) <= 0.4
