@@ -1,0 +1,1 @@
+"""MIDI: the Score model, standard MIDI files, editing operations, SoundFont synthesis (no Qt)."""
