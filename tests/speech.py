@@ -63,10 +63,26 @@ def build(sentences: list[tuple[str, str]], folder: Path, name: str, pause: floa
     return path, spans
 
 
+_ONES = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen " \
+        "sixteen seventeen eighteen nineteen".split()
+_TENS = "twenty thirty forty fifty sixty seventy eighty ninety".split()
+
+
+def _number_words(match) -> str:
+    n = int(match.group())
+    if n < 20:
+        return _ONES[n]
+    if n < 100:
+        return _TENS[n // 10 - 2] + ("" if n % 10 == 0 else " " + _ONES[n % 10])
+    return match.group()
+
+
 def normalise(text: str) -> str:
-    """For word error rates: lower case, no punctuation, hyphens split."""
+    """For word error rates: lower case, no punctuation, hyphens split, numbers below 100 in
+    words (Whisper writes "50" where the script says "fifty")."""
     import re
 
     text = text.lower().replace("-", " ")
     text = re.sub(r"[^a-z0-9' ]+", " ", text)
+    text = re.sub(r"\b\d{1,2}\b", _number_words, text)
     return " ".join(text.split())
