@@ -15,6 +15,7 @@ from engine.device import available_devices, choose_device, choose_dtype, descri
 from engine.jobs import JobQueue
 from gui.file_view import AudioFileView
 from gui.jobs import JobsBridge, JobsPanel
+from gui.piano_roll_view import PianoRollView
 from gui.record_view import RecordView
 from gui.transcribe_view import TranscribeView
 from gui.settings import app_settings
@@ -55,8 +56,8 @@ class MainWindow(QMainWindow):
         self.transcribe_view = TranscribeView(self.queue, self.bridge, self.settings, self.file_view,
                                               compute=lambda: (self.compute_device, self.compute_dtype))
         self.stack.addWidget(self.transcribe_view)
-        self.stack.addWidget(_placeholder(
-            "Piano roll", "The MIDI editor with Music Transformer continuation is not built yet."))
+        self.piano_roll = PianoRollView(self.queue, self.bridge, self.settings, self)
+        self.stack.addWidget(self.piano_roll)
         self.stack.addWidget(_placeholder(
             "Generate", "MusicGen text-to-music and audio continuation are not built yet."))
 
@@ -113,6 +114,12 @@ class MainWindow(QMainWindow):
         transcribe_action.setShortcut(QKeySequence("Ctrl+T"))
         transcribe_action.triggered.connect(self._transcribe_files)
         file_menu.addAction(transcribe_action)
+        file_menu.addSeparator()
+        midi_open = QAction("Open &MIDI file…", self)
+        midi_open.triggered.connect(self._open_midi)
+        file_menu.addAction(midi_open)
+        for name in ("new", "save", "save_as", "export_wav"):
+            file_menu.addAction(self.piano_roll.actions_by_name[name])  # piano roll (its shortcuts)
         file_menu.addSeparator()
         quit_action = QAction("&Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
@@ -207,7 +214,14 @@ class MainWindow(QMainWindow):
         self.nav.setCurrentRow(self.PAGES.index("Transcribe"))
         self.transcribe_view.choose_files()
 
+    def _open_midi(self) -> None:
+        self.nav.setCurrentRow(self.PAGES.index("Piano roll"))
+        self.piano_roll.open_dialog()
+
     def _open_audio(self) -> None:
+        if self.stack.currentWidget() is self.piano_roll:  # Ctrl+O in the piano roll opens MIDI
+            self.piano_roll.open_dialog()
+            return
         self.nav.setCurrentRow(self.PAGES.index("Transcribe"))
         self.file_view.choose_and_open()
 
@@ -237,6 +251,10 @@ class MainWindow(QMainWindow):
         self.settings.sync()
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        if not self.piano_roll.maybe_save():  # unsaved motif: Save / Discard / Cancel
+            event.ignore()
+            return
+        self.piano_roll.shutdown()
         self.record_view.shutdown()  # a take being recorded is stopped and saved, never lost
         self.file_view.shutdown()
         self.save_settings()

@@ -1,0 +1,468 @@
+"""The piano roll's drawing surfaces: the note grid, the keyboard, the ruler, the velocity lane.
+
+They share one ``RollGeometry`` (pixels per tick, row height) and one ``RollDocument``. Each
+paints only what its exposed rectangle shows: notes are kept sorted by start, so the visible
+ones are found by bisection, which keeps a 10,000-note score as fast as a small one.
+Drags are previewed without touching the document; the release makes one undo step.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import replace
+
+from PySide6.QtCore import QPoint, QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QPainter, QPen
+from PySide6.QtWidgets import QWidget
+
+from engine.midi.score import Note
+from gui.roll_document import RollDocument
+
+BLACK_KEYS = {1, 3, 6, 8, 10}
+NOTE_NAMES = "C C# D D# E F F# G G# A A# B".split()
+
+
+def note_name(pitch: int) -> str:
+    return f"{NOTE_NAMES[pitch % 12]}{pitch // 12 - 1}"  # 60 = C4
+
+
+class RollGeometry:
+    def __init__(self) -> None:
+        self.px_per_tick = 0.1  # 48 px per beat at 480 ticks per beat
+        self.row = 12  # pixels per pitch
+        self.snap = 120  # ticks; 0 = off
+
+    def x(self, tick: float) -> float:
+        return tick * self.px_per_tick
+
+    def tick(self, x: float) -> float:
+        return x / self.px_per_tick
+
+    def y(self, pitch: int) -> int:
+        return (127 - pitch) * self.row
+
+    def pitch(self, y: float) -> int:
+        return min(127, max(0, 127 - int(y // self.row)))
+
+    def snapped(self, tick: float, mode: str = "round") -> int:
+        if self.snap <= 0:
+            return max(0, round(tick))
+        f = {"round": round, "floor": lambda v: int(v // 1)}[mode]
+        return max(0, int(f(tick / self.snap)) * self.snap)
+
+
+def velocity_colour(velocity: int, selected: bool) -> QColor:
+    if selected:
+        return QColor(255, 170, 60)
+    v = velocity / 127
+    return QColor(int(60 + 40 * v), int(120 + 60 * v), int(190 + 50 * v))
+
+
+class _Shared(QWidget):
+    """Base: knows the document and geometry, repaints when the document changes."""
+
+    def __init__(self, doc: RollDocument, geo: RollGeometry, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.doc, self.geo = doc, geo
+        doc.changed.connect(self.update)
+
+    def content_ticks(self) -> int:
+        tpb = self.doc.score.ticks_per_beat
+        bar = self.doc.score.ticks_per_bar
+        return max(self.doc.score.end_tick, 32 * bar) + 8 * bar + tpb
+
+
+class RollCanvas(_Shared):
+    """The note grid: draw, select, move, resize, marquee."""
+
+    playheadMoved = Signal(int)
+    EDGE = 5  # pixels at a note's ends that resize instead of move
+
+    def __init__(self, doc: RollDocument, geo: RollGeometry, parent: QWidget | None = None) -> None:
+        super().__init__(doc, geo, parent)
+        self.setMouseTracking(True)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.tool = "draw"  # or "select"
+        self.playhead = 0
+        self.loop: tuple[int, int] | None = None
+        self.new_length = 480  # length of a drawn note; follows the last one drawn or resized
+        self._index_for = None
+        self._starts: list[int] = []
+        self._max_duration = 0
+        self._drag: dict | None = None
+        doc.changed.connect(self._reindex)
+        self._reindex()
+
+    # -- index -----------------------------------------------------------------------------------
+    def _reindex(self) -> None:
+        notes = self.doc.notes
+        self._starts = [n.start for n in notes]
+        self._max_duration = max((n.duration for n in notes), default=0)
+        self.resize_to_content()
+
+    def resize_to_content(self) -> None:
+        size = QSize(int(self.geo.x(self.content_ticks())), 128 * self.geo.row)
+        if size != self.size():
+            self.setFixedSize(size)
+
+    def visible_notes(self, left_tick: float, right_tick: float, notes: list[Note] | None = None) -> list[Note]:
+        notes = self.doc.notes if notes is None else notes
+        starts = self._starts if notes is self.doc.notes else [n.start for n in notes]
+        i0 = bisect.bisect_left(starts, left_tick - self._max_duration)
+        i1 = bisect.bisect_right(starts, right_tick)
+        return [n for n in notes[i0:i1] if n.end >= left_tick]
+
+    def note_rect(self, n: Note) -> QRectF:
+        g = self.geo
+        return QRectF(g.x(n.start), g.y(n.pitch), max(2.0, g.x(n.duration)), g.row)
+
+    def note_at(self, pos: QPoint) -> Note | None:
+        tick = self.geo.tick(pos.x())
+        pitch = self.geo.pitch(pos.y())
+        slack = self.EDGE / self.geo.px_per_tick
+        for n in reversed(self.visible_notes(tick - slack, tick + slack)):
+            if n.pitch == pitch and n.start - slack <= tick <= n.end + slack:
+                return n
+        return None
+
+    # -- painting ----------------------------------------------------------------------------------
+    def paintEvent(self, event) -> None:
+        g, score = self.geo, self.doc.score
+        rect = event.rect()
+        p = QPainter(self)
+        left, right = g.tick(rect.left()), g.tick(rect.right() + 1)
+        top_pitch, bottom_pitch = g.pitch(rect.top()), g.pitch(rect.bottom())
+        # rows: black keys darker, a line under every C
+        for pitch in range(bottom_pitch, top_pitch + 1):
+            y = g.y(pitch)
+            p.fillRect(rect.left(), y, rect.width(), g.row,
+                       QColor(232, 234, 238) if pitch % 12 in BLACK_KEYS else QColor(246, 247, 249))
+            if pitch % 12 == 0:
+                p.setPen(QColor(190, 194, 202))
+                p.drawLine(rect.left(), y + g.row - 1, rect.right(), y + g.row - 1)
+        if self.loop:
+            x0, x1 = g.x(self.loop[0]), g.x(self.loop[1])
+            p.fillRect(QRectF(x0, rect.top(), x1 - x0, rect.height()), QColor(120, 200, 120, 40))
+        # columns: snap steps, beats, bars
+        tpb, bar = score.ticks_per_beat, score.ticks_per_bar
+        step = g.snap if g.snap and g.x(g.snap) >= 6 else tpb
+        first = int(left // step) * step
+        tick = first
+        while tick <= right:
+            if tick % bar == 0:
+                p.setPen(QColor(150, 155, 165))
+            elif tick % tpb == 0:
+                p.setPen(QColor(200, 204, 212))
+            else:
+                p.setPen(QColor(222, 225, 230))
+            x = int(g.x(tick))
+            p.drawLine(x, rect.top(), x, rect.bottom())
+            tick += step
+        # other tracks as ghosts
+        p.setPen(Qt.PenStyle.NoPen)
+        for i, track in enumerate(score.tracks):
+            if i == self.doc.current:
+                continue
+            starts = [n.start for n in track.notes]
+            longest = max((n.duration for n in track.notes), default=0)
+            lo, hi = bisect.bisect_left(starts, left - longest), bisect.bisect_right(starts, right)
+            p.setBrush(QColor(150, 150, 160, 70))
+            for n in track.notes[lo:hi]:
+                if bottom_pitch <= n.pitch <= top_pitch:
+                    p.drawRect(self.note_rect(n))
+        # this track's notes (dragged ones where the drag puts them)
+        hidden, preview = set(), []
+        if self._drag and self._drag.get("preview") is not None:
+            hidden, preview = self._drag["originals"], self._drag["preview"]
+        selection = self.doc.selection
+        border = QPen(QColor(40, 60, 100))
+        p.setPen(border)
+        for n in self.visible_notes(left, right):
+            if n in hidden or not bottom_pitch <= n.pitch <= top_pitch:
+                continue
+            p.setBrush(velocity_colour(n.velocity, n in selection))
+            p.drawRect(self.note_rect(n))
+        for n in preview:
+            p.setBrush(velocity_colour(n.velocity, True))
+            p.drawRect(self.note_rect(n))
+        # marquee, playhead
+        if self._drag and self._drag["mode"] == "marquee":
+            p.setPen(QPen(QColor(60, 90, 160), 1, Qt.PenStyle.DashLine))
+            p.setBrush(QColor(60, 90, 160, 30))
+            p.drawRect(QRect(self._drag["origin"], self._drag["pos"]).normalized())
+        x = int(g.x(self.playhead))
+        if rect.left() <= x <= rect.right():
+            p.setPen(QPen(QColor(220, 40, 40), 2))
+            p.drawLine(x, rect.top(), x, rect.bottom())
+        p.end()
+
+    def set_playhead(self, tick: int) -> None:
+        old = int(self.geo.x(self.playhead))
+        self.playhead = max(0, int(tick))
+        new = int(self.geo.x(self.playhead))
+        self.update(QRect(old - 2, 0, 5, self.height()))
+        self.update(QRect(new - 2, 0, 5, self.height()))
+
+    # -- mouse -------------------------------------------------------------------------------------
+    def mousePressEvent(self, event) -> None:
+        self.setFocus()
+        pos = event.position().toPoint()
+        mods = event.modifiers()
+        note = self.note_at(pos)
+        if event.button() == Qt.MouseButton.RightButton:
+            if note is not None:
+                self.doc.replace_notes([note], [], "Delete", select=False)
+            return
+        if event.button() != Qt.MouseButton.LeftButton:
+            return
+        if note is None:
+            if self.tool == "draw":
+                start = self.geo.snapped(self.geo.tick(pos.x()), "floor")
+                note = Note(start, self.geo.pitch(pos.y()), self.new_length, 100)
+                self.doc.add_note(note)
+                self._begin_drag("right", pos, [note], created=True)
+            else:
+                if not mods & Qt.KeyboardModifier.ShiftModifier:
+                    self.doc.select([])
+                self._drag = {"mode": "marquee", "origin": pos, "pos": pos,
+                              "base": set(self.doc.selection)}
+            return
+        if mods & Qt.KeyboardModifier.ControlModifier:
+            self.doc.select(self.doc.selection ^ {note})
+            return
+        if note not in self.doc.selection:
+            self.doc.select([note], add=bool(mods & Qt.KeyboardModifier.ShiftModifier))
+        x0, x1 = self.geo.x(note.start), self.geo.x(note.end)
+        mode = "left" if pos.x() - x0 <= self.EDGE and x1 - x0 > 3 * self.EDGE else \
+            "right" if x1 - pos.x() <= self.EDGE else "move"
+        self._begin_drag(mode, pos, sorted(self.doc.selection), anchor=note)
+
+    def _begin_drag(self, mode: str, pos: QPoint, notes: list[Note], anchor: Note | None = None,
+                    created: bool = False) -> None:
+        self._drag = {"mode": mode, "origin": pos, "pos": pos, "originals": set(notes), "notes": notes,
+                      "anchor": anchor or notes[0], "preview": None, "created": created}
+
+    def drag_preview(self, pos: QPoint) -> list[Note] | None:
+        """Where the dragged notes would go for the mouse at ``pos`` (None: nowhere valid)."""
+        d, g = self._drag, self.geo
+        anchor = d["anchor"]
+        dt = g.tick(pos.x()) - g.tick(d["origin"].x())
+        out = []
+        if d["mode"] == "move":
+            ticks = g.snapped(anchor.start + dt) - anchor.start if g.snap else round(dt)
+            ticks = max(ticks, -min(n.start for n in d["notes"]))
+            semis = g.pitch(pos.y()) - g.pitch(d["origin"].y())
+            semis = max(-min(n.pitch for n in d["notes"]), min(127 - max(n.pitch for n in d["notes"]), semis))
+            out = [replace(n, start=n.start + ticks, pitch=n.pitch + semis) for n in d["notes"]]
+        elif d["mode"] == "right":
+            new_end = g.snapped(anchor.end + dt) if g.snap else round(anchor.end + dt)
+            delta = new_end - anchor.end
+            out = [replace(n, duration=max(1, n.duration + delta)) for n in d["notes"]]
+        elif d["mode"] == "left":
+            new_start = g.snapped(anchor.start + dt) if g.snap else round(anchor.start + dt)
+            delta = new_start - anchor.start
+            out = [replace(n, start=max(0, min(n.end - 1, n.start + delta)),
+                           duration=n.end - max(0, min(n.end - 1, n.start + delta))) for n in d["notes"]]
+        return out
+
+    def mouseMoveEvent(self, event) -> None:
+        pos = event.position().toPoint()
+        if self._drag is None:
+            note = self.note_at(pos)
+            cursor = Qt.CursorShape.ArrowCursor
+            if note is not None:
+                x0, x1 = self.geo.x(note.start), self.geo.x(note.end)
+                near_edge = pos.x() - x0 <= self.EDGE or x1 - pos.x() <= self.EDGE
+                cursor = Qt.CursorShape.SizeHorCursor if near_edge else Qt.CursorShape.SizeAllCursor
+            self.setCursor(cursor)
+            return
+        d = self._drag
+        old_area = self._drag_area()
+        d["pos"] = pos
+        if d["mode"] == "marquee":
+            area = QRect(d["origin"], pos).normalized()
+            t0, t1 = self.geo.tick(area.left()), self.geo.tick(area.right())
+            p_hi, p_lo = self.geo.pitch(area.top()), self.geo.pitch(area.bottom())
+            inside = {n for n in self.visible_notes(t0, t1)
+                      if p_lo <= n.pitch <= p_hi and n.end >= t0 and n.start <= t1}
+            self.doc.selection = d["base"] | inside
+            self.doc.selectionChanged.emit()
+        else:
+            d["preview"] = self.drag_preview(pos)
+        self.update(old_area.united(self._drag_area()))
+
+    def _drag_area(self) -> QRect:
+        """What a drag step may have changed on screen (repainting only that keeps drags fast)."""
+        d = self._drag
+        if d is None:
+            return QRect()
+        if d["mode"] == "marquee":
+            return self.rect()  # selection colours anywhere may change
+        notes = (d["preview"] or []) + d["notes"]
+        if not notes:
+            return QRect()
+        t0, t1 = min(n.start for n in notes), max(n.end for n in notes)
+        p0, p1 = min(n.pitch for n in notes), max(n.pitch for n in notes)
+        return QRect(int(self.geo.x(t0)) - 2, self.geo.y(p1) - 2,
+                     int(self.geo.x(t1 - t0)) + 5, self.geo.y(p0) - self.geo.y(p1) + self.geo.row + 4)
+
+    def mouseReleaseEvent(self, event) -> None:
+        d, self._drag = self._drag, None
+        if d is None:
+            return
+        if d["mode"] != "marquee" and d["preview"] is not None and d["preview"] != d["notes"]:
+            if d["created"]:  # drawing and stretching a new note is one step: merge with its drawing
+                self.doc.undo_stack.undo()
+                self.doc.replace_notes([], d["preview"], "Draw note")
+            else:
+                self.doc.replace_notes(d["notes"], d["preview"], "Move" if d["mode"] == "move" else "Resize")
+            if d["mode"] != "move":
+                self.new_length = d["preview"][0].duration
+        self.doc.changed.emit()
+
+    def wheelEvent(self, event) -> None:
+        if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            event.ignore()  # the view zooms
+            return
+        super().wheelEvent(event)
+
+
+class KeyboardWidget(_Shared):
+    """Piano keys beside the rows; a click plays the key."""
+
+    keyPressed = Signal(int)
+
+    def __init__(self, doc: RollDocument, geo: RollGeometry, parent: QWidget | None = None) -> None:
+        super().__init__(doc, geo, parent)
+        self.setFixedSize(56, 128 * geo.row)
+        self.setToolTip("Click a key to hear it")
+
+    def paintEvent(self, event) -> None:
+        p = QPainter(self)
+        g = self.geo
+        font = QFont(p.font())
+        font.setPixelSize(max(7, min(11, g.row - 2)))
+        p.setFont(font)
+        for pitch in range(g.pitch(event.rect().bottom()), g.pitch(event.rect().top()) + 1):
+            y = g.y(pitch)
+            black = pitch % 12 in BLACK_KEYS
+            p.fillRect(0, y, self.width(), g.row, QColor(40, 40, 45) if black else QColor(252, 252, 252))
+            p.setPen(QColor(180, 180, 185))
+            p.drawLine(0, y + g.row - 1, self.width(), y + g.row - 1)
+            if pitch % 12 == 0 and g.row >= 8:
+                p.setPen(QColor(60, 60, 60))
+                p.drawText(QRect(2, y, self.width() - 4, g.row), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                           note_name(pitch))
+        p.end()
+
+    def mousePressEvent(self, event) -> None:
+        self.keyPressed.emit(self.geo.pitch(event.position().y()))
+
+
+class RulerWidget(_Shared):
+    """Bar numbers; click to place the playhead, drag to mark the loop region."""
+
+    playheadRequested = Signal(int)
+    loopRequested = Signal(int, int)
+
+    def __init__(self, doc: RollDocument, geo: RollGeometry, parent: QWidget | None = None) -> None:
+        super().__init__(doc, geo, parent)
+        self.setFixedHeight(22)
+        self.loop: tuple[int, int] | None = None
+        self._press: int | None = None
+        self.setToolTip("Click: move the playhead · drag: set the loop region")
+
+    def paintEvent(self, event) -> None:
+        p = QPainter(self)
+        g, score = self.geo, self.doc.score
+        p.fillRect(event.rect(), QColor(235, 236, 240))
+        if self.loop:
+            p.fillRect(QRectF(g.x(self.loop[0]), 0, g.x(self.loop[1] - self.loop[0]), self.height()),
+                       QColor(110, 190, 110, 120))
+        bar = score.ticks_per_bar
+        tick = int(g.tick(event.rect().left()) // bar) * bar
+        every = max(1, int(40 / max(g.x(bar), 1e-6)) + 1)  # label spacing at small zoom
+        while g.x(tick) <= event.rect().right():
+            x = int(g.x(tick))
+            p.setPen(QColor(120, 120, 130))
+            p.drawLine(x, 10, x, self.height())
+            number = tick // bar + 1
+            if (number - 1) % every == 0:
+                p.drawText(x + 3, 12, str(number))
+            tick += bar
+        p.end()
+
+    def mousePressEvent(self, event) -> None:
+        self._press = int(event.position().x())
+
+    def mouseReleaseEvent(self, event) -> None:
+        if self._press is None:
+            return
+        x0, x1 = sorted((self._press, int(event.position().x())))
+        self._press = None
+        if x1 - x0 < 4:
+            self.playheadRequested.emit(self.geo.snapped(self.geo.tick(x0), "floor"))
+        else:
+            self.loopRequested.emit(self.geo.snapped(self.geo.tick(x0)), self.geo.snapped(self.geo.tick(x1)))
+
+    def resize_to_content(self, width: int) -> None:
+        self.setFixedWidth(width)
+
+
+class VelocityLane(_Shared):
+    """One bar per note of the current track; drag a bar (or the selection's) up and down."""
+
+    def __init__(self, doc: RollDocument, geo: RollGeometry, canvas: RollCanvas, parent: QWidget | None = None) -> None:
+        super().__init__(doc, geo, parent)
+        self.canvas = canvas
+        self.setFixedHeight(80)
+        self._drag: tuple[list[Note], int] | None = None
+        self.setToolTip("Drag a bar to set the velocity (of all selected notes if it is selected)")
+
+    def velocity_at(self, y: float) -> int:
+        return min(127, max(1, round(127 * (self.height() - 2 - y) / (self.height() - 4))))
+
+    def bar_height(self, velocity: int) -> float:
+        return (self.height() - 4) * velocity / 127
+
+    def paintEvent(self, event) -> None:
+        p = QPainter(self)
+        p.fillRect(event.rect(), QColor(246, 247, 249))
+        g = self.geo
+        left, right = g.tick(event.rect().left() - 4), g.tick(event.rect().right() + 4)
+        dragged = {}
+        if self._drag is not None:
+            dragged = {n: self._drag[1] for n in self._drag[0]}
+        selection = self.doc.selection
+        for n in self.canvas.visible_notes(left, right):
+            if n.start < left:
+                continue
+            v = dragged.get(n, n.velocity)
+            h = self.bar_height(v)
+            x = g.x(n.start)
+            p.fillRect(QRectF(x, self.height() - 2 - h, 4, h), velocity_colour(v, n in selection))
+        p.end()
+
+    def notes_at(self, x: float) -> list[Note]:
+        tick = self.geo.tick(x)
+        slack = 4 / self.geo.px_per_tick
+        return [n for n in self.canvas.visible_notes(tick - slack, tick + slack) if abs(n.start - tick) <= slack]
+
+    def mousePressEvent(self, event) -> None:
+        hits = self.notes_at(event.position().x())
+        if not hits:
+            return
+        chosen = sorted(self.doc.selection) if any(n in self.doc.selection for n in hits) else hits
+        self._drag = (chosen, self.velocity_at(event.position().y()))
+        self.update()
+
+    def mouseMoveEvent(self, event) -> None:
+        if self._drag is not None:
+            self._drag = (self._drag[0], self.velocity_at(event.position().y()))
+            self.update()
+
+    def mouseReleaseEvent(self, event) -> None:
+        if self._drag is not None:
+            notes, velocity = self._drag
+            self._drag = None
+            self.doc.set_velocities(notes, velocity)
