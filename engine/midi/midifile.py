@@ -134,6 +134,12 @@ def score_to_midi(score: Score, midi_type: int = 1) -> mido.MidiFile:
     return mid
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_midi(score: Score, path: str | Path, midi_type: int = 1) -> Path:
     """Write atomically: a failed write (full disk) leaves any existing file untouched."""
     path = Path(path)
@@ -142,6 +148,7 @@ def write_midi(score: Score, path: str | Path, midi_type: int = 1) -> Path:
     try:
         with os.fdopen(fd, "wb") as f:
             mid.save(file=f)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; a saved file is not
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

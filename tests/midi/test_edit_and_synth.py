@@ -97,3 +97,16 @@ def test_a_missing_or_broken_soundfont_is_a_clear_error(tmp_path):
         Synthesizer(bad)
     assert DEFAULT_SOUNDFONT.is_file()
     assert (DEFAULT_SOUNDFONT.parent / "FluidR3Mono_GM.LICENSE.txt").is_file()
+
+
+def test_the_example_motifs_open_and_sound(tmp_path):
+    from engine.midi.midifile import read_midi
+    from engine.midi.synth import ASSETS
+
+    motifs = sorted((ASSETS / "motifs").glob("*.mid"))
+    assert len(motifs) >= 3
+    for path in motifs:
+        score = read_midi(path)
+        assert score.note_count() >= 8
+        audio = get_synthesizer().render(score, tail=0.2)
+        assert np.sqrt(np.mean(audio ** 2)) > 0.005, path.name
