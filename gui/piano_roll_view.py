@@ -35,6 +35,7 @@ from engine.audio.devices import AudioUnavailable
 from engine.audio.playback import Player
 from engine.audio.takes import data_dir
 from engine.jobs import JobQueue, Priority
+from engine.midi import edit
 from engine.midi.midifile import MidiFileError, read_midi, write_midi
 from engine.midi.score import Note, Score
 from gui.jobs import JobsBridge
@@ -185,6 +186,13 @@ class PianoRollView(QWidget):
         self._action("draw_tool", "Draw tool", "D", lambda: self.set_tool("draw"))
         self._action("select_tool", "Select tool", "S", lambda: self.set_tool("select"))
         self._action("home", "Playhead to start", "Home", lambda: self.set_playhead(0))
+        self._action("legato", "Legato", "L", lambda: self._edit_selection(edit.legato, "Legato"))
+        self._action("join", "Join notes", "J", lambda: self._edit_selection(edit.join, "Join"))
+        self._action("split", "Split at the playhead", "Ctrl+K", self.split_at_playhead)
+        self._action("louder", "Louder", "Ctrl+Up", lambda: self._edit_selection(
+            lambda ns: edit.scale_velocity(ns, 1.0, 8), "Velocity"))
+        self._action("softer", "Softer", "Ctrl+Down", lambda: self._edit_selection(
+            lambda ns: edit.scale_velocity(ns, 1.0, -8), "Velocity"))
 
         # behaviour
         self.doc.changed.connect(self._document_changed)
@@ -335,6 +343,16 @@ class PianoRollView(QWidget):
         grid = self.geo.snap or self.doc.score.ticks_per_beat // 4
         self.doc.quantize_selection(grid, self.strength_spin.value() / 100)
 
+    def _edit_selection(self, fn, text: str) -> None:
+        self._guard(self.doc.apply_to_selection, fn, text)
+
+    def split_at_playhead(self) -> None:
+        """Cut the selected notes that the playhead crosses in two there."""
+        tick = self.canvas.playhead
+        crossed = [n for n in self.doc.selection if n.start < tick < n.end]
+        if crossed:
+            self.doc.replace_notes(crossed, [part for n in crossed for part in edit.split(n, tick)], "Split")
+
     def copy(self) -> None:
         self._clipboard = sorted(self.doc.selection)
         if self._clipboard:
@@ -350,8 +368,6 @@ class PianoRollView(QWidget):
             return
         at = self.canvas.playhead if at is None else at
         offset = at - min(n.start for n in self._clipboard)
-        from engine.midi import edit
-
         self.doc.replace_notes([], edit.move(self._clipboard, ticks=offset), "Paste")
 
     def duplicate(self) -> None:

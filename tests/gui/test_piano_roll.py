@@ -210,3 +210,18 @@ def test_export_wav_writes_the_rendered_score(roll, qtbot, tmp_path):
     assert job.wait(20) and job.error is None
     audio, sr = sf.read(tmp_path / "motif.wav")
     assert len(audio) / sr == pytest.approx(1.5, abs=0.01) and abs(audio).max() > 0.05
+
+
+def test_legato_join_and_split_at_the_playhead(roll):
+    notes = [Note(0, 60, 100), Note(480, 62, 100)]
+    roll.doc.load(Score(tracks=[Track(notes=list(notes))]))
+    roll.doc.select_all()
+    roll.actions_by_name["legato"].trigger()
+    assert sorted(roll.doc.notes) == [Note(0, 60, 480), Note(480, 62, 100)]
+    roll.set_playhead(240)
+    roll.doc.select([Note(0, 60, 480)])
+    roll.split_at_playhead()
+    assert sorted(roll.doc.notes)[:2] == [Note(0, 60, 240), Note(240, 60, 240)]
+    roll.doc.select([Note(0, 60, 240), Note(240, 60, 240)])
+    roll.actions_by_name["join"].trigger()
+    assert sorted(roll.doc.notes)[0] == Note(0, 60, 480)
