@@ -130,17 +130,22 @@ class PianoRollView(QWidget):
         self.strength_spin.setSuffix(" %")
         self.strength_spin.setToolTip("Quantize strength")
 
-        bar1 = QHBoxLayout()
-        for w in (self.file_label,):
-            bar1.addWidget(w, 1)
-        for w in (QLabel("Track:"), self.track_combo, QLabel("Instrument:"), self.program_spin,
-                  QLabel("Tempo:"), self.tempo_spin, QLabel("Time:"), self.sig_num, QLabel("/"), self.sig_den):
+        self.track_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.track_combo.setMinimumContentsLength(14)
+        bar1 = QHBoxLayout()  # three short rows: the page fits an 800-pixel-wide window
+        bar1.addWidget(self.file_label, 1)
+        for w in (QLabel("Track:"), self.track_combo, QLabel("Instrument:"), self.program_spin):
             bar1.addWidget(w)
         bar2 = QHBoxLayout()
-        for w in (self.play_button, self.loop_button, self.draw_button, self.select_button, QLabel("Snap:"),
-                  self.snap_combo, self.quantize_button, self.strength_spin):
+        for w in (self.play_button, self.loop_button, QLabel("Tempo:"), self.tempo_spin, QLabel("Time:"),
+                  self.sig_num, QLabel("/"), self.sig_den):
             bar2.addWidget(w)
         bar2.addStretch(1)
+        bar3 = QHBoxLayout()
+        for w in (self.draw_button, self.select_button, QLabel("Snap:"), self.snap_combo, self.quantize_button,
+                  self.strength_spin):
+            bar3.addWidget(w)
+        bar3.addStretch(1)
 
         grid = QGridLayout()
         grid.setSpacing(0)
@@ -154,6 +159,7 @@ class PianoRollView(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(bar1)
         layout.addLayout(bar2)
+        layout.addLayout(bar3)
         layout.addWidget(self.banner)
         layout.addLayout(grid, 1)
 
@@ -254,6 +260,14 @@ class PianoRollView(QWidget):
         except ValueError as exc:
             self.banner.show_message(str(exc), "error")
             return False
+
+    def center_on_notes(self) -> None:
+        """Show the start of the current track with its pitches in the middle of the view."""
+        pitches = sorted(n.pitch for n in self.doc.notes)
+        middle = pitches[len(pitches) // 2] if pitches else 66
+        viewport = self.grid_area.viewport()
+        self.grid_area.verticalScrollBar().setValue(self.geo.y(middle) - viewport.height() // 2)
+        self.grid_area.horizontalScrollBar().setValue(0)
 
     def _center_on_middle_c(self) -> None:
         bar = self.grid_area.verticalScrollBar()
@@ -424,9 +438,7 @@ class PianoRollView(QWidget):
         self.set_playhead(0)
         self._update_title()
         self.banner.hide()
-        first = min((n for t in score.tracks for n in t.notes), default=None)
-        if first is not None:
-            self.grid_area.verticalScrollBar().setValue(self.geo.y(first.pitch) - 120)
+        QTimer.singleShot(0, self.center_on_notes)
         self.statusMessage.emit(f"Opened {Path(path).name}: {score.note_count()} notes, {len(score.tracks)} track(s)")
         return True
 
