@@ -1,0 +1,231 @@
+"""The Music Transformer (Huang et al. 2018, "Music Transformer: Generating Music with Long-Term
+Structure"): a decoder-only Transformer whose self-attention adds a learned term for the relative
+distance between query and key.
+
+Relative global attention (§3.4): S_rel = skew(Q·Erᵀ), where Er holds one learned vector per
+distance 0..L-1 (shared by the heads of a layer). Skewing (pad a column, reshape, drop a row)
+moves each entry to its key position without the O(L²·D) tensor of the original formulation.
+Relative local attention (§3.5): blocks of M queries attend to their own block and the one
+before, with the relative term over the 2M distances, O(L·M) memory.
+Incremental decoding keeps keys and values in a preallocated cache; a new query's relative
+term is its dot product with the embeddings of the distances back to every cached key, O(L·D).
+``position="absolute"`` gives the paper's baseline: sinusoidal positions, no relative term.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from engine.models.music_transformer.events import PAD, VOCAB_SIZE
+
+
+@dataclass
+class MusicTransformerConfig:
+    vocab_size: int = VOCAB_SIZE
+    d_model: int = 256
+    n_layers: int = 6
+    n_heads: int = 8
+    d_ff: int = 1024
+    max_len: int = 2048  # longest sequence (and the relative distances learned)
+    dropout: float = 0.1
+    position: str = "relative"  # or "absolute" (the baseline)
+    local_block: int | None = None  # relative local attention with blocks of this many tokens
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> MusicTransformerConfig:
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+def skew(rel: Tensor) -> Tensor:
+    """(..., L, L) with column r for distance L-1-r (r = 0: the farthest) → (..., L, L) with entry
+    [i, j] = rel[i, L-1-(i-j)] for j <= i (entries above the diagonal are garbage, masked later)."""
+    *batch, length, _ = rel.shape
+    padded = F.pad(rel, (1, 0))  # (..., L, L+1)
+    return padded.reshape(*batch, length + 1, length)[..., 1:, :]
+
+
+def _shift_rows(rel: Tensor) -> Tensor:
+    """(..., M, K) → out[i, j] = rel[i, j + M-1-i]: row i shifted left by M-1-i, with one
+    reshape instead of a gather (pad a column, flatten, start M-1 in, view as rows of K).
+    Entries that would read past a row's end are garbage and must be masked."""
+    *batch, m, k = rel.shape
+    padded = F.pad(rel, (0, 1))  # (..., M, K+1): a zero after each row
+    flat = padded.reshape(*batch, m * (k + 1))[..., m - 1: m - 1 + m * k]
+    return flat.reshape(*batch, m, k)
+
+
+@dataclass
+class KVCache:
+    """Preallocated keys and values for every layer; ``length`` tokens are filled."""
+
+    k: list[Tensor]
+    v: list[Tensor]
+    length: int = 0
+
+
+class RelativeSelfAttention(nn.Module):
+    def __init__(self, cfg: MusicTransformerConfig) -> None:
+        super().__init__()
+        self.n_heads, self.d_head = cfg.n_heads, cfg.d_model // cfg.n_heads
+        self.max_len, self.local_block = cfg.max_len, cfg.local_block
+        self.relative = cfg.position == "relative"
+        self.qkv = nn.Linear(cfg.d_model, 3 * cfg.d_model)
+        self.out = nn.Linear(cfg.d_model, cfg.d_model)
+        self.dropout = nn.Dropout(cfg.dropout)
+        if self.relative:
+            # E[r] is the embedding of distance max_len-1-r: the last row is distance 0
+            self.rel = nn.Parameter(torch.randn(cfg.max_len, self.d_head) * self.d_head ** -0.5)
+
+    def _split(self, x: Tensor) -> Tensor:
+        b, t, _ = x.shape
+        return x.view(b, t, self.n_heads, self.d_head).transpose(1, 2)
+
+    def forward(self, x: Tensor, cache: KVCache | None = None, layer: int = 0) -> Tensor:
+        b, t, d = x.shape
+        q, k, v = (self._split(y) for y in self.qkv(x).chunk(3, dim=-1))
+        past = 0
+        if cache is not None:
+            past = cache.length
+            cache.k[layer][:, :, past:past + t] = k
+            cache.v[layer][:, :, past:past + t] = v
+            k, v = cache.k[layer][:, :, :past + t], cache.v[layer][:, :, :past + t]
+        if cache is None and self.local_block and t > self.local_block:
+            out = self._local(q, k, v)
+        else:
+            out = self._global(q, k, v, past)
+        return self.out(out.transpose(1, 2).reshape(b, t, d))
+
+    def relative_logits(self, q: Tensor, past: int) -> Tensor:
+        """The relative term for queries at positions past..past+T-1 against keys 0..past+T-1."""
+        t = q.shape[-2]
+        total = past + t
+        er = self.rel[self.max_len - total:]  # distances total-1 .. 0
+        rel = q @ er.transpose(0, 1)  # (B, H, T, total): column c = distance total-1-c
+        if past == 0:
+            return skew(rel)
+        if t == 1:  # one new token: column c is key c already (distance total-1-c = past-c)
+            return rel
+        # a few new tokens after a cache: row i (position past+i) reads column t-1-i+j for key j
+        return self._gather_rows(rel, past)
+
+    @staticmethod
+    def _gather_rows(rel: Tensor, past: int) -> Tensor:
+        t, total = rel.shape[-2], rel.shape[-1]
+        i = torch.arange(t, device=rel.device)[:, None]
+        j = torch.arange(total, device=rel.device)[None, :]
+        index = (t - 1 - i + j).clamp(max=total - 1)
+        return rel.gather(-1, index.expand(*rel.shape[:-2], t, total))
+
+    def _global(self, q: Tensor, k: Tensor, v: Tensor, past: int) -> Tensor:
+        t, total = q.shape[-2], k.shape[-2]
+        logits = q @ k.transpose(-2, -1)
+        if self.relative:
+            logits = logits + self.relative_logits(q, past)
+        logits = logits / math.sqrt(self.d_head)
+        if t > 1:
+            causal = torch.ones(t, total, dtype=torch.bool, device=q.device).tril(past)
+            logits = logits.masked_fill(~causal, float("-inf"))
+        weights = self.dropout(logits.softmax(-1))
+        return weights @ v
+
+    def _local(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+        """§3.5: blocks of M queries see their block and the previous one (2M keys)."""
+        b, h, t, dh = q.shape
+        m = self.local_block
+        n_blocks = -(-t // m)
+        pad = n_blocks * m - t
+        q, k, v = (F.pad(y, (0, 0, 0, pad)) for y in (q, k, v))
+        qb = q.view(b, h, n_blocks, m, dh)
+        kb, vb = (F.pad(y, (0, 0, m, 0)).view(b, h, n_blocks + 1, m, dh) for y in (k, v))
+        kw = torch.cat([kb[:, :, :-1], kb[:, :, 1:]], dim=3)  # (B, H, N, 2M, dh): previous block + own
+        vw = torch.cat([vb[:, :, :-1], vb[:, :, 1:]], dim=3)
+        logits = qb @ kw.transpose(-2, -1)  # (B, H, N, M, 2M)
+        if self.relative:
+            er = self.rel[self.max_len - 2 * m:]  # distances 2M-1 .. 0
+            rel = qb @ er.transpose(0, 1)  # column c = distance 2M-1-c
+            logits = logits + _shift_rows(rel)
+        logits = logits / math.sqrt(dh)
+        i = torch.arange(m, device=q.device)[:, None]
+        j = torch.arange(2 * m, device=q.device)[None, :]
+        allowed = j <= m + i  # causal: the window is the previous block and this one up to the query
+        block_index = torch.arange(n_blocks, device=q.device)[:, None, None]
+        allowed = allowed[None] & ((block_index > 0) | (j >= m)[None])  # block 0 has no previous block
+        logits = logits.masked_fill(~allowed, float("-inf"))
+        out = self.dropout(logits.softmax(-1)) @ vw  # (B, H, N, M, dh)
+        return out.reshape(b, h, n_blocks * m, dh)[:, :, :t]
+
+
+class Block(nn.Module):
+    def __init__(self, cfg: MusicTransformerConfig) -> None:
+        super().__init__()
+        self.ln1, self.ln2 = nn.LayerNorm(cfg.d_model), nn.LayerNorm(cfg.d_model)
+        self.attn = RelativeSelfAttention(cfg)
+        self.ff = nn.Sequential(nn.Linear(cfg.d_model, cfg.d_ff), nn.GELU(), nn.Linear(cfg.d_ff, cfg.d_model))
+        self.dropout = nn.Dropout(cfg.dropout)
+
+    def forward(self, x: Tensor, cache: KVCache | None, layer: int) -> Tensor:
+        x = x + self.dropout(self.attn(self.ln1(x), cache, layer))
+        return x + self.dropout(self.ff(self.ln2(x)))
+
+
+def sinusoids(length: int, channels: int) -> Tensor:
+    position = torch.arange(length, dtype=torch.float32)[:, None]
+    rates = torch.exp(-math.log(10000.0) * torch.arange(0, channels, 2, dtype=torch.float32) / channels)
+    table = torch.zeros(length, channels)
+    table[:, 0::2] = torch.sin(position * rates)
+    table[:, 1::2] = torch.cos(position * rates)
+    return table
+
+
+class MusicTransformer(nn.Module):
+    def __init__(self, cfg: MusicTransformerConfig) -> None:
+        super().__init__()
+        if cfg.position not in ("relative", "absolute"):
+            raise ValueError(f"position must be 'relative' or 'absolute', not {cfg.position!r}")
+        self.cfg = cfg
+        self.embed = nn.Embedding(cfg.vocab_size, cfg.d_model, padding_idx=PAD)
+        if cfg.position == "absolute":
+            self.register_buffer("positions", sinusoids(cfg.max_len, cfg.d_model), persistent=False)
+        self.dropout = nn.Dropout(cfg.dropout)
+        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
+        self.ln = nn.LayerNorm(cfg.d_model)
+        self.head = nn.Linear(cfg.d_model, cfg.vocab_size)
+
+    @property
+    def device(self) -> torch.device:
+        return self.head.weight.device
+
+    def new_cache(self, batch: int = 1) -> KVCache:
+        c = self.cfg
+        shape = (batch, c.n_heads, c.max_len, c.d_model // c.n_heads)
+        w = self.head.weight
+        return KVCache([torch.zeros(shape, dtype=w.dtype, device=w.device) for _ in range(c.n_layers)],
+                       [torch.zeros(shape, dtype=w.dtype, device=w.device) for _ in range(c.n_layers)])
+
+    def forward(self, tokens: Tensor, cache: KVCache | None = None) -> Tensor:
+        """Logits (B, T, vocab). With a cache, ``tokens`` continue the cached sequence."""
+        past = cache.length if cache is not None else 0
+        t = tokens.shape[1]
+        if past + t > self.cfg.max_len:
+            raise ValueError(f"sequence of {past + t} tokens is longer than the model's {self.cfg.max_len}")
+        x = self.embed(tokens) * math.sqrt(self.cfg.d_model)
+        if self.cfg.position == "absolute":
+            x = x + self.positions[past:past + t]
+        x = self.dropout(x)
+        for i, block in enumerate(self.blocks):
+            x = block(x, cache, i)
+        if cache is not None:
+            cache.length = past + t
+        return self.head(self.ln(x))
+
+    def parameter_count(self) -> int:
+        return sum(p.numel() for p in self.parameters())
