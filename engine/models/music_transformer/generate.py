@@ -1,0 +1,155 @@
+"""Continue a motif: the prompt's notes become events, the model samples what follows (with the
+KV cache, so each token costs one incremental step), and the events become notes again, placed
+after the prompt in the score's own tempo.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from engine.midi.score import Note, Score
+from engine.models.music_transformer.events import (
+    BOS,
+    EOS,
+    PAD,
+    STEP_SECONDS,
+    TIME_SHIFT,
+    VELOCITY,
+    TimedNote,
+    events_to_notes,
+    notes_to_events,
+)
+from engine.models.music_transformer.model import MusicTransformer, MusicTransformerConfig
+
+ASSET_DIR = Path(__file__).resolve().parents[3] / "assets" / "music_transformer"
+
+
+class ModelFileError(Exception):
+    pass
+
+
+def load_model(folder: str | Path = ASSET_DIR, device: str = "cpu", dtype: torch.dtype = torch.float32) -> MusicTransformer:
+    """``folder`` holds model.safetensors and config.json (what training and the assets ship)."""
+    from safetensors.torch import load_file
+
+    folder = Path(folder)
+    try:
+        config = MusicTransformerConfig.from_dict(json.loads((folder / "config.json").read_text()))
+        tensors = load_file(str(folder / "model.safetensors"))
+    except FileNotFoundError as exc:
+        raise ModelFileError(f"no Music Transformer in {folder}: {exc.filename} is missing") from None
+    except Exception as exc:  # noqa: BLE001 - truncated or foreign files
+        raise ModelFileError(f"the Music Transformer in {folder} could not be read: {exc}") from exc
+    model = MusicTransformer(config)
+    expected = model.state_dict()
+    wrong = [f"{k}: {tuple(tensors[k].shape)} instead of {tuple(v.shape)}" for k, v in expected.items()
+             if k in tensors and tensors[k].shape != v.shape]
+    missing = [k for k in expected if k not in tensors]
+    if wrong or missing:
+        raise ModelFileError(f"the weights in {folder} do not fit its config.json: "
+                             + "; ".join(wrong[:3] + [f"{k} missing" for k in missing[:3]]))
+    model.load_state_dict({k: v.float() for k, v in tensors.items()})
+    return model.to(device=device, dtype=dtype).eval()
+
+
+def sample_next(logits: torch.Tensor, temperature: float, top_p: float, generator: torch.Generator | None) -> torch.Tensor:
+    """(B, V) logits → (B,) tokens: temperature, then nucleus (top-p) sampling."""
+    logits = logits.float()
+    logits[:, PAD] = float("-inf")
+    logits[:, BOS] = float("-inf")
+    if temperature <= 0:
+        return logits.argmax(-1)
+    probs = (logits / temperature).softmax(-1)
+    if top_p < 1.0:
+        sorted_probs, order = probs.sort(-1, descending=True)
+        keep = sorted_probs.cumsum(-1) - sorted_probs < top_p  # the smallest set reaching top_p
+        sorted_probs = sorted_probs * keep
+        probs = torch.zeros_like(probs).scatter(-1, order, sorted_probs)
+    return torch.multinomial(probs, 1, generator=generator)[:, 0]
+
+
+@torch.inference_mode()
+def generate(model: MusicTransformer, prompt: list[int], seconds: float, variations: int = 1,
+             temperature: float = 1.0, top_p: float = 0.95, seed: int | None = None, use_cache: bool = True,
+             progress: Callable[[float], None] | None = None,
+             should_stop: Callable[[], bool] | None = None) -> list[list[int]]:
+    """Sample ``variations`` continuations of ``prompt`` until each has advanced ``seconds`` of
+    time (or ended, or filled the model's context). Returns the new tokens of each."""
+    device = model.device
+    limit = model.cfg.max_len
+    prompt = prompt[-(limit // 2):]
+    generator = torch.Generator(device="cpu").manual_seed(seed) if seed is not None else None
+    batch = torch.tensor([prompt] * variations, device=device)
+    cache = model.new_cache(variations) if use_cache else None
+    logits = model(batch, cache)[:, -1]
+    steps_wanted = round(seconds / STEP_SECONDS)
+    elapsed = [0] * variations
+    done = [False] * variations
+    out: list[list[int]] = [[] for _ in range(variations)]
+    sequence = batch
+    while not all(done) and sequence.shape[1] < limit:
+        if should_stop is not None and should_stop():
+            from engine.jobs import Cancelled
+
+            raise Cancelled()
+        nxt = sample_next(logits, temperature, top_p, generator).cpu()
+        for b, t in enumerate(nxt.tolist()):
+            if done[b]:
+                continue
+            if t == EOS:
+                done[b] = True
+                continue
+            out[b].append(t)
+            if TIME_SHIFT <= t < VELOCITY:
+                elapsed[b] += t - TIME_SHIFT + 1
+                if elapsed[b] >= steps_wanted:
+                    done[b] = True
+        if progress:
+            progress(min(1.0, min(elapsed) / max(steps_wanted, 1)))
+        step_tokens = nxt[:, None].to(device)
+        if use_cache:
+            logits = model(step_tokens, cache)[:, -1]
+        else:
+            sequence = torch.cat([sequence, step_tokens], dim=1)
+            logits = model(sequence)[:, -1]
+            continue
+        sequence = torch.cat([sequence, step_tokens], dim=1)
+    return out
+
+
+def continue_notes(model: MusicTransformer, score: Score, prompt_notes: list[Note], bars: float = 4,
+                   variations: int = 1, temperature: float = 1.0, top_p: float = 0.95, seed: int | None = None,
+                   progress=None, should_stop=None) -> list[list[Note]]:
+    """Continuations of ``prompt_notes`` (notes of ``score``), each a list of Notes placed after
+    the prompt, lasting up to ``bars`` bars in the score's tempo and time signature."""
+    if not prompt_notes:
+        raise ValueError("there is nothing to continue: select notes or use a track with notes")
+    origin = min(n.start for n in prompt_notes)
+    origin_s = score.seconds_at(origin)
+    timed = [TimedNote(score.seconds_at(n.start) - origin_s, score.seconds_at(n.end) - origin_s, n.pitch, n.velocity)
+             for n in prompt_notes]
+    prompt = [BOS] + notes_to_events(timed)
+    prompt_end_tick = max(n.end for n in prompt_notes)
+    end_tick = prompt_end_tick + round(bars * score.ticks_per_bar)
+    seconds = score.seconds_at(end_tick) - score.seconds_at(prompt_end_tick)
+    sequences = generate(model, prompt, seconds, variations, temperature, top_p, seed,
+                         progress=progress, should_stop=should_stop)
+    results = []
+    for new in sequences:
+        notes = events_to_notes(prompt[1:] + new)
+        prompt_steps = sum(t - TIME_SHIFT + 1 for t in prompt if TIME_SHIFT <= t < VELOCITY)
+        out = []
+        for n in notes:
+            if round(n.start / STEP_SECONDS) < prompt_steps:
+                continue  # the prompt's own notes
+            start = round(score.tick_at(origin_s + n.start))
+            end = min(round(score.tick_at(origin_s + n.end)), end_tick)
+            if start < prompt_end_tick - 1 or start >= end_tick:
+                continue
+            out.append(Note(max(start, 0), n.pitch, max(1, end - start), n.velocity))
+        results.append(sorted(out))
+    return results

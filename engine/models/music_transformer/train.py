@@ -1,0 +1,146 @@
+"""Training the Music Transformer: progress, checkpoints, resume, on CPU or CUDA.
+
+``out_dir`` holds ``checkpoint.pt`` (model, optimiser, step, RNG, log: what resume needs),
+``best.safetensors`` + ``config.json`` (the weights with the lowest validation NLL so far, in
+float32) and ``log.json`` (loss and validation NLL per token over the steps). Checkpoints are
+written to a temporary file and renamed, so an interrupted run resumes from the last one.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from engine.models.music_transformer.data import Batches, evaluation_windows, load_split
+from engine.models.music_transformer.events import PAD
+from engine.models.music_transformer.model import MusicTransformer, MusicTransformerConfig
+
+
+@dataclass
+class TrainOptions:
+    steps: int = 2000
+    batch: int = 8
+    length: int = 512  # tokens per training window
+    lr: float = 5e-4
+    warmup: int = 200
+    weight_decay: float = 0.01
+    eval_every: int = 200
+    seed: int = 0
+
+
+def _save_atomic(obj, path: Path) -> None:
+    tmp = path.with_name(path.name + ".part")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def save_weights(model: MusicTransformer, folder: Path, extra: dict | None = None, half: bool = False) -> None:
+    from safetensors.torch import save_file
+
+    folder.mkdir(parents=True, exist_ok=True)
+    tensors = {k: (v.half() if half and v.is_floating_point() else v).contiguous().cpu()
+               for k, v in model.state_dict().items()}
+    tmp = folder / "model.safetensors.part"
+    save_file(tensors, str(tmp))
+    os.replace(tmp, folder / "model.safetensors")
+    (folder / "config.json").write_text(json.dumps({**model.cfg.to_dict(), **(extra or {})}, indent=1))
+
+
+@torch.no_grad()
+def evaluate(model: MusicTransformer, windows: list[np.ndarray], device, batch: int = 8) -> float:
+    """Mean negative log-likelihood per token (nats) over every token of the windows."""
+    model.eval()
+    total, count = 0.0, 0
+    for i in range(0, len(windows), batch):
+        chunk = torch.from_numpy(np.stack(windows[i:i + batch])).to(device)
+        logits = model(chunk[:, :-1])
+        targets = chunk[:, 1:]
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), targets.reshape(-1),
+                               ignore_index=PAD, reduction="sum")
+        total += loss.item()
+        count += int((targets != PAD).sum())
+    model.train()
+    return total / max(count, 1)
+
+
+def train(data_dir: str | Path, out_dir: str | Path, config: MusicTransformerConfig, options: TrainOptions,
+          device: str = "cpu", progress: Callable[[float, str], None] | None = None,
+          should_stop: Callable[[], bool] | None = None) -> dict:
+    """Train (or resume) and return the log: {'steps': [...], 'valid_nll': [...], 'test_nll': ...}."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(options.seed)
+    model = MusicTransformer(config).to(device)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=options.lr, weight_decay=options.weight_decay,
+                                  betas=(0.9, 0.98))
+    checkpoint_path = out / "checkpoint.pt"
+    log = {"config": config.to_dict(), "options": options.__dict__, "steps": [], "valid_nll": [],
+           "train_loss": [], "best_valid_nll": None, "seconds": 0.0}
+    step = 0
+    batches = Batches(load_split(data_dir, "train"), options.length, augment=True, seed=options.seed)
+    if checkpoint_path.exists():  # resume
+        state = torch.load(checkpoint_path, map_location=device, weights_only=False)
+        if state["config"] != config.to_dict():
+            raise ValueError(f"{checkpoint_path} was trained with another configuration; use a new folder")
+        model.load_state_dict(state["model"])
+        optimiser.load_state_dict(state["optimiser"])
+        step, log = state["step"], state["log"]
+        batches.rng.setstate(state["rng"])
+    valid = evaluation_windows(load_split(data_dir, "valid"), options.length)
+
+    def lr_at(s: int) -> float:
+        warm = min(1.0, (s + 1) / options.warmup)
+        return options.lr * warm * 0.5 * (1 + math.cos(math.pi * min(1.0, s / options.steps)))
+
+    model.train()
+    started, running = time.perf_counter(), []
+    while step < options.steps:
+        if should_stop is not None and should_stop():
+            break
+        for group in optimiser.param_groups:
+            group["lr"] = lr_at(step)
+        tokens = torch.from_numpy(batches.sample(options.batch)).to(device)
+        logits = model(tokens[:, :-1])
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), tokens[:, 1:].reshape(-1),
+                               ignore_index=PAD)
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimiser.step()
+        step += 1
+        running.append(loss.item())
+        if progress:
+            progress(step / options.steps, f"step {step}/{options.steps} · loss {np.mean(running[-20:]):.3f}")
+        if step % options.eval_every == 0 or step == options.steps:
+            nll = evaluate(model, valid, device)
+            log["steps"].append(step)
+            log["valid_nll"].append(nll)
+            log["train_loss"].append(float(np.mean(running)))
+            running = []
+            log["seconds"] += time.perf_counter() - started
+            started = time.perf_counter()
+            if log["best_valid_nll"] is None or nll < log["best_valid_nll"]:
+                log["best_valid_nll"] = nll
+                save_weights(model, out / "best", {"valid_nll": nll, "step": step})
+            _save_atomic({"model": model.state_dict(), "optimiser": optimiser.state_dict(), "step": step,
+                          "config": config.to_dict(), "log": log, "rng": batches.rng.getstate()}, checkpoint_path)
+            (out / "log.json").write_text(json.dumps(log, indent=1))
+            if progress:
+                progress(step / options.steps, f"step {step} · validation NLL {nll:.3f} per token")
+    return log
+
+
+def test_nll(data_dir: str | Path, weights_dir: str | Path, length: int = 512, device: str = "cpu") -> float:
+    from engine.models.music_transformer.generate import load_model
+
+    model = load_model(weights_dir, device=device)
+    return evaluate(model, evaluation_windows(load_split(data_dir, "test"), length), device)
