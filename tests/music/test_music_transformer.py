@@ -107,3 +107,59 @@ def test_events_to_notes_survives_nonsense():
     tokens = [ev.NOTE_OFF + 60, ev.BOS, ev.NOTE_ON + 61, ev.TIME_SHIFT + 9, ev.PAD, ev.EOS]
     notes = ev.events_to_notes(tokens)
     assert [(n.pitch, round(n.end - n.start, 2)) for n in notes] == [(61, 0.1)]
+
+
+def tiny_model(tmp_path=None, seed=3):
+    torch.manual_seed(seed)
+    cfg = MusicTransformerConfig(d_model=32, n_heads=4, n_layers=2, d_ff=64, max_len=256, dropout=0.0)
+    return MusicTransformer(cfg).eval()
+
+
+def test_generation_with_and_without_the_cache_samples_the_same_tokens():
+    from engine.models.music_transformer.generate import generate
+
+    model = tiny_model()
+    prompt = [ev.BOS, ev.VELOCITY + 20, ev.NOTE_ON + 60, ev.TIME_SHIFT + 49, ev.NOTE_OFF + 60]
+    a = generate(model, prompt, seconds=2.0, variations=2, temperature=1.0, top_p=0.9, seed=7, use_cache=True)
+    b = generate(model, prompt, seconds=2.0, variations=2, temperature=1.0, top_p=0.9, seed=7, use_cache=False)
+    assert a == b and len(a) == 2 and all(len(x) > 0 for x in a)
+    assert all(ev.PAD not in x and ev.BOS not in x for x in a)
+
+
+def test_continue_places_valid_notes_after_the_prompt_within_the_bars(tmp_path):
+    from engine.midi.midifile import read_midi, write_midi
+    from engine.midi.score import Note, Score, Track
+    from engine.models.music_transformer.generate import continue_notes, load_model
+    from engine.models.music_transformer.train import save_weights
+
+    save_weights(tiny_model(), tmp_path / "m")
+    model = load_model(tmp_path / "m")
+    prompt = [Note(i * 240, p, 240, 90) for i, p in enumerate([60, 62, 64, 65, 67, 65, 64, 62])]
+    score = Score(tracks=[Track(notes=list(prompt))])
+    variations = continue_notes(model, score, prompt, bars=2, variations=3, seed=1)
+    assert len(variations) == 3
+    end = max(n.end for n in prompt)
+    for notes in variations:
+        for n in notes:
+            assert end - 1 <= n.start < end + 2 * score.ticks_per_bar and n.end <= end + 2 * score.ticks_per_bar
+        score.tracks[0].notes = sorted(prompt + notes)
+        write_midi(score, tmp_path / "c.mid")  # valid, playable MIDI
+        assert read_midi(tmp_path / "c.mid").note_count() == len(prompt) + len(notes)
+
+
+def test_a_broken_model_folder_is_a_clear_error(tmp_path):
+    from engine.models.music_transformer.generate import ModelFileError, load_model
+    from engine.models.music_transformer.train import save_weights
+
+    with pytest.raises(ModelFileError, match="missing"):
+        load_model(tmp_path)
+    save_weights(tiny_model(), tmp_path / "m")
+    data = (tmp_path / "m" / "model.safetensors").read_bytes()
+    (tmp_path / "m" / "model.safetensors").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ModelFileError, match="could not be read"):
+        load_model(tmp_path / "m")
+    save_weights(tiny_model(), tmp_path / "m")
+    cfg = (tmp_path / "m" / "config.json").read_text().replace('"d_ff": 64', '"d_ff": 128')
+    (tmp_path / "m" / "config.json").write_text(cfg)
+    with pytest.raises(ModelFileError, match="do not fit"):
+        load_model(tmp_path / "m")
