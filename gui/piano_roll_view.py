@@ -52,6 +52,18 @@ AUTOSAVE_SECONDS = 30
 MIDI_FILTER = "MIDI files (*.mid *.midi);;All files (*)"
 
 
+_model_cache: dict[str, object] = {}
+
+
+def _music_transformer():
+    """The shipped Music Transformer, loaded once (on the gpu lane, by the continue job)."""
+    from engine.models.music_transformer.generate import ASSET_DIR, load_model
+
+    if "model" not in _model_cache:
+        _model_cache["model"] = load_model(ASSET_DIR)
+    return _model_cache["model"]
+
+
 class PianoRollView(QWidget):
     statusMessage = Signal(str)
     _rendered = Signal(object, int, bool)  # audio, start tick, loop
@@ -146,6 +158,10 @@ class PianoRollView(QWidget):
                   self.strength_spin):
             bar3.addWidget(w)
         bar3.addStretch(1)
+        self.continue_button = QPushButton("Continue…")
+        self.continue_button.setToolTip("Let the Music Transformer continue the selection (or the track) (C)")
+        bar3.addWidget(self.continue_button)
+        self.continue_panel = self._build_continue_panel()
 
         grid = QGridLayout()
         grid.setSpacing(0)
@@ -160,6 +176,7 @@ class PianoRollView(QWidget):
         layout.addLayout(bar1)
         layout.addLayout(bar2)
         layout.addLayout(bar3)
+        layout.addWidget(self.continue_panel)
         layout.addWidget(self.banner)
         layout.addLayout(grid, 1)
 
@@ -192,6 +209,7 @@ class PianoRollView(QWidget):
         self._action("draw_tool", "Draw tool", "D", lambda: self.set_tool("draw"))
         self._action("select_tool", "Select tool", "S", lambda: self.set_tool("select"))
         self._action("home", "Playhead to start", "Home", lambda: self.set_playhead(0))
+        self._action("continue", "Continue with the Music Transformer", "C", self.show_continue)
         self._action("legato", "Legato", "L", lambda: self._edit_selection(edit.legato, "Legato"))
         self._action("join", "Join notes", "J", lambda: self._edit_selection(edit.join, "Join"))
         self._action("split", "Split at the playhead", "Ctrl+K", self.split_at_playhead)
@@ -217,6 +235,7 @@ class PianoRollView(QWidget):
         self.track_combo.activated.connect(self.doc.set_current_track)
         self.program_spin.editingFinished.connect(lambda: self.doc.set_program(self.program_spin.value() - 1))
         self._rendered.connect(self._start_playback)
+        self.continue_button.clicked.connect(self.show_continue)
         self.bridge.event.connect(self._on_job_event)
         self.play_timer = QTimer(self)
         self.play_timer.setInterval(30)
@@ -396,6 +415,152 @@ class PianoRollView(QWidget):
         span = -(-span // step) * step  # whole grid steps
         self.doc.replace_notes([], edit.move(chosen, ticks=span), "Duplicate")
 
+    # -- continue (Music Transformer) -------------------------------------------------------------
+    def _build_continue_panel(self) -> QWidget:
+        panel = QWidget()
+        panel.setObjectName("continuePanel")
+        self.bars_spin = QSpinBox()
+        self.bars_spin.setRange(1, 32)
+        self.bars_spin.setValue(int(self.settings.value("continue/bars", 4)))
+        self.bars_spin.setSuffix(" bars")
+        self.temperature_spin = QDoubleSpinBox()
+        self.temperature_spin.setRange(0.1, 2.0)
+        self.temperature_spin.setSingleStep(0.05)
+        self.temperature_spin.setValue(float(self.settings.value("continue/temperature", 1.0)))
+        self.top_p_spin = QDoubleSpinBox()
+        self.top_p_spin.setRange(0.5, 1.0)
+        self.top_p_spin.setSingleStep(0.01)
+        self.top_p_spin.setValue(float(self.settings.value("continue/top_p", 0.95)))
+        self.variations_spin = QSpinBox()
+        self.variations_spin.setRange(1, 8)
+        self.variations_spin.setValue(int(self.settings.value("continue/variations", 3)))
+        self.generate_button = QPushButton("Generate")
+        self.variation_combo = QComboBox()
+        self.audition_button = QPushButton("▶ Audition")
+        self.accept_button = QPushButton("Accept")
+        self.accept_button.setToolTip("Insert the variation into the track (one undoable step)")
+        self.discard_button = QPushButton("Close")
+        self.continue_status = QLabel("")
+        self.continue_status.setStyleSheet("color: #666;")
+        row = QHBoxLayout(panel)
+        row.setContentsMargins(0, 0, 0, 0)
+        for w in (QLabel("<b>Continue</b>"), self.bars_spin, QLabel("Temperature"), self.temperature_spin,
+                  QLabel("Top-p"), self.top_p_spin, QLabel("Variations"), self.variations_spin, self.generate_button,
+                  self.variation_combo, self.audition_button, self.accept_button, self.discard_button):
+            row.addWidget(w)
+        row.addWidget(self.continue_status, 1)
+        self.generate_button.clicked.connect(self.generate_continuation)
+        self.variation_combo.currentIndexChanged.connect(self._show_variation)
+        self.audition_button.clicked.connect(self.audition)
+        self.accept_button.clicked.connect(self.accept_continuation)
+        self.discard_button.clicked.connect(self.close_continue)
+        self._variations: list[list[Note]] = []
+        self._continue_job: int | None = None
+        panel.hide()
+        self._update_continue_buttons()
+        return panel
+
+    def show_continue(self) -> None:
+        self.continue_panel.show()
+        self.generate_button.setFocus()
+
+    def close_continue(self) -> None:
+        if self._continue_job is not None:
+            self.queue.cancel(self._continue_job)
+        self._variations = []
+        self.canvas.preview_notes = []
+        self.canvas.update()
+        self.variation_combo.clear()
+        self.continue_panel.hide()
+        self._update_continue_buttons()
+
+    def _update_continue_buttons(self) -> None:
+        has = bool(self._variations)
+        for w in (self.variation_combo, self.audition_button, self.accept_button):
+            w.setEnabled(has)
+        self.generate_button.setText("Cancel" if self._continue_job is not None else
+                                     ("Regenerate" if has else "Generate"))
+
+    def prompt_notes(self) -> list[Note]:
+        """The selection, or the whole current track when nothing is selected."""
+        return sorted(self.doc.selection) or list(self.doc.notes)
+
+    def generate_continuation(self) -> int | None:
+        """Run the Music Transformer as a job (gpu lane, progress, Cancel); returns its id."""
+        if self._continue_job is not None:
+            self.queue.cancel(self._continue_job)
+            return None
+        prompt = self.prompt_notes()
+        if not prompt:
+            self.banner.show_message("There is nothing to continue: draw or select some notes first.", "error")
+            return None
+        for key, w in (("bars", self.bars_spin), ("temperature", self.temperature_spin),
+                       ("top_p", self.top_p_spin), ("variations", self.variations_spin)):
+            self.settings.setValue(f"continue/{key}", w.value())
+        score = self.doc.score.copy()
+        bars, variations = self.bars_spin.value(), self.variations_spin.value()
+        temperature, top_p = self.temperature_spin.value(), self.top_p_spin.value()
+
+        def run(ctx):
+            from engine.models.music_transformer.generate import continue_notes
+
+            ctx.progress(None, "loading the Music Transformer")
+            model = _music_transformer()
+            ctx.progress(0.0, "generating", force=True)
+
+            def should_stop() -> bool:
+                ctx.checkpoint()
+                return False
+
+            return continue_notes(model, score, prompt, bars, variations, temperature, top_p,
+                                  progress=lambda f: ctx.progress(f, "generating"), should_stop=should_stop)
+
+        job = self.queue.submit(run, kind="continue", title=f"Continue {len(prompt)} notes · {bars} bars",
+                                priority=Priority.INTERACTIVE, lane="gpu")
+        self._continue_job = job.id
+        self.continue_status.setText("generating…")
+        self._update_continue_buttons()
+        return job.id
+
+    def _continue_finished(self, event) -> None:
+        self._continue_job = None
+        if event.kind == "finished":
+            self._variations = [v for v in event.result]
+            self.variation_combo.blockSignals(True)
+            self.variation_combo.clear()
+            for i, v in enumerate(self._variations, start=1):
+                self.variation_combo.addItem(f"Variation {i} ({len(v)} notes)")
+            self.variation_combo.blockSignals(False)
+            self._show_variation()
+            self.continue_status.setText(event.message)
+        elif event.kind == "failed":
+            message = event.error.split(": ", 1)[-1] if event.error else "unknown error"
+            self.banner.show_message(f"Could not continue the motif: {message}", "error")
+            self.continue_status.setText("")
+        else:
+            self.continue_status.setText("cancelled")
+        self._update_continue_buttons()
+
+    def _show_variation(self, *_: object) -> None:
+        i = self.variation_combo.currentIndex()
+        self.canvas.preview_notes = self._variations[i] if 0 <= i < len(self._variations) else []
+        self.canvas.update()
+
+    def audition(self) -> None:
+        """Play the prompt and the variation shown, from the prompt's start."""
+        prompt = self.prompt_notes()
+        if not self.canvas.preview_notes or not prompt:
+            return
+        score = self.doc.score.copy()
+        score.tracks[self.doc.current].notes = sorted(score.tracks[self.doc.current].notes + self.canvas.preview_notes)
+        self.play(score=score, start=min(n.start for n in prompt))
+
+    def accept_continuation(self) -> None:
+        if self.canvas.preview_notes:
+            self.doc.replace_notes([], self.canvas.preview_notes, "Continue")
+            self.statusMessage.emit(f"Inserted {len(self.canvas.preview_notes)} notes")
+        self.close_continue()
+
     # -- files -------------------------------------------------------------------------------------
     def maybe_save(self) -> bool:
         """Before changes would be lost: Save / Discard / Cancel. True when it is fine to go on."""
@@ -543,13 +708,12 @@ class PianoRollView(QWidget):
         else:
             self.play()
 
-    def play(self) -> None:
+    def play(self, score: Score | None = None, start: int | None = None) -> None:
         """Render (on the cpu lane: long scores take a moment) then play from the playhead."""
-        loop = self.loop_button.isChecked() and self.canvas.loop is not None
-        start, end = self.canvas.loop if loop else (self.canvas.playhead, None)
-        if not loop and start >= self.doc.score.end_tick:
-            start = 0
-        score = self.doc.score.copy()
+        loop = score is None and self.loop_button.isChecked() and self.canvas.loop is not None
+        begin, end = self.canvas.loop if loop else (self.canvas.playhead if start is None else start, None)
+        score = score or self.doc.score.copy()
+        start = 0 if not loop and begin >= score.end_tick else begin
         from engine.midi.synth import get_synthesizer
 
         def render(ctx):
@@ -561,6 +725,12 @@ class PianoRollView(QWidget):
         self.play_button.setText("■ Stop")
 
     def _on_job_event(self, event) -> None:
+        if event.job_id == self._continue_job:
+            if event.kind == "progress" and event.progress is not None:
+                self.continue_status.setText(f"generating… {event.progress * 100:.0f}%")
+            elif event.state.done:
+                self._continue_finished(event)
+            return
         if event.job_id not in self._render_jobs or not event.state.done:
             return
         start, loop = self._render_jobs.pop(event.job_id)

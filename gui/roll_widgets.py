@@ -86,6 +86,7 @@ class RollCanvas(_Shared):
         self.playhead = 0
         self.loop: tuple[int, int] | None = None
         self.new_length = 480  # length of a drawn note; follows the last one drawn or resized
+        self.preview_notes: list[Note] = []  # a continuation to audition (not in the score yet)
         self._index_for = None
         self._starts: list[int] = []
         self._max_duration = 0
@@ -185,6 +186,13 @@ class RollCanvas(_Shared):
         for n in preview:
             p.setBrush(velocity_colour(n.velocity, True))
             p.drawRect(self.note_rect(n))
+        # a continuation being auditioned: green, see-through
+        if self.preview_notes:
+            p.setPen(QPen(QColor(30, 120, 60)))
+            p.setBrush(QColor(80, 200, 120, 170))
+            for n in self.preview_notes:
+                if n.end >= left and n.start <= right and bottom_pitch <= n.pitch <= top_pitch:
+                    p.drawRect(self.note_rect(n))
         # marquee, playhead
         if self._drag and self._drag["mode"] == "marquee":
             p.setPen(QPen(QColor(60, 90, 160), 1, Qt.PenStyle.DashLine))

@@ -225,3 +225,35 @@ def test_legato_join_and_split_at_the_playhead(roll):
     roll.doc.select([Note(0, 60, 240), Note(240, 60, 240)])
     roll.actions_by_name["join"].trigger()
     assert sorted(roll.doc.notes)[0] == Note(0, 60, 480)
+
+
+def test_continue_previews_variations_and_accept_is_one_undoable_step(roll, qtbot):
+    from engine.midi.synth import ASSETS
+
+    assert roll.open_file(str(ASSETS / "motifs" / "walking-motif.mid"))
+    before = roll.doc.snapshot()
+    prompt_end = max(n.end for n in roll.doc.notes)
+    roll.actions_by_name["continue"].trigger()
+    assert roll.continue_panel.isVisible()
+    roll.bars_spin.setValue(2)
+    roll.variations_spin.setValue(2)
+    job_id = roll.generate_continuation()
+    assert job_id is not None
+    qtbot.waitUntil(lambda: roll._continue_job is None, timeout=60000)
+    assert roll.variation_combo.count() == 2, roll.continue_status.text()
+    preview = roll.canvas.preview_notes
+    assert preview and all(n.start >= prompt_end - 1 for n in preview)
+    assert all(n.end <= prompt_end + 2 * roll.doc.score.ticks_per_bar for n in preview)
+    assert roll.doc.snapshot() == before  # previews are not in the score
+    roll.variation_combo.setCurrentIndex(1)
+    chosen = roll.canvas.preview_notes
+    roll.accept_continuation()
+    assert set(chosen) <= set(roll.doc.notes) and not roll.continue_panel.isVisible()
+    roll.actions_by_name["undo"].trigger()
+    assert roll.doc.snapshot().tracks == before.tracks
+
+
+def test_continue_with_nothing_to_continue_says_so(roll):
+    roll.doc.load(Score())
+    assert roll.generate_continuation() is None
+    assert "nothing to continue" in roll.banner.label.text()
