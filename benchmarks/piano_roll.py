@@ -57,7 +57,6 @@ def main() -> None:
     view.doc.load(Score(tracks=[Track(notes=notes)]))
     app.processEvents()
     canvas = view.canvas
-    viewport = view.grid_area.viewport()
     # scroll to the middle of the score and the middle of the notes' range
     view.grid_area.horizontalScrollBar().setValue(int(view.geo.x(480 * 4 * 600)))
     view.grid_area.verticalScrollBar().setValue(view.geo.y(80))
