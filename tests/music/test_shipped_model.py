@@ -35,7 +35,7 @@ def to_score(timed, seconds: float, bpm: float = 100.0) -> tuple[Score, list[Not
 
 @pytest.fixture(scope="module")
 def openings():
-    held_out = [p for p in corpus_paths() if split_of("/".join(p.parts[-2:])) == "test"][:8]
+    held_out = [p for p in corpus_paths() if split_of("/".join(p.parts[-2:])) == "test"][:16]
     return [piece_notes(p) for p in held_out]
 
 
@@ -55,12 +55,12 @@ def test_continuations_keep_the_key_better_than_unigram_sampling(openings, tmp_p
     ours, baseline = [], []
     for k, piece in enumerate(openings):
         score, prompt = to_score(piece, seconds=8.0)
-        [notes] = continue_notes(model, score, prompt, bars=4, variations=1, temperature=1.0, top_p=0.95, seed=k)
-        assert len(notes) >= 8
         key = profile(prompt)
-        ours.append(np.corrcoef(key, profile(notes))[0, 1])
-        drawn = [Note(n.start, int(rng.choice(all_pitches)), n.duration, n.velocity) for n in notes]
-        baseline.append(np.corrcoef(key, profile(drawn))[0, 1])
+        for notes in continue_notes(model, score, prompt, bars=4, variations=2, temperature=1.0, top_p=0.95, seed=k):
+            assert len(notes) >= 8
+            ours.append(np.corrcoef(key, profile(notes))[0, 1])
+            drawn = [Note(n.start, int(rng.choice(all_pitches)), n.duration, n.velocity) for n in notes]
+            baseline.append(np.corrcoef(key, profile(drawn))[0, 1])
         # valid, playable MIDI
         score.tracks[0].notes = sorted(prompt + notes)
         path = write_midi(score, tmp_path / f"c{k}.mid")
@@ -69,4 +69,4 @@ def test_continuations_keep_the_key_better_than_unigram_sampling(openings, tmp_p
         audio = get_synthesizer().render(back, tail=0.2)
         assert np.sqrt(np.mean(audio ** 2)) > 0.005
     print(f"pitch-class correlation with the prompt: model {np.mean(ours):.3f}, unigram {np.mean(baseline):.3f}")
-    assert np.mean(ours) > np.mean(baseline) + 0.1
+    assert np.mean(ours) > np.mean(baseline) + 0.2
