@@ -21,12 +21,11 @@ from engine.audio.playback import Player
 from engine.audio.session import RecordingSession
 from engine.audio.takes import Take, TakeLibrary, safe_filename, transcript_path
 from engine.jobs import JobQueue, JobState, Priority
-from engine.transcript import FORMATS, write_transcript
 from gui.jobs import JobsBridge
 from gui.level_meter import LevelMeter
 from gui.live_transcript import LiveTranscriptPanel
 from gui.settings import get_float, get_str
-from gui.widgets import Banner, format_duration
+from gui.widgets import Banner, ask_transcript_path, format_duration, write_transcript_or_say_why
 from gui.spectrogram import SpectrogramView
 
 
@@ -547,26 +546,21 @@ class RecordView(QWidget):
         take_id = self.selected_take_id()
         if take_id is None:
             return
-        take = self.library.get(take_id)
-        folder = get_str(self.settings, "paths/export_dir", str(Path.home()))
-        filters = ";;".join(f"{f.upper()} (*.{f})" for f in FORMATS)
-        path, chosen = QFileDialog.getSaveFileName(
-            self, "Export transcript", str(Path(folder) / f"{safe_filename(take.name)}.srt"), filters)
-        if not path:
-            return
-        if not Path(path).suffix:
-            path += "." + chosen.split()[0].lower()
-        self.settings.setValue("paths/export_dir", str(Path(path).parent))
-        self.export_transcript(take_id, path)
+        path = ask_transcript_path(self, self.settings, safe_filename(self.library.get(take_id).name), str(Path.home()))
+        if path:
+            self.export_transcript(take_id, path)
 
     def export_transcript(self, take_id: str, path: str, fmt: str | None = None) -> bool:
         try:
             result = self.library.load_transcript(take_id)
-            if result is None:
-                raise ValueError("this take has no transcript")
-            write_transcript(result, path, fmt)
-        except (OSError, ValueError) as exc:
-            self.banner.show_message(f"Could not export the transcript: {exc}", "error")
+        except ValueError as exc:
+            result, why = None, str(exc)
+        else:
+            why = "this take has no transcript"
+        if result is None:
+            self.banner.show_message(f"Could not export the transcript: {why}", "error")
+            return False
+        if not write_transcript_or_say_why(self.banner, result, path, fmt):
             return False
         self.statusMessage.emit(f"Exported {Path(path).name}")
         return True

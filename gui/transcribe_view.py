@@ -20,11 +20,10 @@ from engine.models.catalog import installed_models
 from engine.models.whisper.tokenizer import LANGUAGES
 from engine.models.whisper.transcribe import TranscribeOptions
 from engine.tasks.transcribe import transcribe_file
-from engine.transcript import FORMATS, write_transcript
 from gui.file_view import AUDIO_FILTER, AudioFileView
 from gui.jobs import JobsBridge
 from gui.settings import get_str
-from gui.widgets import Banner, format_duration
+from gui.widgets import Banner, ask_transcript_path, format_duration, write_transcript_or_say_why
 
 PathRole = Qt.ItemDataRole.UserRole
 
@@ -333,28 +332,16 @@ class TranscribeView(QWidget):
         return self.results.get(item.data(PathRole)) if item is not None else None
 
     def choose_export(self) -> None:
-        result = self.current_result()
-        if result is None:
+        if self.current_result() is None:
             return
         source = Path(self.files.currentItem().data(PathRole))
-        folder = get_str(self.settings, "paths/export_dir", str(source.parent))
-        filters = ";;".join(f"{f.upper()} (*.{f})" for f in FORMATS)
-        path, chosen = QFileDialog.getSaveFileName(self, "Export transcript", str(Path(folder) / f"{source.stem}.srt"),
-                                                   filters)
+        path = ask_transcript_path(self, self.settings, source.stem, str(source.parent))
         if path:
-            if not Path(path).suffix:
-                path += "." + chosen.split()[0].lower()
-            self.settings.setValue("paths/export_dir", str(Path(path).parent))
             self.export(path)
 
     def export(self, path: str, fmt: str | None = None) -> bool:
         result = self.current_result()
-        if result is None:
-            return False
-        try:
-            write_transcript(result, path, fmt)
-        except (OSError, ValueError) as exc:
-            self.banner.show_message(f"Could not export the transcript: {exc}", "error")
+        if result is None or not write_transcript_or_say_why(self.banner, result, path, fmt):
             return False
         self.statusMessage.emit(f"Exported {Path(path).name}")
         return True

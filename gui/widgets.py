@@ -49,3 +49,36 @@ class Banner(QFrame):
 
     def button(self, title: str) -> QPushButton | None:
         return next((b for b in self._buttons if b.text() == title), None)
+
+
+def ask_transcript_path(parent: QWidget, settings, stem: str, default_folder: str) -> str | None:
+    """The Save dialog for a transcript (TXT/SRT/VTT/JSON); remembers the folder. The suffix
+    follows the chosen filter when the name has none."""
+    from pathlib import Path
+
+    from PySide6.QtWidgets import QFileDialog
+
+    from engine.transcript import FORMATS
+    from gui.settings import get_str
+
+    folder = get_str(settings, "paths/export_dir", default_folder)
+    filters = ";;".join(f"{f.upper()} (*.{f})" for f in FORMATS)
+    path, chosen = QFileDialog.getSaveFileName(parent, "Export transcript", str(Path(folder) / f"{stem}.srt"), filters)
+    if not path:
+        return None
+    if not Path(path).suffix:
+        path += "." + chosen.split()[0].lower()
+    settings.setValue("paths/export_dir", str(Path(path).parent))
+    return path
+
+
+def write_transcript_or_say_why(banner: Banner, result, path: str, fmt: str | None = None) -> bool:
+    """Write an export; a failure (full disk, bad name) goes to the banner, not up."""
+    from engine.transcript import write_transcript
+
+    try:
+        write_transcript(result, path, fmt)
+    except (OSError, ValueError) as exc:
+        banner.show_message(f"Could not export the transcript: {exc}", "error")
+        return False
+    return True
