@@ -436,6 +436,7 @@ class PianoRollView(QWidget):
         self.variations_spin.setValue(int(self.settings.value("continue/variations", 3)))
         self.generate_button = QPushButton("Generate")
         self.variation_combo = QComboBox()
+        self.variation_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.audition_button = QPushButton("▶ Audition")
         self.accept_button = QPushButton("Accept")
         self.accept_button.setToolTip("Insert the variation into the track (one undoable step)")
