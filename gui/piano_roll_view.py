@@ -8,6 +8,7 @@ offers it back.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import time
@@ -52,16 +53,12 @@ AUTOSAVE_SECONDS = 30
 MIDI_FILTER = "MIDI files (*.mid *.midi);;All files (*)"
 
 
-_model_cache: dict[str, object] = {}
-
-
+@functools.cache
 def _music_transformer():
     """The shipped Music Transformer, loaded once (on the gpu lane, by the continue job)."""
     from engine.models.music_transformer.generate import ASSET_DIR, load_model
 
-    if "model" not in _model_cache:
-        _model_cache["model"] = load_model(ASSET_DIR)
-    return _model_cache["model"]
+    return load_model(ASSET_DIR)
 
 
 class PianoRollView(QWidget):
@@ -249,7 +246,7 @@ class PianoRollView(QWidget):
         self._snap_changed()
         self._document_changed()
         self._update_title()
-        QTimer.singleShot(0, self._center_on_middle_c)
+        QTimer.singleShot(0, self.center_on_notes)
         self._offer_autosave()
 
     # -- plumbing --------------------------------------------------------------------------------
@@ -287,10 +284,6 @@ class PianoRollView(QWidget):
         viewport = self.grid_area.viewport()
         self.grid_area.verticalScrollBar().setValue(self.geo.y(middle) - viewport.height() // 2)
         self.grid_area.horizontalScrollBar().setValue(0)
-
-    def _center_on_middle_c(self) -> None:
-        bar = self.grid_area.verticalScrollBar()
-        bar.setValue(self.geo.y(72) - 40)
 
     def _document_changed(self) -> None:
         score = self.doc.score

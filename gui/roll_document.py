@@ -152,16 +152,6 @@ class RollDocument(QObject):
             self.changed.emit()
             self.selectionChanged.emit()
 
-    def add_track(self, name: str, program: int = 0, channel: int | None = None) -> None:
-        before = self.snapshot()
-        used = {t.channel for t in self.score.tracks}
-        if channel is None:
-            channel = next((c for c in range(16) if c not in used and c != 9), 0)
-        self.score.tracks.append(Track(name=name, channel=channel, program=program))
-        self.current = len(self.score.tracks) - 1
-        self.selection = set()
-        self.commit(before, "Add track")
-
     def set_program(self, program: int) -> None:
         before = self.snapshot()
         self.track.program = program

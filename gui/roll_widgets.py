@@ -47,8 +47,8 @@ class RollGeometry:
     def snapped(self, tick: float, mode: str = "round") -> int:
         if self.snap <= 0:
             return max(0, round(tick))
-        f = {"round": round, "floor": lambda v: int(v // 1)}[mode]
-        return max(0, int(f(tick / self.snap)) * self.snap)
+        steps = tick / self.snap
+        return max(0, int(steps // 1 if mode == "floor" else round(steps)) * self.snap)
 
 
 def velocity_colour(velocity: int, selected: bool) -> QColor:
@@ -87,18 +87,16 @@ class RollCanvas(_Shared):
         self.loop: tuple[int, int] | None = None
         self.new_length = 480  # length of a drawn note; follows the last one drawn or resized
         self.preview_notes: list[Note] = []  # a continuation to audition (not in the score yet)
-        self._index_for = None
-        self._starts: list[int] = []
-        self._max_duration = 0
+        self._index: list[tuple[list[int], int]] = []  # per track: sorted starts, longest note
         self._drag: dict | None = None
         doc.changed.connect(self._reindex)
         self._reindex()
 
     # -- index -----------------------------------------------------------------------------------
     def _reindex(self) -> None:
-        notes = self.doc.notes
-        self._starts = [n.start for n in notes]
-        self._max_duration = max((n.duration for n in notes), default=0)
+        """Once per change, not per paint: every track's starts (its notes are kept sorted)."""
+        self._index = [([n.start for n in t.notes], max((n.duration for n in t.notes), default=0))
+                       for t in self.doc.score.tracks]
         self.resize_to_content()
 
     def resize_to_content(self) -> None:
@@ -106,10 +104,12 @@ class RollCanvas(_Shared):
         if size != self.size():
             self.setFixedSize(size)
 
-    def visible_notes(self, left_tick: float, right_tick: float, notes: list[Note] | None = None) -> list[Note]:
-        notes = self.doc.notes if notes is None else notes
-        starts = self._starts if notes is self.doc.notes else [n.start for n in notes]
-        i0 = bisect.bisect_left(starts, left_tick - self._max_duration)
+    def visible_notes(self, left_tick: float, right_tick: float, track: int | None = None) -> list[Note]:
+        """Notes of a track (default: the current one) sounding between the two ticks."""
+        track = self.doc.current if track is None else track
+        notes = self.doc.score.tracks[track].notes
+        starts, longest = self._index[track]
+        i0 = bisect.bisect_left(starts, left_tick - longest)
         i1 = bisect.bisect_right(starts, right_tick)
         return [n for n in notes[i0:i1] if n.end >= left_tick]
 
@@ -161,14 +161,11 @@ class RollCanvas(_Shared):
             tick += step
         # other tracks as ghosts
         p.setPen(Qt.PenStyle.NoPen)
-        for i, track in enumerate(score.tracks):
+        p.setBrush(QColor(150, 150, 160, 70))
+        for i in range(len(score.tracks)):
             if i == self.doc.current:
                 continue
-            starts = [n.start for n in track.notes]
-            longest = max((n.duration for n in track.notes), default=0)
-            lo, hi = bisect.bisect_left(starts, left - longest), bisect.bisect_right(starts, right)
-            p.setBrush(QColor(150, 150, 160, 70))
-            for n in track.notes[lo:hi]:
+            for n in self.visible_notes(left, right, track=i):
                 if bottom_pitch <= n.pitch <= top_pitch:
                     p.drawRect(self.note_rect(n))
         # this track's notes (dragged ones where the drag puts them)

@@ -144,7 +144,7 @@ class StreamingTranscriber:
             frame_start, frame_end = frame * FRAME, (frame + 1) * FRAME
             if self._open is None:
                 if p >= on:
-                    floor = self._closed[-1].end if self._closed else (self.segments_end_sample())
+                    floor = self._closed[-1].end if self._closed else self._segments_end()
                     start = max(frame_start - int(o.lead_in * SAMPLE_RATE), floor, self._offset)
                     self._open = _Span(start, language=self.language)
                     self._last_voice_end = frame_end
@@ -161,7 +161,7 @@ class StreamingTranscriber:
                 self._cut_long_segment()
         self._trim()
 
-    def segments_end_sample(self) -> int:
+    def _segments_end(self) -> int:
         return round(self.segments[-1].end * SAMPLE_RATE) if self.segments else 0
 
     def _close(self, end: int) -> None:

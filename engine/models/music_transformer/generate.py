@@ -90,8 +90,9 @@ def generate(model: MusicTransformer, prompt: list[int], seconds: float, variati
     elapsed = [0] * variations
     done = [False] * variations
     out: list[list[int]] = [[] for _ in range(variations)]
-    sequence = batch
-    while not all(done) and sequence.shape[1] < limit:
+    sequence = batch  # the whole sequence is kept only without a cache (each step re-reads it)
+    length = len(prompt)
+    while not all(done) and length < limit:
         if should_stop is not None and should_stop():
             from engine.jobs import Cancelled
 
@@ -111,13 +112,12 @@ def generate(model: MusicTransformer, prompt: list[int], seconds: float, variati
         if progress:
             progress(min(1.0, min(elapsed) / max(steps_wanted, 1)))
         step_tokens = nxt[:, None].to(device)
+        length += 1
         if use_cache:
             logits = model(step_tokens, cache)[:, -1]
         else:
             sequence = torch.cat([sequence, step_tokens], dim=1)
             logits = model(sequence)[:, -1]
-            continue
-        sequence = torch.cat([sequence, step_tokens], dim=1)
     return out
 
 

@@ -115,10 +115,10 @@ class RelativeSelfAttention(nn.Module):
         if t == 1:  # one new token: column c is key c already (distance total-1-c = past-c)
             return rel
         # a few new tokens after a cache: row i (position past+i) reads column t-1-i+j for key j
-        return self._gather_rows(rel, past)
+        return self._gather_rows(rel)
 
     @staticmethod
-    def _gather_rows(rel: Tensor, past: int) -> Tensor:
+    def _gather_rows(rel: Tensor) -> Tensor:
         t, total = rel.shape[-2], rel.shape[-1]
         i = torch.arange(t, device=rel.device)[:, None]
         j = torch.arange(total, device=rel.device)[None, :]
