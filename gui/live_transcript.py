@@ -74,8 +74,12 @@ class LiveTranscriptPanel(QWidget):
         self._shown = 0
         self.export_button.setEnabled(False)
 
+    @staticmethod
+    def _line(segment) -> str:
+        return f"{format_duration(segment.start)}   {segment.text.strip()}"
+
     def _add_segment(self, segment) -> None:
-        item = QListWidgetItem(f"{format_duration(segment.start)}   {segment.text.strip()}")
+        item = QListWidgetItem(self._line(segment))
         item.setData(SpanRole, (segment.start, segment.end))
         self.segments.addItem(item)
 
@@ -84,6 +88,9 @@ class LiveTranscriptPanel(QWidget):
         at_bottom = self._at_bottom()
         if len(update.segments) < self._shown:  # a new take
             self.clear()
+        for index in update.revised:  # a likelier reading of a line already listed
+            if index < self._shown:
+                self.segments.item(index).setText(self._line(update.segments[index]))
         for segment in update.segments[self._shown:]:
             self._add_segment(segment)
         self._shown = len(update.segments)

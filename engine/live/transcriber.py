@@ -20,6 +20,30 @@ How it works (DESIGN.md §5):
   grows past ``window`` seconds; text that leaves the window becomes the prompt.
 - ``finish()`` (Stop) closes whatever is open: nothing captured before Stop is dropped.
 
+Keeping up on any machine (issue #10). A slow or busy machine must never build a backlog; the
+transcriber measures what each kind of pass costs (``costs``) and adapts:
+- A hypothesis always decodes the newest audio: it runs when ``step`` seconds of new audio have
+  come in, over everything received so far; audio that came in while the previous pass ran is
+  simply part of the next one (stale hypotheses are skipped, never queued).
+- Hypotheses are cheap: they see at most ``hypothesis_context`` seconds of earlier segments,
+  and the encoder runs on the audio actually present plus ``hypothesis_padding`` of silence
+  instead of a whole zero-padded 30 s window (the encoder's cost is linear to quadratic in its
+  length). Their words are only ever tentative or committed, never final: the closing pass
+  below decodes every segment on a whole 30 s window, so the stored transcript's accuracy does
+  not depend on this shortcut.
+- A closed segment gets one closing pass at once (the whole window, beam ``final_beam_size``);
+  when the transcriber is behind (more than ``behind`` seconds of audio beyond the pause waiting,
+  or another closed segment queued) that pass is cheaper (beam ``cheap_beam_size``). Either way
+  its text is shown as final at once.
+- What the full quality still asks for (the other contexts of ``final_contexts``, the full
+  beam after a cheap pass) is a *refinement*: one pass per step, run only while nobody speaks
+  (no open segment, nothing else to do) and, after Stop, as long as the measured cost of the
+  next pass fits ``stop_budget``. A refinement replaces a segment's text only if it is likelier
+  (average log-probability); the update lists the segments it revised. A segment whose audio
+  has left the window is no longer refined (memory stays bounded).
+- Stop: the closing passes left run with the full beam if their measured cost fits
+  ``stop_budget``, otherwise cheap; then refinements while they fit.
+
 The model runs through ``run(fn)``: the live job passes the job queue's ``run_step``, so each
 decoding pass is a LIVE-priority step on the gpu lane that a running file transcription lets
 through at its next decoding step. This class itself holds no threads.
@@ -34,7 +58,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from engine.audio.dsp import log_mel_spectrogram
+from engine.audio.dsp import WHISPER_HOP as HOP, log_mel_spectrogram
 from engine.audio.vad import FRAME, SAMPLE_RATE, VoiceActivityDetector
 from engine.live.agreement import LocalAgreement, Word, split_words
 from engine.models.whisper.decoding import DecodingOptions, DecodingResult, decode, detect_language
@@ -58,6 +82,11 @@ class LiveOptions:
     # window) each, and the reading with the best average log-probability is kept
     final_contexts: tuple[float | None, ...] = (None, 8.0)
     prompt_tokens: int = 96  # how much text from before the window conditions the next segments
+    hypothesis_context: float | None = 8.0  # seconds of finished segments a hypothesis sees (None: the window)
+    hypothesis_padding: float | None = 1.0  # a hypothesis encodes the audio + this much silence (None: 30 s)
+    cheap_beam_size: int = 2  # the closing pass's beam when behind
+    behind: float = 1.0  # seconds of waiting audio (beyond the pause) that count as falling behind
+    stop_budget: float = 2.0  # measured model seconds allowed after Stop for full quality
 
 
 @dataclass
@@ -71,6 +100,7 @@ class LiveUpdate:
     start: float | None  # of the open segment, seconds into the take
     audio_seconds: float  # audio received when this was made
     compute_seconds: float = 0.0  # the model time this update took
+    revised: tuple[int, ...] = ()  # indices of earlier segments whose text this update changed
 
     @property
     def text(self) -> str:
@@ -92,14 +122,35 @@ class _Finished:
     end: int
     tokens: list[int]
     language: str | None
+    index: int = -1  # in ``segments``
+    avg_logprob: float = float("-inf")  # of the reading kept
+    refinements: list[tuple[float | None, int]] = field(default_factory=list)  # (context, beam) still to run
 
 
 @dataclass
 class _Stats:
     hypotheses: int = 0
     finals: int = 0
+    cheap_finals: int = 0
+    refinements: int = 0
+    revisions: int = 0
     compute: float = 0.0
     decode_times: list[float] = field(default_factory=list)
+
+
+class PassCosts:
+    """Measured seconds per kind of pass (an exponential average of the last few)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    def add(self, kind: str, seconds: float) -> None:
+        old = self.seconds.get(kind)
+        self.seconds[kind] = seconds if old is None else 0.5 * old + 0.5 * seconds
+
+    def estimate(self, kind: str) -> float:
+        """0 until measured: the first pass of a kind is always tried."""
+        return self.seconds.get(kind, 0.0)
 
 
 class StreamingTranscriber:
@@ -124,6 +175,8 @@ class StreamingTranscriber:
         self._prompt: list[int] = []
         self.segments: list[Segment] = []
         self.stats = _Stats()
+        self.costs = PassCosts()
+        self._clock = time.perf_counter
         self.language = self.options.language or ("en" if not tokenizer.multilingual else None)
 
     # -- audio in -------------------------------------------------------------------------------
@@ -208,35 +261,78 @@ class StreamingTranscriber:
     # -- text out -------------------------------------------------------------------------------
     def pending(self) -> bool:
         """Is there work for ``step()`` now?"""
-        if self._closed:
-            return True
+        return bool(self._closed) or self._hypothesis_due() or self._refinable() is not None
+
+    def _hypothesis_due(self) -> bool:
         return (self._open is not None
                 and self.received - max(self._last_hypothesis_at, self._open.start) >= self.options.step * SAMPLE_RATE)
 
+    def _refinable(self) -> _Finished | None:
+        """The oldest segment still waiting for a refinement pass, while nobody speaks."""
+        if self._open is not None or self._closed:
+            return None
+        return next((f for f in self._context if f.refinements), None)
+
+    def behind(self) -> bool:
+        """More audio is waiting than a pause explains: the next closing pass should be cheap."""
+        if len(self._closed) > 1:
+            return True
+        if not self._closed:
+            return False
+        waiting = (self.received - self._closed[0].end) / SAMPLE_RATE
+        return waiting > self.options.pause + self.options.behind
+
     def step(self) -> LiveUpdate | None:
-        """Do the next piece of work: finish a closed segment, or a new hypothesis for the open one."""
+        """Do the next piece of work: finish a closed segment, a new hypothesis for the open one,
+        or (in a pause) refine a finished segment."""
         if self._closed:
-            return self._finish_span(self._closed.pop(0))
-        if self.pending():
+            return self._finish_span(self._closed.pop(0), cheap=self.behind())
+        if self._hypothesis_due():
             return self._hypothesis()
+        finished = self._refinable()
+        if finished is not None:
+            return self._refine(finished)
         return None
 
     def finish(self) -> LiveUpdate:
-        """Stop: close what is open (to the last sample received), decode everything left."""
+        """Stop: close what is open (to the last sample received), decode everything left.
+
+        The closing passes use the full beam while their measured cost fits ``stop_budget``;
+        then refinements run while the next one's measured cost still fits."""
+        started = self._clock()
         if self._open is not None:
             self._close(self.received)
         update = self.snapshot()
+        revised: set[int] = set()
         while self._closed:
-            update = self._finish_span(self._closed.pop(0))
+            spent = self._clock() - started
+            cheap = spent + len(self._closed) * self._final_cost() > self.options.stop_budget
+            update = self._finish_span(self._closed.pop(0), cheap=cheap)
+        while True:
+            finished = self._refinable()
+            if finished is None:
+                break
+            context, beam = finished.refinements[0]
+            if self._clock() - started + self._pass_cost(beam) > self.options.stop_budget:
+                break
+            update = self._refine(finished)
+            revised.update(update.revised)
+        update.revised = tuple(sorted(revised | set(update.revised)))
         return update
 
-    def snapshot(self, compute: float = 0.0) -> LiveUpdate:
+    def _final_cost(self) -> float:
+        return self._pass_cost(self.options.final_beam_size)
+
+    def _pass_cost(self, beam: int) -> float:
+        return self.costs.estimate("final" if beam >= self.options.final_beam_size else "cheap")
+
+    def snapshot(self, compute: float = 0.0, revised: tuple[int, ...] = ()) -> LiveUpdate:
         committed = self.tokenizer.decode(self._agreement.prefix_tokens()) if self._open or self._closed else ""
         tentative = "".join(w.text for w in self._agreement.tentative)
         start = self._closed[0].start if self._closed else (self._open.start if self._open else None)
         return LiveUpdate(segments=list(self.segments), committed=committed, tentative=tentative,
                           start=None if start is None else start / SAMPLE_RATE,
-                          audio_seconds=self.received / SAMPLE_RATE, compute_seconds=compute)
+                          audio_seconds=self.received / SAMPLE_RATE, compute_seconds=compute, revised=revised)
 
     def result(self, duration: float | None = None) -> TranscriptionResult:
         return TranscriptionResult(language=self.language or "", language_probability=1.0,
@@ -249,25 +345,29 @@ class StreamingTranscriber:
         span = self._open
         assert span is not None
         self._last_hypothesis_at = self.received
-        result, seconds = self._decode(span, self.received, self._agreement.prefix_tokens(), self.options.beam_size)
+        o = self.options
+        result, seconds = self._decode(span, self.received, self._agreement.prefix_tokens(), o.beam_size,
+                                       o.hypothesis_context, cut=True)
+        self.costs.add("hypothesis", seconds)
         self.stats.hypotheses += 1
         if result is not None:
             self._agreement.update(self._words(result))
         return self.snapshot(seconds)
 
-    def _finish_span(self, span: _Span) -> LiveUpdate:
+    def _finish_span(self, span: _Span, cheap: bool = False) -> LiveUpdate:
         """The closing pass: the window up to the segment's end, decoded with beam search and
-        without the segment's committed words forced. Its text is final; it may correct a word
-        two hypotheses agreed on while it was still being spoken (cut-off audio misheard the
-        same way twice). Should the pass be judged silent or a loop, the committed words stand."""
+        without the segment's committed words forced. Its text is final (refinements may still
+        replace it with a likelier reading); it may correct a word two hypotheses agreed on while
+        it was still being spoken (cut-off audio misheard the same way twice). Should the pass
+        be judged silent or a loop, the committed words stand."""
         assert span.end is not None
-        result, seconds = None, 0.0
-        for context in self.options.final_contexts:  # the likeliest reading wins
-            candidate, spent = self._decode(span, span.end, [], self.options.final_beam_size, context)
-            seconds += spent
-            if candidate is not None and (result is None or candidate.avg_logprob > result.avg_logprob):
-                result = candidate
+        o = self.options
+        contexts = list(o.final_contexts) or [None]
+        beam = o.cheap_beam_size if cheap else o.final_beam_size
+        result, seconds = self._decode(span, span.end, [], beam, contexts[0])
+        self.costs.add("cheap" if cheap else "final", seconds)
         self.stats.finals += 1
+        self.stats.cheap_finals += cheap
         if result is not None:
             self._agreement.reset()
             self._agreement.commit_all(self._words(result))
@@ -279,36 +379,73 @@ class StreamingTranscriber:
                 text=text, tokens=tokens, avg_logprob=result.avg_logprob if result else 0.0,
                 compression_ratio=result.compression_ratio if result else 0.0,
                 no_speech_prob=result.no_speech_prob if result else 0.0, temperature=0.0))
-            self._context.append(_Finished(span.start, span.end, tokens, span.language))
+            refinements = [(c, o.final_beam_size) for c in contexts[1:]]
+            if cheap:
+                refinements.insert(0, (contexts[0], o.final_beam_size))
+            self._context.append(_Finished(span.start, span.end, tokens, span.language, len(self.segments) - 1,
+                                           result.avg_logprob if result else float("-inf"), refinements))
         self._agreement.reset()
         self._last_hypothesis_at = span.end
         self._trim()
         return self.snapshot(seconds)
+
+    def _refine(self, finished: _Finished) -> LiveUpdate:
+        """One more full-quality pass over a finished segment (another context, or the full beam
+        after a cheap closing pass); the likelier reading is kept."""
+        context, beam = finished.refinements.pop(0)
+        span = _Span(finished.start, finished.end, finished.language)
+        earlier = [f for f in self._context if f.end <= finished.start]
+        result, seconds = self._decode(span, finished.end, [], beam, context, context_segments=earlier)
+        self.costs.add("final" if beam >= self.options.final_beam_size else "cheap", seconds)
+        self.stats.refinements += 1
+        revised: tuple[int, ...] = ()
+        if result is not None and result.avg_logprob > finished.avg_logprob:
+            tokens = [t for t in result.tokens if t < self.tokenizer.eot]
+            text = self.tokenizer.decode(tokens)
+            old = self.segments[finished.index]
+            if text.strip() and text != old.text:
+                self.segments[finished.index] = Segment(
+                    id=old.id, seek=0, start=old.start, end=old.end, text=text, tokens=tokens,
+                    avg_logprob=result.avg_logprob, compression_ratio=result.compression_ratio,
+                    no_speech_prob=result.no_speech_prob, temperature=0.0)
+                finished.tokens = tokens
+                revised = (finished.index,)
+                self.stats.revisions += 1
+            finished.avg_logprob = result.avg_logprob
+        return self.snapshot(seconds, revised)
 
     def _words(self, result: DecodingResult) -> list[Word]:
         text_tokens = [t for t in result.tokens if t < self.tokenizer.eot]
         return split_words(text_tokens, self.tokenizer.decode)
 
     def _decode(self, span: _Span, end: int, committed: list[int], beam_size: int,
-                context_seconds: float | None = None) -> tuple[DecodingResult | None, float]:
+                context_seconds: float | None = None, cut: bool = False,
+                context_segments: list[_Finished] | None = None) -> tuple[DecodingResult | None, float]:
         """One pass of Whisper over the window ending at ``end``; the finished segments' text
-        and ``committed`` are forced, the rest is decoded.
+        and ``committed`` are forced, the rest is decoded. ``cut``: encode only the audio present
+        (plus ``hypothesis_padding``), not a whole 30 s window.
 
         Returns None for a hypothesis to ignore: silence by the no-speech probability, or a
         repetition loop by the compression ratio."""
         o = self.options
-        self._fit_window(span, end)
-        context = [f for f in self._context
+        if context_segments is None:
+            self._fit_window(span, end)
+            context_segments = self._context
+        context = [f for f in context_segments
                    if context_seconds is None or end - f.start <= context_seconds * SAMPLE_RATE]
         start = context[0].start if context else span.start
         audio = self._audio[max(start, end - N_SAMPLES) - self._offset:end - self._offset]
         prefix = [t for f in context for t in f.tokens] + committed
         prompt = self._prompt[-o.prompt_tokens:] if o.prompt_tokens else []
         max_tokens = 10 + int(8 * (end - span.start) / SAMPLE_RATE)  # no runaway loops: ~3x fast speech
+        length = N_SAMPLES
+        if cut and o.hypothesis_padding is not None:  # whole mel frame pairs (the encoder's stride)
+            pairs = -(-(len(audio) + int(o.hypothesis_padding * SAMPLE_RATE)) // (2 * HOP))
+            length = min(N_SAMPLES, pairs * 2 * HOP)
 
         def work() -> tuple[DecodingResult, str]:
             with torch.inference_mode():
-                padded = np.zeros(N_SAMPLES, np.float32)
+                padded = np.zeros(length, np.float32)
                 padded[:len(audio)] = audio
                 mel = log_mel_spectrogram(torch.from_numpy(padded), self.model.config.n_mels)
                 features = self.model.encoder(mel[None].to(self.model.device, self.model.dtype))
@@ -321,9 +458,9 @@ class StreamingTranscriber:
                     without_timestamps=True, sample_len=max(1, max_tokens - len(committed)))
                 return decode(self.model, self.tokenizer, features, options), language
 
-        started = time.perf_counter()
+        started = self._clock()
         result, span.language = self._run(work)
-        seconds = time.perf_counter() - started
+        seconds = self._clock() - started
         self.stats.compute += seconds
         self.stats.decode_times.append(seconds)
         if self.language is None:

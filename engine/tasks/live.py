@@ -49,7 +49,7 @@ def live_transcribe(ctx: JobContext, queue: JobQueue, reader: Reader, sample_rat
         nonlocal saved
         if on_update is not None:
             on_update(update)
-        if save_to is not None and len(update.segments) != saved:
+        if save_to is not None and (len(update.segments) != saved or update.revised):
             write_transcript(transcriber.result(), save_to, "json")
             saved = len(update.segments)
         n = len(update.segments)

@@ -143,10 +143,14 @@ def test_cli_record_transcribe_prints_lines_and_stores_the_transcript(pulse, tmp
     finally:
         proc.kill()
     assert proc.returncode == 0, err
-    lines = [x for x in out.splitlines() if x.startswith("[")]
+    lines = {}  # by start time: a line printed again with "~" is a revision of it
+    for x in out.splitlines():
+        if x.startswith("["):
+            stamp, text = x.split("]", 1)
+            lines[stamp] = text.removeprefix("~").strip()
     assert lines and "saved 'Memo'" in out
     library = TakeLibrary(data)
     take = library.list()[0]
     stored = library.load_transcript(take.id)
-    assert stored is not None and normalise(" ".join(x.split("] ", 1)[1] for x in lines)) == normalise(stored.text)
+    assert stored is not None and normalise(" ".join(lines.values())) == normalise(stored.text)
     assert jiwer.wer(normalise(SENTENCES[2] + " " + SENTENCES[4]), normalise(stored.text)) <= 0.4

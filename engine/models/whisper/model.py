@@ -98,13 +98,17 @@ class AudioEncoder(nn.Module):
         self.ln_post = LayerNorm(n_state)
 
     def forward(self, mel: Tensor) -> Tensor:
-        """mel (B, n_mels, 2 * n_ctx) -> audio features (B, n_ctx, n_state)"""
+        """mel (B, n_mels, 2 * T) -> audio features (B, T, n_state).
+
+        Published use is T = n_ctx (a 30 s window, zero-padded). A shorter window (T < n_ctx,
+        the first T positions) costs proportionally less; live hypotheses use it (see
+        engine/live/transcriber.py for what it does to accuracy)."""
         x = F.gelu(self.conv1(mel))
         x = F.gelu(self.conv2(x)).permute(0, 2, 1)
-        if x.shape[1] != self.positional_embedding.shape[0]:
-            raise ValueError(f"the encoder expects {2 * self.positional_embedding.shape[0]} mel frames "
+        if x.shape[1] > self.positional_embedding.shape[0]:
+            raise ValueError(f"the encoder takes at most {2 * self.positional_embedding.shape[0]} mel frames "
                              f"(30 s), got {mel.shape[-1]}")
-        x = x + self.positional_embedding.to(x.dtype)
+        x = x + self.positional_embedding[:x.shape[1]].to(x.dtype)
         for block in self.blocks:
             x = block(x)
         return self.ln_post(x)
