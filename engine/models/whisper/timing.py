@@ -70,14 +70,24 @@ def dtw(cost_matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return path[:, 0], path[:, 1]
 
 
+def alignment_prompt(tokenizer: WhisperTokenizer, language: str | None = None, task: str | None = None) -> list[int]:
+    """What the text is aligned under: the decoding's own <|startoftranscript|> [language] [task]
+    (the words of a translation are timed under <|translate|>), then <|notimestamps|>."""
+    return [*tokenizer.sot_sequence(language or tokenizer.language, task or tokenizer.task), tokenizer.no_timestamps]
+
+
 def find_alignment(model, tokenizer: WhisperTokenizer, text_tokens: list[int], features: torch.Tensor,
-                   num_frames: int, medfilt_width: int = 7) -> list[WordTiming]:
+                   num_frames: int, medfilt_width: int = 7, *, language: str | None = None,
+                   task: str | None = None) -> list[WordTiming]:
+    """Word timings of ``text_tokens`` decoded under ``language`` and ``task`` (default: the
+    tokenizer view's, see ``WhisperTokenizer.for_task``)."""
     if not text_tokens:
         return []
     heads = model.config.alignment_heads or model.config.default_alignment_heads()
-    sot = tokenizer.sot_sequence(tokenizer.language, tokenizer.task)
-    tokens = torch.tensor([[*sot, tokenizer.no_timestamps, *text_tokens, tokenizer.eot]], device=features.device)
+    prompt = alignment_prompt(tokenizer, language, task)
+    tokens = torch.tensor([[*prompt, *text_tokens, tokenizer.eot]], device=features.device)
     logits, scores = model.decoder(tokens, model.decoder.cross_kv(features), need_cross_weights=True)
+    sot = prompt[:-1]  # logits from <|notimestamps|> on predict the text
     sampled = logits[0, len(sot):, : tokenizer.eot]
     probs = sampled.softmax(-1)[torch.arange(len(text_tokens)), torch.tensor(text_tokens)].tolist()
 
@@ -130,7 +140,8 @@ def add_word_timestamps(model, tokenizer: WhisperTokenizer, segments: list, feat
 
     text_per_segment = [[t for t in s.tokens if t < tokenizer.eot] for s in segments]
     all_text = [t for toks in text_per_segment for t in toks]
-    alignment = find_alignment(model, tokenizer, all_text, features, round(window_seconds * 100))
+    alignment = find_alignment(model, tokenizer, all_text, features, round(window_seconds * 100),
+                               task=getattr(options, "task", None))
     merge_punctuations(alignment, options.prepend_punctuations, options.append_punctuations)
     time_offset = segments[0].seek * 0.01
     # long words at the edges of pauses get clipped, as published: at most twice the median

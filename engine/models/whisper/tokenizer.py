@@ -7,6 +7,7 @@ follow ``<|notimestamps|>`` (they are not in tokenizer.json): ``timestamp_begin 
 
 from __future__ import annotations
 
+import copy
 import string
 from functools import cached_property
 from pathlib import Path
@@ -68,6 +69,23 @@ class WhisperTokenizer:
         except Exception as exc:  # noqa: BLE001 - the Rust side raises a plain Exception
             raise CheckpointError(f"cannot read the tokenizer {path}: {exc}") from exc
         return cls(tok, multilingual, num_languages, language, task)
+
+    def for_task(self, language: str | None, task: str = "transcribe") -> "WhisperTokenizer":
+        """A view of this tokenizer fixed to one language and task, for one transcription.
+
+        Shares the vocabulary and the computed token tables (cheap); the tokenizer a pipeline
+        keeps between jobs is never changed, so concurrent or successive jobs with different
+        languages and tasks cannot see each other's."""
+        if task not in ("transcribe", "translate"):
+            raise ValueError(f"unknown task {task!r}: expected transcribe or translate")
+        if language is not None and self.multilingual:
+            self.language_token(language)  # unknown languages fail here, with the code in the message
+        _ = self.non_speech_tokens, self.all_language_tokens  # computed once, on the shared tokenizer
+        view = copy.copy(self)
+        code = TO_LANGUAGE_CODE.get(language.lower(), language.lower()) if language else "en"
+        view.language = code if self.multilingual else "en"
+        view.task = task
+        return view
 
     def _special(self, text: str) -> int:
         token = self.tokenizer.token_to_id(text)

@@ -210,7 +210,7 @@ def transcribe(model: Whisper, tokenizer: WhisperTokenizer, audio: str | Path | 
     elif language is None:
         language, probs = detect_language(model, tokenizer, window(0))
         language_probability = probs[language]
-    tokenizer.language = language
+    tokenizer = tokenizer.for_task(language, options.task)  # this call's view; the shared one is never written
 
     base = DecodingOptions(task=options.task, language=language, suppress_tokens=options.suppress_tokens,
                            without_timestamps=options.without_timestamps, patience=options.patience,
