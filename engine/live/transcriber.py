@@ -87,6 +87,7 @@ class LiveOptions:
     cheap_beam_size: int = 2  # the closing pass's beam when behind
     behind: float = 1.0  # seconds of waiting audio (beyond the pause) that count as falling behind
     stop_budget: float = 2.0  # measured model seconds allowed after Stop for full quality
+    final_margin: float = 0.3  # silence after a segment's end that its closing pass hears (the VAD's pause)
 
 
 @dataclass
@@ -156,7 +157,10 @@ class PassCosts:
 class StreamingTranscriber:
     def __init__(self, model, tokenizer, options: LiveOptions | None = None,
                  run: Callable[[Callable[[], object]], object] | None = None,
-                 vad: VoiceActivityDetector | None = None, model_name: str = "") -> None:
+                 vad: VoiceActivityDetector | None = None, model_name: str = "",
+                 clock: Callable[[], float] = time.perf_counter) -> None:
+        """``run(fn)`` runs a model pass (the job queue's gpu lane); ``clock`` measures what
+        passes cost (tests simulate a slow machine with their own)."""
         self.model, self.tokenizer = model, tokenizer
         self.options = options or LiveOptions()
         self._run = run or (lambda fn: fn())
@@ -176,7 +180,7 @@ class StreamingTranscriber:
         self.segments: list[Segment] = []
         self.stats = _Stats()
         self.costs = PassCosts()
-        self._clock = time.perf_counter
+        self._clock = clock
         self.language = self.options.language or ("en" if not tokenizer.multilingual else None)
 
     # -- audio in -------------------------------------------------------------------------------
@@ -286,7 +290,8 @@ class StreamingTranscriber:
         """Do the next piece of work: finish a closed segment, a new hypothesis for the open one,
         or (in a pause) refine a finished segment."""
         if self._closed:
-            return self._finish_span(self._closed.pop(0), cheap=self.behind())
+            cheap = self.behind()
+            return self._finish_span(self._closed.pop(0), cheap=cheap)
         if self._hypothesis_due():
             return self._hypothesis()
         finished = self._refinable()
@@ -364,13 +369,13 @@ class StreamingTranscriber:
         o = self.options
         contexts = list(o.final_contexts) or [None]
         beam = o.cheap_beam_size if cheap else o.final_beam_size
-        result, seconds = self._decode(span, span.end, [], beam, contexts[0])
+        result, seconds = self._decode(span, self._heard_until(span.end), [], beam, contexts[0])
         self.costs.add("cheap" if cheap else "final", seconds)
         self.stats.finals += 1
         self.stats.cheap_finals += cheap
         if result is not None:
             self._agreement.reset()
-            self._agreement.commit_all(self._words(result))
+            self._agreement.commit_all(self._closing_words(result))
         tokens = self._agreement.prefix_tokens()
         text = self.tokenizer.decode(tokens)
         if text.strip():
@@ -395,12 +400,13 @@ class StreamingTranscriber:
         context, beam = finished.refinements.pop(0)
         span = _Span(finished.start, finished.end, finished.language)
         earlier = [f for f in self._context if f.end <= finished.start]
-        result, seconds = self._decode(span, finished.end, [], beam, context, context_segments=earlier)
+        result, seconds = self._decode(span, self._heard_until(finished.end), [], beam, context,
+                                       context_segments=earlier)
         self.costs.add("final" if beam >= self.options.final_beam_size else "cheap", seconds)
         self.stats.refinements += 1
         revised: tuple[int, ...] = ()
         if result is not None and result.avg_logprob > finished.avg_logprob:
-            tokens = [t for t in result.tokens if t < self.tokenizer.eot]
+            tokens = [t for w in self._closing_words(result) for t in w.tokens]
             text = self.tokenizer.decode(tokens)
             old = self.segments[finished.index]
             if text.strip() and text != old.text:
@@ -413,6 +419,19 @@ class StreamingTranscriber:
                 self.stats.revisions += 1
             finished.avg_logprob = result.avg_logprob
         return self.snapshot(seconds, revised)
+
+    def _heard_until(self, end: int) -> int:
+        """Where a closing pass's audio ends: a little of the pause after the segment too, so
+        its last word is heard to its end (the VAD found silence there)."""
+        return min(self.received, end + int(self.options.final_margin * SAMPLE_RATE))
+
+    def _closing_words(self, result: DecodingResult) -> list[Word]:
+        """A segment's final words, without punctuation the model put first to close the
+        previous segment's sentence (". Smoky fires...")."""
+        words = self._words(result)
+        while words and not any(ch.isalnum() for ch in words[0].text):
+            words.pop(0)
+        return words
 
     def _words(self, result: DecodingResult) -> list[Word]:
         text_tokens = [t for t in result.tokens if t < self.tokenizer.eot]

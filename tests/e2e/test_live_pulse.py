@@ -1,5 +1,10 @@
 """Live transcription through the real audio path: espeak-ng speech played into the PulseAudio
-null sink while the Record view records it, as a person talking into a microphone."""
+null sink while the Record view records it, as a person talking into a microphone.
+
+These tests assert completeness and quality, never speed (DESIGN.md §9): every wait is bounded
+from the audio's length, generously, and waits run a real event loop (tests/qt_wait.py) so the
+engine's threads are not starved while the test waits.
+"""
 
 import time
 
@@ -8,6 +13,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 from speech import SENTENCES, build, normalise
+
+from qt_wait import wait, wait_until
 
 from engine.audio.takes import TakeLibrary
 from gui.main_window import MainWindow
@@ -39,6 +46,11 @@ def talk(tmp_path_factory):
     return stereo, spans
 
 
+MODEL_LOAD_S = 120  # loading tiny.en and the VAD, on a slow and busy machine
+FINISH_FACTOR = 2.0  # the transcript is final within this many times the speech's length after Stop
+
+
+@pytest.mark.timeout(900)
 def test_transcript_grows_while_talking_and_is_complete_at_stop(window, pulse, qtbot, talk, tmp_path):
     view = window.record_view
     panel = view.transcript
@@ -48,17 +60,17 @@ def test_transcript_grows_while_talking_and_is_complete_at_stop(window, pulse, q
     view._liveUpdate.connect(lambda u: seen.append((time.monotonic() - started, len(u.segments),
                                                     (u.committed + u.tentative).strip())))
     assert view.start_recording()
-    qtbot.waitUntil(lambda: view._live_job_id is not None and "listening" in panel.status_label.text(),
-                    timeout=30000)
+    wait_until(lambda: view._live_job_id is not None and "listening" in panel.status_label.text(),
+               MODEL_LOAD_S, "live transcription starting")
     started = time.monotonic()
     player = pulse.play(path, wait=False)
     while player.poll() is None:
-        qtbot.wait(50)
+        wait(50)
     assert player.returncode == 0
     on_screen_at_stop = len(seen and [1] or []) and seen[-1][1]
     window.grab().save(str(tmp_path / "live-recording.png"))
     take = view.stop_recording()  # Stop right after the last word
-    qtbot.waitUntil(lambda: not view._live_jobs, timeout=60000)
+    wait_until(lambda: not view._live_jobs, FINISH_FACTOR * spans[-1][1], "the final transcript")
 
     stored = window.library.load_transcript(take.id)
     assert stored is not None, panel.status_label.text()
@@ -78,10 +90,10 @@ def test_transcript_grows_while_talking_and_is_complete_at_stop(window, pulse, q
     # the last sentence, spoken just before Stop, is there with most of its words (tiny.en
     # mishears some of them offline too); segment timing is checked in tests/live
     assert jiwer.wer(normalise(spans[-1][2]), normalise(stored.segments[-1].text)) <= 0.5
-    # it grew while the speech played: most sentences were final before Stop, text came early
-    assert on_screen_at_stop >= len(spans) - 2
+    # it grew while the speech played (how soon is the machine's speed: benchmarks/live_latency.py)
+    assert on_screen_at_stop >= 1
     first_text = next(t for t, _, text in seen if text)
-    assert first_text < spans[0][1] + 1.0
+    assert first_text < spans[-1][0]  # before the last sentence began
     # the panel shows the stored transcript of the selected take, with timestamps
     assert view.selected_take_id() == take.id
     assert panel.segments.count() == len(stored.segments)
@@ -99,18 +111,19 @@ def test_transcript_grows_while_talking_and_is_complete_at_stop(window, pulse, q
     assert panel.segments.count() == len(stored.segments)
 
 
+@pytest.mark.timeout(600)
 def test_unplugged_microphone_keeps_audio_and_transcript(window, pulse, qtbot, talk):
     view = window.record_view
     path, spans = talk
     assert view.start_recording()
-    qtbot.waitUntil(lambda: "listening" in view.transcript.status_label.text(), timeout=30000)
+    wait_until(lambda: "listening" in view.transcript.status_label.text(), MODEL_LOAD_S, "listening")
     player = pulse.play(path, wait=False)
-    qtbot.waitUntil(lambda: view.transcript.segments.count() >= 2, timeout=30000)
+    wait_until(lambda: view.transcript.segments.count() >= 2, spans[-1][1], "two finished lines")
     try:
         pulse.remove_sink()  # the microphone is unplugged mid-sentence
         player.wait(10)
-        qtbot.waitUntil(lambda: not view.recording, timeout=15000)
-        qtbot.waitUntil(lambda: not view._live_jobs, timeout=60000)
+        wait_until(lambda: not view.recording, 30, "the recording to stop")
+        wait_until(lambda: not view._live_jobs, FINISH_FACTOR * spans[-1][1], "the final transcript")
     finally:
         pulse.restore_sink()
     assert "Recording stopped" in view.banner.label.text()
@@ -139,7 +152,7 @@ def test_cli_record_transcribe_prints_lines_and_stores_the_transcript(pulse, tmp
         pulse.play(tmp_path / "two.wav")
         time.sleep(1.0)
         proc.send_signal(2)  # Ctrl+C: stop, finish the transcript
-        out, err = proc.communicate(timeout=60)
+        out, err = proc.communicate(timeout=MODEL_LOAD_S + 60)
     finally:
         proc.kill()
     assert proc.returncode == 0, err

@@ -103,3 +103,96 @@ def test_memory_stays_bounded(pipeline, speech):
             st.step()
         longest = max(longest, len(st._audio))
     assert longest <= 16000 * (10.0 + 3.5)  # the window plus a segment being finished
+
+
+class SlowMachine:
+    """A simulated slow machine: the clock is ours, audio arrives in real time by that clock,
+    and a model pass costs what it would cost there: a whole 30 s window ``full`` seconds at
+    beam 1 plus ``per_beam`` per extra beam, a hypothesis on the audio present a share of
+    that. Whatever the real machine's speed, the transcriber sees the same slow one, so what it
+    decides is the same on every run."""
+
+    def __init__(self, monkeypatch, full: float, per_beam: float) -> None:
+        import engine.live.transcriber as transcriber
+
+        self.full, self.per_beam, self.now, self.passes = full, per_beam, 0.0, []
+        decode = transcriber.decode
+
+        def spy(model, tokenizer, features, options, *args):
+            self.passes.append((features.shape[1], options.beam_size or 1))
+            return decode(model, tokenizer, features, options, *args)
+
+        monkeypatch.setattr(transcriber, "decode", spy)
+
+    def clock(self) -> float:
+        return self.now
+
+    def run(self, fn):
+        result = fn()
+        positions, beam = self.passes[-1]
+        self.now += (self.full + self.per_beam * (beam - 1)) * positions / 1500
+        return result
+
+    def stream(self, st, audio, chunk=CHUNK):
+        """Feed audio as it would have arrived by now; return the most audio ever left waiting
+        in closed segments not yet decoded."""
+        fed, worst_wait = 0, 0.0
+        while fed < len(audio):
+            arrived = min(len(audio), max(fed + chunk, int(self.now * 16000)))
+            st.feed(audio[fed:arrived])
+            fed = arrived
+            if st.pending():
+                waiting = sum((st.received - s.start) / 16000 for s in st._closed)
+                worst_wait = max(worst_wait, waiting)
+                st.step()
+            else:
+                self.now = max(self.now, fed / 16000)
+        return worst_wait
+
+
+def test_a_slow_machine_gets_cheaper_passes_and_no_backlog(pipeline, speech, monkeypatch):
+    """A machine ~4x slower than a 2-core one (a whole-window beam-5 pass takes 3.2 s, more
+    than a sentence lasts): closing passes turn cheap, closed segments never queue up, the
+    transcript is complete, and after Stop only as much model time is spent as the budget allows."""
+    audio, spans = speech
+    machine = SlowMachine(monkeypatch, full=1.6, per_beam=0.4)
+    st = StreamingTranscriber(pipeline.model, pipeline.tokenizer, LiveOptions(stop_budget=2.0),
+                              run=machine.run, clock=machine.clock)
+    worst_wait = machine.stream(st, audio)
+    before_stop = len(machine.passes)
+    final = st.finish()
+    after_stop = machine.passes[before_stop:]
+    assert st.stats.cheap_finals >= 1
+    assert worst_wait < 2 * len(audio) / 16000 / len(spans)  # never ~2 sentences behind
+    # Stop: what was open gets its closing pass, cheap since a full one (3.2 s) does not fit
+    assert after_stop == [(1500, 2)]
+    reference = normalise(" ".join(text for _, _, text in spans))
+    assert jiwer.wer(reference, normalise(final.text)) <= 0.35
+    assert len(final.segments) >= len(spans) - 2  # nothing dropped (a segment may span two sentences)
+    # hypotheses encode only the audio present; every closing pass and refinement a whole window
+    hypotheses = [p for p in machine.passes if p[0] < 1500]
+    assert len(hypotheses) == st.stats.hypotheses > 0
+    assert len(machine.passes) - len(hypotheses) == st.stats.finals + st.stats.refinements
+
+
+def test_refinements_run_in_pauses_and_revise_lines(pipeline, speech):
+    """Cheap closing passes (forced here) are refined while nobody speaks: every refinable
+    segment is refined once the speech is over, and a revision names its line."""
+    audio, spans = speech
+    options = LiveOptions(behind=-10.0)  # always "behind": every closing pass is cheap
+    st = StreamingTranscriber(pipeline.model, pipeline.tokenizer, options)
+    revised = set()
+    for i in range(0, len(audio), CHUNK):
+        st.feed(audio[i:i + CHUNK])
+        while st.pending():
+            revised.update(st.step().revised)
+    st.feed(np.zeros(16000 * 3, np.float32))  # a long pause: refinements catch up
+    while st.pending():
+        revised.update(st.step().revised)
+    assert st.stats.cheap_finals == st.stats.finals >= len(spans) - 1
+    assert st.stats.refinements == 2 * st.stats.finals  # the full beam, then the second context
+    assert all(not f.refinements for f in st._context)
+    assert revised == set(range(len(st.segments))) & revised and st.stats.revisions == len(revised)
+    final = st.finish()
+    reference = normalise(" ".join(text for _, _, text in spans))
+    assert jiwer.wer(reference, normalise(final.text)) <= 0.25
