@@ -86,7 +86,14 @@ def test_transcript_grows_while_talking_and_is_complete_at_stop(window, pulse, q
     print("\n".join(f"  {s.start:6.2f}-{s.end:6.2f} {s.text}" for s in stored.segments))
     print(f"live WER {live_wer:.3f} vs offline {offline_wer:.3f} on the take ({source_wer:.3f} on the "
           f"source file); {len(stored.segments)} segments; {on_screen_at_stop} listed before Stop")
-    assert live_wer <= offline_wer + 0.03
+    # The margin is the spread measured, not a goal (benchmarks/live_latency.py reports the goal,
+    # offline + 2 points): over repeated runs on a 2-core machine, some with a CPU hog beside the
+    # suite, the offline WER of the take itself moved between 11.9 and 15.0 % (the capture path
+    # differs slightly per take) and live minus offline between -2.5 and +3.7 points (one word
+    # is 0.6 points here). 5 points hold that spread; a lost sentence (~5 points) fails the next line.
+    assert live_wer <= offline_wer + 0.05
+    # nothing dropped: measured 158-160 of the 160 words; a lost sentence (6+ words) takes it below
+    assert len(normalise(stored.text).split()) >= 0.97 * len(reference.split())
     # the last sentence, spoken just before Stop, is there with most of its words (tiny.en
     # mishears some of them offline too); segment timing is checked in tests/live
     assert jiwer.wer(normalise(spans[-1][2]), normalise(stored.segments[-1].text)) <= 0.5
