@@ -5,12 +5,16 @@ microphone. Used by the tests' ``pulse`` fixture and by benchmarks/live_latency.
 from __future__ import annotations
 
 import os
+import select
+import shlex
 import shutil
+import signal
 import subprocess
 import time
 from pathlib import Path
 
 TOOLS = ("pulseaudio", "paplay", "parec")
+READY_S = 60  # bound on the server or a stream coming up: no real work, but a slow, busy machine
 
 
 class PulseUnavailable(RuntimeError):
@@ -27,22 +31,36 @@ class PulseServer:
 
     def _pactl(self, *args: str) -> str:
         return subprocess.run(["pactl", f"--server={self.server}", *args], check=True,
-                              capture_output=True, text=True, timeout=10).stdout
+                              capture_output=True, text=True, timeout=READY_S).stdout
 
     def start_keeper(self) -> None:
         """An idle null sink renders in blocks of up to 2 s, so a new recording stream would wait
         that long for its first audio. A microphone delivers at once; a low-latency reader kept
-        open on the monitor makes the virtual one behave the same."""
+        open on the monitor makes the virtual one behave the same.
+
+        The keeper's own first audio arrives when the sink has finished the long block it was in;
+        from then on a new stream gets audio at once. So this returns once that first audio has
+        arrived, not after a fixed time that a slow machine could need more than. The keeper's
+        first byte comes to this process; the rest is dropped in the pipeline (no thread here)."""
+        reader = (f"parec --server={shlex.quote(self.server)} --device={shlex.quote(self.sink)}.monitor"
+                  " --latency-msec=10")
         self.keeper = subprocess.Popen(
-            ["parec", f"--server={self.server}", f"--device={self.sink}.monitor", "--latency-msec=10"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            ["sh", "-c", f"{reader} | {{ head -c 1; exec cat >/dev/null; }}"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True,
         )
-        time.sleep(2.1)  # let the sink finish the long block it was in
+        ready, _, _ = select.select([self.keeper.stdout], [], [], READY_S)
+        if not ready or not self.keeper.stdout.read(1):
+            self.stop_keeper()
+            raise PulseUnavailable(f"the virtual microphone delivered no audio within {READY_S} s")
 
     def stop_keeper(self) -> None:
         if self.keeper is not None:
-            self.keeper.kill()
+            try:
+                os.killpg(self.keeper.pid, signal.SIGKILL)  # the shell, parec and cat
+            except ProcessLookupError:
+                pass
             self.keeper.wait()
+            self.keeper.stdout.close()
             self.keeper = None
 
     def remove_sink(self) -> None:
@@ -96,7 +114,7 @@ def start_pulse(folder: Path) -> PulseServer:
          "--daemonize=no", "--log-target=stderr", "--disallow-exit"],
         env=env, stdout=subprocess.DEVNULL, stderr=open(folder / "pulse.log", "w"),
     )
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + READY_S
     while not socket.exists():
         if proc.poll() is not None or time.monotonic() > deadline:
             log = (folder / "pulse.log").read_text()[-2000:]

@@ -69,9 +69,9 @@ def test_an_input_that_stops_delivering_ends_the_recording(tmp_path):
     errors = []
     ring = RingBuffer(1000)
     rec = Recorder(ring.reader(), tmp_path / "c.wav", 8000, 1, stall_timeout=0.3, on_error=errors.append)
+    ring.write(_noise(800))  # before the recorder starts: however slow the machine, it has audio first
     rec.start()
-    ring.write(_noise(800))
-    rec.finish(timeout=5)
+    rec.finish(timeout=30)  # the stall (0.3 s) ends it
     assert errors and "stopped delivering audio" in errors[0]
     assert sf.info(str(tmp_path / "c.wav")).frames == 800
 

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import psutil
 import pytest
@@ -32,6 +33,16 @@ def _find_app(root: int) -> psutil.Process | None:
     return None
 
 
+def _catches_sigterm(pid: int) -> bool:
+    """The process has a handler of its own for SIGTERM: the app installs one after show()."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    caught = next((line.split()[1] for line in status.splitlines() if line.startswith("SigCgt:")), "0")
+    return bool(int(caught, 16) >> (signal.SIGTERM - 1) & 1)
+
+
 @pytest.mark.skipif(shutil.which("xvfb-run") is None, reason="xvfb-run not installed")
 def test_motet_opens_on_x11_and_closes_cleanly(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"}
@@ -54,7 +65,10 @@ def test_motet_opens_on_x11_and_closes_cleanly(tmp_path):
         while not takes.exists() and time.monotonic() < deadline:
             time.sleep(0.2)  # the main window creates the take library as it opens
         assert takes.exists(), "the window never came up:\n" + log_path.read_text()
-        time.sleep(3)  # show() and the signal handlers follow
+        while not _catches_sigterm(app.pid) and time.monotonic() < deadline:
+            assert proc.poll() is None, log_path.read_text()
+            time.sleep(0.2)  # show() and the signal handlers follow
+        assert _catches_sigterm(app.pid), "the app never set up its SIGTERM handler:\n" + log_path.read_text()
         assert proc.poll() is None and app.is_running(), log_path.read_text()  # still up: the window is open
         app.send_signal(signal.SIGTERM)  # it closes the window and saves its settings
         try:

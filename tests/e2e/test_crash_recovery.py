@@ -1,17 +1,25 @@
-"""Kill a real recording process with SIGKILL, then recover the take on the next start."""
+"""Kill a real recording process with SIGKILL, then recover the take on the next start.
+
+The kill comes once the file on disk is seen to hold part of the tone, not after a fixed time,
+and what is checked is that everything on disk before the kill is recovered, not how far the
+file lagged behind the wall clock (DESIGN.md §9).
+"""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 from audio_helpers import active_span, write_tone
 
-from engine.audio.takes import TakeLibrary
+from engine.audio.files import AudioFileError
+from engine.audio.takes import TakeLibrary, repair_wav_header
 from gui.main_window import MainWindow
 
 pytestmark = pytest.mark.pulse
@@ -36,22 +44,53 @@ COMMANDS = {
 }
 
 
+WAIT_S = 60  # a stream starting, audio reaching the disk: little work, but a slow and busy machine
+
+
+def on_disk(path: Path, scratch: Path) -> tuple[np.ndarray, int]:
+    """The audio a running recorder has written to ``path`` so far, and its rate: read from a copy
+    whose header is fixed the way recovery fixes it."""
+    shutil.copyfile(path, scratch)
+    try:
+        frames = repair_wav_header(scratch)
+    except AudioFileError:  # the header is not all there yet
+        return np.zeros(0, np.float32), 0
+    audio, sr = sf.read(scratch, dtype="float32")
+    return (audio if frames else np.zeros(0, np.float32)), sr
+
+
 @pytest.mark.parametrize("recorder", ["cli", "gui"])
-def test_sigkill_mid_recording_loses_at_most_one_second(recorder, pulse, tmp_path, qtbot, monkeypatch):
+def test_sigkill_mid_recording_keeps_everything_written_before_it(recorder, pulse, tmp_path, qtbot, monkeypatch):
     data = tmp_path / "data"
     env = dict(os.environ, MOTET_DATA_DIR=str(data), PULSE_SERVER=pulse.server, QT_QPA_PLATFORM="offscreen",
                MOTET_CONFIG_DIR=str(tmp_path / "config"))
     proc = subprocess.Popen(COMMANDS[recorder], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     line = proc.stdout.readline()  # printed once capture has started
     assert "recording from" in line, line + proc.stderr.read()
-    started = time.monotonic()
+    [path] = (data / "recovery").glob("*.wav")
+    scratch = tmp_path / "on-disk.wav"
 
+    def wait_for(condition, what: str) -> None:
+        deadline = time.monotonic() + WAIT_S
+        while not condition():
+            assert proc.poll() is None, f"the recorder ended early:\n{proc.stderr.read()}"
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{what} did not happen within {WAIT_S} s")
+            time.sleep(0.05)
+
+    def tone_on_disk() -> float:
+        audio, sr = on_disk(path, scratch)
+        start, end = active_span(audio, sr, threshold=0.1) if len(audio) else (0.0, 0.0)
+        return end - start
+
+    wait_for(lambda: len(on_disk(path, scratch)[0]) > 0, "audio reaching the file")
     tone = write_tone(tmp_path / "tone.wav", seconds=6.0, amplitude=0.5, lead_silence=0.5)
     player = pulse.play(tone, wait=False)
-    time.sleep(3.5)  # kill while the tone is still playing
+    # kill while the tone is still playing: 1.5 s of its 6 s are on disk
+    wait_for(lambda: tone_on_disk() >= 1.5, "the tone reaching the file")
+    written, _ = on_disk(path, scratch)
     os.kill(proc.pid, signal.SIGKILL)
-    killed = time.monotonic()
-    proc.wait(5)
+    proc.wait(WAIT_S)
     player.kill()
 
     lib = TakeLibrary(data)
@@ -73,7 +112,8 @@ def test_sigkill_mid_recording_loses_at_most_one_second(recorder, pulse, tmp_pat
 
     audio, sr = sf.read(takes[0].path, dtype="float32")
     recorded = len(audio) / sr
-    assert recorded >= (killed - started) - 1.0, (recorded, killed - started)
+    # everything on disk before the kill is in the recovered take, sample for sample
+    assert len(audio) >= len(written) and np.array_equal(audio[:len(written)], written)
     # the tone was still sounding at the kill: the file holds it to within 1 s of its end
     _, end = active_span(audio, sr, threshold=0.1)
     assert end >= recorded - 1.0

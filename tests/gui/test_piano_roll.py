@@ -11,6 +11,10 @@ from gui.jobs import JobsBridge
 from gui.piano_roll_view import PianoRollView
 from gui.settings import app_settings
 
+# Bounds on work that scales with the machine (DESIGN.md §9), generous for a slow, busy one:
+RENDER_S = 120  # loading the SoundFont (about a second, more when busy) and rendering a few seconds
+GENERATE_S = 240  # loading the shipped Music Transformer and sampling 2 variations of 2 bars
+
 
 @pytest.fixture
 def roll(qtbot):
@@ -189,7 +193,7 @@ def test_playback_renders_and_the_playhead_follows(roll, qtbot, monkeypatch):
     monkeypatch.setattr(roll.player, "play", lambda audio, sr, **kw: played.append((audio.shape, sr)))
     roll.doc.load(Score(tracks=[Track(notes=[Note(0, 69, 960)])]))
     roll.play()
-    qtbot.waitUntil(lambda: bool(played), timeout=10000)
+    qtbot.waitUntil(lambda: bool(played), timeout=RENDER_S * 1000)
     (frames, channels), sr = played[0]
     assert channels == 2 and frames == pytest.approx(sr * (1.0 + 1.0), abs=2)  # the note + 1 s tail
     assert roll.play_button.text() == "■ Stop"
@@ -207,7 +211,7 @@ def test_export_wav_writes_the_rendered_score(roll, qtbot, tmp_path):
     roll.doc.load(Score(tracks=[Track(notes=[Note(0, 69, 480)])]))
     job_id = roll.export_wav(str(tmp_path / "motif.wav"))
     job = roll.queue.get(job_id)
-    assert job.wait(20) and job.error is None
+    assert job.wait(RENDER_S) and job.error is None
     audio, sr = sf.read(tmp_path / "motif.wav")
     assert len(audio) / sr == pytest.approx(1.5, abs=0.01) and abs(audio).max() > 0.05
 
@@ -239,7 +243,7 @@ def test_continue_previews_variations_and_accept_is_one_undoable_step(roll, qtbo
     roll.variations_spin.setValue(2)
     job_id = roll.generate_continuation()
     assert job_id is not None
-    qtbot.waitUntil(lambda: roll._continue_job is None, timeout=60000)
+    qtbot.waitUntil(lambda: roll._continue_job is None, timeout=GENERATE_S * 1000)
     assert roll.variation_combo.count() == 2, roll.continue_status.text()
     preview = roll.canvas.preview_notes
     assert preview and all(n.start >= prompt_end - 1 for n in preview)

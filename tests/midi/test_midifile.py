@@ -57,7 +57,7 @@ def test_write_read_round_trip_is_exact(tmp_path_factory, score):
     assert canonical(read_midi(path)) == canonical(score)
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(notes_st)
 def test_any_overlaps_keep_every_note_start_and_end(tmp_path_factory, notes):
     """Even when the pairing is ambiguous, each pitch keeps its note count, starts and ends."""

@@ -47,6 +47,10 @@ def test_the_shipped_model_is_described_beside_it():
     assert "validation NLL" in card and "test NLL" in card and "absolute" in card
 
 
+# 16 openings x 2 variations x 4 bars sampled on the CPU: about 150 CPU-seconds on a 2-core machine,
+# 400 s of wall time when it is shared. The suite's 300 s default is no bound for that (DESIGN.md
+# §9); this one is set from the work, generously, for a slow and busy machine.
+@pytest.mark.timeout(1800)
 def test_continuations_keep_the_key_better_than_unigram_sampling(openings, tmp_path):
     model = load_model()
     rng = np.random.default_rng(0)

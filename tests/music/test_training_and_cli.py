@@ -47,6 +47,7 @@ def test_training_checkpoints_and_resumes(dataset, tmp_path):
         train(folder, tmp_path / "run", other, TrainOptions(steps=8))
 
 
+@pytest.mark.timeout(900)  # the three commands' own bounds (300 + 300 + 120 s), not the suite's 300 s
 def test_cli_train_and_continue(dataset, tmp_path):
     folder, _ = dataset
     out = subprocess.run([sys.executable, "-m", "gui.main", "train", "music-transformer", "--data", str(folder),
