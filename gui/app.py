@@ -27,8 +27,10 @@ def run_app() -> int:
     window.show()
     # Ctrl+C or SIGTERM in the terminal closes the window properly (a take being recorded is
     # saved). Qt's loop never returns to Python on its own, so a timer lets the handler run.
+    # The close is posted to the loop: a signal arriving before app.exec() starts still closes
+    # the window once the loop runs (closing it before would leave the loop waiting forever).
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: window.close())
+        signal.signal(sig, lambda *_: QTimer.singleShot(0, window.close))
     wake = QTimer()
     wake.start(200)
     wake.timeout.connect(lambda: None)
