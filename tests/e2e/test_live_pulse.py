@@ -88,8 +88,8 @@ def test_transcript_grows_while_talking_and_is_complete_at_stop(window, pulse, q
           f"source file); {len(stored.segments)} segments; {on_screen_at_stop} listed before Stop")
     # The margin is the spread measured, not a goal (benchmarks/live_latency.py reports the goal,
     # offline + 2 points): over repeated runs on a 2-core machine, some with a CPU hog beside the
-    # suite, the offline WER of the take itself moved between 11.9 and 15.0 % (the capture path
-    # differs slightly per take) and live minus offline between -2.5 and +3.7 points (one word
+    # suite, the offline WER of the take itself moved between 11.9 and 16.9 % (the capture path
+    # differs slightly per take) and live minus offline between -5.0 and +3.7 points (one word
     # is 0.6 points here). 5 points hold that spread; a lost sentence (~5 points) fails the next line.
     assert live_wer <= offline_wer + 0.05
     # nothing dropped: measured 158-160 of the 160 words; a lost sentence (6+ words) takes it below
