@@ -269,7 +269,8 @@ def main() -> None:
     sentences = [SENTENCES[i % len(SENTENCES)] for i in range(args.sentences)]
     stereo, script, timings = build_speech(sentences, folder, pause=0.9)
     audio, sr = sf.read(stereo, dtype="float32")
-    background, _ = build([(s, "en-gb") for s in SENTENCES * 2], folder, "background", pause=0.5)
+    # long enough to outlast the live run on any machine (the result says whether it did)
+    background, _ = build([(s, "en-gb") for s in SENTENCES * 6], folder, "background", pause=0.5)
 
     import os
 
