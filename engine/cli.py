@@ -42,6 +42,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("txt", "srt", "vtt", "json"), default="txt")
     p.add_argument("--output-dir", default=".", help="where the transcripts go (default: here)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    p.add_argument("--compute-type", metavar="{float32,int8}",
+                   help="float32, or int8 (CPU only: faster, nearly the same text); default: the device's "
+                        "usual precision (float32 on the CPU, float16 on a CUDA GPU)")
+    p.add_argument("--batch-size", type=int, default=None, metavar="N",
+                   help="clips transcribed together, their windows encoded and decoded at once "
+                        "(default 8, at most 32; fewer for a large model, to bound memory)")
 
     p = sub.add_parser("models", help="list or download Whisper models")
     models = p.add_subparsers(dest="models_command", metavar="ACTION", required=True)
@@ -224,13 +230,23 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     from engine.device import choose_device, choose_dtype
     from engine.models.catalog import resolve_model
     from engine.models.whisper.errors import CheckpointError
-    from engine.models.whisper.transcribe import TranscribeOptions, WhisperPipeline
+    from engine.models.whisper.quantize import COMPUTE_TYPES
+    from engine.models.whisper.transcribe import DEFAULT_BATCH, MAX_BATCH, TranscribeOptions, WhisperPipeline
     from engine.transcript import write_transcript
 
+    if args.compute_type is not None and args.compute_type not in COMPUTE_TYPES:
+        print(f"motet: --compute-type {args.compute_type} is not one of {', '.join(COMPUTE_TYPES)}", file=sys.stderr)
+        return 2
+    batch_size = DEFAULT_BATCH if args.batch_size is None else args.batch_size
+    if not 1 <= batch_size <= MAX_BATCH:
+        print(f"motet: --batch-size must be between 1 and {MAX_BATCH}, not {batch_size}", file=sys.stderr)
+        return 2
     try:
-        device = choose_device(args.device)
+        # int8 runs on the CPU: with --device auto that is where it goes; an explicit GPU is refused
+        device = choose_device("cpu" if args.compute_type == "int8" and args.device == "auto" else args.device)
         folder = resolve_model(args.model)
-        pipeline = WhisperPipeline(folder, device=device.torch_device, dtype=choose_dtype(device))
+        pipeline = WhisperPipeline(folder, device=device.torch_device, dtype=choose_dtype(device),
+                                   compute_type=args.compute_type)
     except (ValueError, CheckpointError) as exc:
         print(f"motet: {exc}", file=sys.stderr)
         return 2
@@ -243,9 +259,22 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     out_dir = Path(args.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     failures = 0
-    for name in args.files:
+    names = list(args.files)
+    finished = 0
+
+    def progress(index: int, fraction: float) -> None:
+        name = Path(names[index]).name
+        label = f"[{finished + 1}/{len(names)}] {name}" if len(names) > 1 else name
+        _progress_bar(label)(fraction)
+
+    # files are transcribed in batches (their windows encoded and decoded together); each is
+    # written, and its line printed, as soon as it is done
+    for index, result in pipeline.transcribe_many(names, options, batch_size=batch_size, progress=progress):
+        finished += 1
+        name = names[index]
         try:
-            result = pipeline.transcribe(name, options, progress=_progress_bar(Path(name).name))
+            if isinstance(result, Exception):
+                raise result
             out = write_transcript(result, out_dir / f"{Path(name).stem}.{args.format}", args.format)
         except (AudioFileError, OSError, ValueError) as exc:
             print(f"\nmotet: {exc}", file=sys.stderr)

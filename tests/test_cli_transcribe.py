@@ -58,3 +58,31 @@ def test_models_list_and_offline_download(tmp_path):
     out = _motet("models", "download", "tiny", env=env)
     assert out.returncode == 2 and "cannot reach the Hugging Face Hub" in out.stderr
     assert not list((tmp_path / "hf").rglob("model.safetensors"))  # nothing half-installed
+
+
+def test_compute_type_and_batch_size_are_checked(speech, tmp_path):
+    for args, message in ((["--compute-type", "int4"], "--compute-type int4 is not one of float32, int8"),
+                          (["--batch-size", "0"], "--batch-size must be between 1 and 32, not 0"),
+                          (["--batch-size", "33"], "--batch-size must be between 1 and 32, not 33")):
+        out = _motet("transcribe", str(speech), "--output-dir", str(tmp_path), *args)
+        assert out.returncode == 2, out.stderr
+        assert out.stderr.strip() == f"motet: {message}"  # one clear line, no usage, no traceback
+    assert not list(tmp_path.iterdir())
+
+
+def test_many_files_in_batches_with_int8(speech, tmp_path):
+    """Three files (one unreadable) in batches of two with int8 compute: a transcript for each
+    readable file, a line for each, one error line for the bad one, exit status 2."""
+    import shutil as sh
+
+    other = tmp_path / "fox2.wav"
+    sh.copy(speech, other)
+    bad = tmp_path / "broken.wav"
+    bad.write_bytes(b"RIFF....WAVEfmt garbage")
+    out = _motet("transcribe", str(speech), str(bad), str(other), "--compute-type", "int8", "--batch-size", "2",
+                 "--beam-size", "2", "--output-dir", str(tmp_path / "out"))
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["fox.txt", "fox2.txt"]
+    for name in ("fox.txt", "fox2.txt"):
+        assert "lazy" in (tmp_path / "out" / name).read_text().lower()
+    assert "broken.wav" in out.stderr and out.stderr.count("RTF") == 2

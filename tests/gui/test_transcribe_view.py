@@ -124,3 +124,31 @@ def test_a_recorded_take_can_be_sent_to_transcription(window, qtbot, speech):
     view = window.transcribe_view
     qtbot.waitUntil(lambda: take.path in view.results, timeout=120000)
     assert "lazy" in view.results[take.path].text.lower()
+
+
+def test_compute_type_is_remembered_and_given_to_jobs(window, qtbot, speech, monkeypatch):
+    view = window.transcribe_view
+    assert view.compute_combo.currentData() == "float32" and view.compute_combo.isEnabled()  # CPU here
+    view.compute_combo.setCurrentIndex(view.compute_combo.findData("int8"))
+    assert "(int8)" in view.model_label.text()
+    submitted = []
+
+    class Job:
+        id = 4242
+
+    monkeypatch.setattr(view.queue, "submit", lambda fn, *args, **kw: submitted.append(kw) or Job())
+    view.transcribe(str(speech))  # the job is only recorded, never run: nothing to wait for
+    assert submitted and submitted[0]["compute_type"] == "int8"
+    view.jobs.clear()
+    window.close()
+
+    w2 = MainWindow()
+    qtbot.addWidget(w2)
+    assert w2.transcribe_view.compute_combo.currentData() == "int8"
+    assert w2.transcribe_view.compute_type() == "int8"
+    w2.transcribe_view.compute_combo.setCurrentIndex(0)
+    w2.close()
+    w3 = MainWindow()
+    qtbot.addWidget(w3)
+    assert w3.transcribe_view.compute_type() == "float32"
+    w3.close()

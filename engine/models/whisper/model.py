@@ -6,10 +6,12 @@ positions, blocks with causal self-attention and cross-attention to the audio, a
 LayerNorm, logits tied to the token embedding.
 
 Speed: attention goes through ``scaled_dot_product_attention``; the decoder's self-attention keys
-and values live in a preallocated cache (``DecoderCache``) written in place, so a decoding step
-costs one token's worth of work; the cross-attention keys and values are computed once per audio
-window (``TextDecoder.cross_kv``). Parameter names follow openai/whisper; the loaders map the
-Hugging Face and CTranslate2 names onto them.
+and values live in a cache (``DecoderCache``) written in place, so a decoding step costs one
+token's worth of work; the cross-attention keys and values are computed once per audio window
+(``TextDecoder.cross_kv``) and read once per step for all the hypotheses of that window
+(``MultiHeadAttention.attend_grouped``). Several windows decode together as one batch: prompts
+of different lengths are left-padded (``DecoderCache.pad``). Parameter names follow
+openai/whisper; the loaders map the Hugging Face and CTranslate2 names onto them.
 """
 
 from __future__ import annotations
@@ -72,6 +74,18 @@ class MultiHeadAttention(nn.Module):
         weights = scores.softmax(dim=-1)
         return self.out(self.merge((weights @ v.float()).to(q.dtype))), scores
 
+    def attend_grouped(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+        """Attention without a mask for G consecutive rows per key/value row: q (N*G, T, D)
+        projected, k and v (N, H, S, D/H). The G rows' queries are folded into one sequence per
+        key row, so the keys and values are read once per window, not once per hypothesis (and
+        never copied G times). Exact: without a mask every query attends independently."""
+        n, h, _, dh = k.shape
+        b, t, d = q.shape
+        g = b // n
+        q = q.view(n, g, t, h, dh).permute(0, 3, 1, 2, 4).reshape(n, h, g * t, dh)
+        out = F.scaled_dot_product_attention(q, k, v)  # (N, H, G*T, D/H)
+        return self.out(out.view(n, h, g, t, dh).permute(0, 2, 3, 1, 4).reshape(b, t, d))
+
 
 class EncoderBlock(nn.Module):
     def __init__(self, n_state: int, n_head: int) -> None:
@@ -126,27 +140,76 @@ class DecoderBlock(nn.Module):
 
 
 class DecoderCache:
-    """Self-attention keys/values for every layer, preallocated to the text context.
+    """Self-attention keys/values for every layer, (batch, heads, capacity, head_dim) each.
 
-    ``length`` tokens are filled. ``reorder`` follows beam search's choice of hypotheses.
+    ``length`` positions are filled, the same number in every row. Prompts of different lengths
+    decoded together are left-padded to one length: ``pad[row]`` positions at the start of a row
+    are padding (masked, and the row's positions count from after them); ``pad`` is None when no
+    row is padded. The capacity grows on demand (doubling, up to ``max_length``), so a short
+    decode never holds the whole text context for every hypothesis. ``reorder`` follows beam
+    search's choice of hypotheses and drops the rows of finished windows.
     """
 
-    def __init__(self, n_layer: int, batch: int, n_head: int, n_ctx: int, head_dim: int,
-                 dtype: torch.dtype, device: torch.device) -> None:
-        shape = (batch, n_head, n_ctx, head_dim)
+    def __init__(self, n_layer: int, batch: int, n_head: int, capacity: int, head_dim: int,
+                 dtype: torch.dtype, device: torch.device, max_length: int | None = None,
+                 pad: Tensor | None = None) -> None:
+        shape = (batch, n_head, capacity, head_dim)
         self.k = [torch.empty(shape, dtype=dtype, device=device) for _ in range(n_layer)]
         self.v = [torch.empty(shape, dtype=dtype, device=device) for _ in range(n_layer)]
         self.length = 0
+        self.max_length = max(capacity, max_length or capacity)
+        self.pad = pad
+        self.min_pad = int(pad.min()) if pad is not None and pad.numel() else 0
 
     @property
     def batch(self) -> int:
         return self.k[0].shape[0]
 
-    def reorder(self, indices: Tensor) -> None:
+    @property
+    def capacity(self) -> int:
+        return self.k[0].shape[2]
+
+    def reserve(self, length: int) -> None:
+        """Room for ``length`` positions (copies what is filled into larger buffers if needed)."""
+        if length <= self.capacity:
+            return
+        if length > self.max_length:
+            raise ValueError(f"the decoder cache holds at most {self.max_length} positions, asked for {length}")
+        capacity = min(self.max_length, max(length, 2 * self.capacity))
         n = self.length
-        for layer in range(len(self.k)):
-            self.k[layer][:, :, :n] = self.k[layer][indices, :, :n]
-            self.v[layer][:, :, :n] = self.v[layer][indices, :, :n]
+        for cache in (self.k, self.v):
+            for layer, old in enumerate(cache):
+                new = old.new_empty((old.shape[0], old.shape[1], capacity, old.shape[3]))
+                new[:, :, :n] = old[:, :, :n]
+                cache[layer] = new
+
+    def reorder(self, indices: Tensor, start: int = 0) -> None:
+        """Row i becomes the old row ``indices[i]``; fewer indices than rows drop rows.
+
+        Positions before ``start`` are not copied: the caller knows they are equal in each row
+        and its source (beams of one window share its prompt). When the number of rows changes
+        every position is copied.
+        """
+        n = self.length
+        same = indices.shape[0] == self.batch
+        for cache in (self.k, self.v):
+            for layer, old in enumerate(cache):
+                if same:
+                    if start < n:
+                        old[:, :, start:n] = old[indices, :, start:n]
+                else:
+                    new = old.new_empty((indices.shape[0],) + tuple(old.shape[1:]))
+                    new[:, :, :n] = old[indices, :, :n]
+                    cache[layer] = new
+        if self.pad is not None:
+            self.pad = self.pad[indices]
+            self.min_pad = int(self.pad.min()) if self.pad.numel() else 0
+
+    def repeat(self, times: int) -> None:
+        """Each row becomes ``times`` consecutive copies (one prompt, several hypotheses)."""
+        if times > 1:
+            rows = torch.arange(self.batch, device=self.k[0].device).repeat_interleave(times)
+            self.reorder(rows)
 
     def truncate(self, length: int) -> None:
         self.length = min(self.length, length)
@@ -163,11 +226,16 @@ class TextDecoder(nn.Module):
         self.positional_embedding = nn.Parameter(torch.empty(n_ctx, n_state))
         self.blocks = nn.ModuleList(DecoderBlock(n_state, n_head) for _ in range(n_layer))
         self.ln = LayerNorm(n_state)
+        # logits = x @ token_embedding.T unless this is set (int8 compute: quantize.py)
+        self.output_projection: nn.Module | None = None
 
-    def new_cache(self, batch: int, dtype: torch.dtype | None = None, device=None) -> DecoderCache:
+    def new_cache(self, batch: int, dtype: torch.dtype | None = None, device=None, capacity: int | None = None,
+                  max_length: int | None = None, pad: Tensor | None = None) -> DecoderCache:
+        """A cache for ``batch`` rows; by default the whole text context, allocated at once."""
         w = self.token_embedding.weight
-        return DecoderCache(len(self.blocks), batch, self.n_head, self.n_ctx, self.n_state // self.n_head,
-                            dtype or w.dtype, device or w.device)
+        capacity = capacity or self.n_ctx
+        return DecoderCache(len(self.blocks), batch, self.n_head, capacity, self.n_state // self.n_head,
+                            dtype or w.dtype, device or w.device, max_length=max_length, pad=pad)
 
     def cross_kv(self, audio_features: Tensor) -> CrossKV:
         """Keys and values of the audio for every layer's cross-attention: once per window."""
@@ -178,18 +246,48 @@ class TextDecoder(nn.Module):
         """tokens (B, T) -> logits (B, T, n_vocab) in float32.
 
         With a cache, ``tokens`` continue the cached sequence and the cache grows by T. Cross keys
-        and values may have batch 1 (shared by every hypothesis) or B. With
-        ``need_cross_weights`` the cross-attention scores of every layer (scaled q·k before the
-        softmax, (B, H, T, S) each) are returned too, for word timestamps.
+        and values may have batch 1 (shared by every hypothesis), B, or B / G (G consecutive rows
+        per audio window: the hypotheses of one window). With ``need_cross_weights`` the
+        cross-attention scores of every layer (scaled q·k before the softmax, (B, H, T, S) each)
+        are returned too, for word timestamps.
         """
+        x, weights = self.hidden(tokens, cross, cache, need_cross_weights)
+        return self.logits(x), weights
+
+    def logits(self, x: Tensor) -> Tensor:
+        """Final hidden states (..., D) -> float32 logits (..., n_vocab): the tied embedding."""
+        if self.output_projection is not None:
+            return self.output_projection(x).float()
+        return (x @ self.token_embedding.weight.to(x.dtype).T).float()
+
+    def hidden(self, tokens: Tensor, cross: CrossKV, cache: DecoderCache | None = None,
+               need_cross_weights: bool = False) -> tuple[Tensor, list[Tensor] | None]:
+        """``forward`` without the logits: the final (layer-normed) hidden states (B, T, D), so a
+        caller can project only the positions it needs (the logits are the costliest matmul)."""
         b, t = tokens.shape
         offset = cache.length if cache is not None else 0
-        if offset + t > self.n_ctx:
-            raise ValueError(f"the decoder holds at most {self.n_ctx} tokens, asked for {offset + t}")
-        x = self.token_embedding(tokens) + self.positional_embedding[offset:offset + t]
-        mask = None
-        if t > 1:  # causal within the new tokens; everything cached before them is visible
-            mask = torch.ones(t, offset + t, dtype=torch.bool, device=tokens.device).tril(diagonal=offset)
+        pad = cache.pad if cache is not None else None
+        device = tokens.device
+        last = offset + t - (cache.min_pad if cache is not None else 0)
+        if last > self.n_ctx:
+            raise ValueError(f"the decoder holds at most {self.n_ctx} tokens, asked for {last}")
+        if cache is not None:
+            cache.reserve(offset + t)
+        if pad is None:
+            x = self.token_embedding(tokens) + self.positional_embedding[offset:offset + t]
+            mask = None
+            if t > 1:  # causal within the new tokens; everything cached before them is visible
+                mask = torch.ones(t, offset + t, dtype=torch.bool, device=device).tril(diagonal=offset)
+        else:
+            query = torch.arange(offset, offset + t, device=device)
+            positions = (query[None, :] - pad[:, None]).clamp(min=0)
+            x = self.token_embedding(tokens) + self.positional_embedding[positions]
+            key = torch.arange(offset + t, device=device)
+            # a row sees its own earlier positions after its padding; a padding position sees
+            # itself (so that no row of the softmax is empty)
+            mask = ((key[None, None, :] >= pad[:, None, None]) | (key[None, None, :] == query[None, :, None])) \
+                & (key[None, None, :] <= query[None, :, None])
+            mask = mask[:, None]  # (B, 1, T, offset + T)
         weights: list[Tensor] = []
         for i, block in enumerate(self.blocks):
             a = block.attn
@@ -203,18 +301,20 @@ class TextDecoder(nn.Module):
 
             c = block.cross_attn
             ck, cv = cross[i]
-            if ck.shape[0] != b:
-                ck, cv = ck.expand(b, -1, -1, -1), cv.expand(b, -1, -1, -1)
-            out, w = c.attend(c.split(c.query(block.cross_attn_ln(x))), ck, cv, need_weights=need_cross_weights)
+            h = block.cross_attn_ln(x)
+            if need_cross_weights or ck.shape[0] == b or b % ck.shape[0]:
+                if ck.shape[0] != b:
+                    ck, cv = ck.expand(b, -1, -1, -1), cv.expand(b, -1, -1, -1)
+                out, w = c.attend(c.split(c.query(h)), ck, cv, need_weights=need_cross_weights)
+                if w is not None:
+                    weights.append(w)
+            else:
+                out = c.attend_grouped(c.query(h), ck, cv)
             x = x + out
-            if w is not None:
-                weights.append(w)
             x = x + block.mlp(block.mlp_ln(x))
         if cache is not None:
             cache.length = offset + t
-        x = self.ln(x)
-        logits = (x @ self.token_embedding.weight.to(x.dtype).T).float()
-        return logits, (weights if need_cross_weights else None)
+        return self.ln(x), (weights if need_cross_weights else None)
 
 
 class Whisper(nn.Module):
@@ -232,6 +332,13 @@ class Whisper(nn.Module):
     @property
     def dtype(self) -> torch.dtype:
         return self.decoder.token_embedding.weight.dtype
+
+    @property
+    def compute_type(self) -> str:
+        """``int8`` once quantized (quantize.py), else the weights' dtype (``float32``, ...)."""
+        if self.decoder.output_projection is not None:
+            return "int8"
+        return str(self.dtype).removeprefix("torch.")
 
     def forward(self, mel: Tensor, tokens: Tensor) -> Tensor:
         """Full forward without cache (for tests and parity): logits (B, T, n_vocab)."""

@@ -1,0 +1,149 @@
+"""int8 compute on the CPU: every linear layer, and the logits, as dynamically quantized int8.
+
+``quantize_int8(model)`` replaces each ``nn.Linear`` of a float32 CPU model (attention
+projections, MLPs, in the encoder and the decoder) with ``Int8Linear`` and gives the decoder an
+int8 output projection for its logits (the matmul with the tied token embedding, 51864 x 384 for
+the English models: the biggest matmul of a decoding step). The token embedding itself stays
+float32 for the lookup of input tokens. Whatever format the checkpoint was in (Hugging Face
+float32/float16, CTranslate2 float16 or int8), it is loaded as float32 first and quantized here,
+so the choice of compute type never depends on the file.
+
+Why dynamic int8 (int8 weights, activations quantized per call, int32 accumulation), measured
+on a 2-core Xeon with AVX512-VNNI and AMX, one thread, tiny.en shapes (float32 -> int8 ms):
+
+- logits, 8 hypotheses x 384 -> 51864: 12.8 -> 0.9 (float32 reads 80 MB of weights per step;
+  decoding is memory-bound and int8 reads a quarter of it);
+- encoder MLP, 1500 positions x 384 -> 1536: 10.8 -> 1.3 (oneDNN's int8 kernels use AMX);
+- weight-only int8 (``torch.ops.aten._weight_int8pack_mm``: int8 weights, float activations)
+  was far slower with float32 activations (90 ms for the logits, 340 ms for the MLP: no
+  optimised kernel) and only matched dynamic int8 with bfloat16 activations, which would change
+  every other number of the model too.
+
+The kernels are torch's own quantized ops (``quantized::linear_prepack`` /
+``quantized::linear_dynamic``), called directly rather than through the deprecated
+``torch.ao.quantization.quantize_dynamic``: that lets activations use the full 8-bit range
+(``reduce_range=False``, half the error) where the backend accumulates exactly. The backend is
+chosen when the weights are packed: oneDNN on CPUs with VNNI or AMX (exact u8 x s8 dot products,
+2.8x faster than fbgemm on the encoder here), else torch's x86 default (fbgemm), whose AVX2 path
+can saturate 16-bit intermediate sums, so it keeps the 7-bit activation range it asks for.
+
+Weights are quantized per output channel (one scale per row, as CTranslate2 does), activations
+per call (one scale for the whole input): hypotheses decoded together share that scale, so
+batched and one-at-a-time int8 results can differ in the last digits, as float32 results do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+from torch import Tensor, nn
+
+from engine.models.whisper.model import Whisper
+
+COMPUTE_TYPES = ("float32", "int8")
+
+
+def int8_backend() -> str:
+    """The quantized engine that packs (and so runs) our int8 weights on this CPU."""
+    engines = torch.backends.quantized.supported_engines
+    fast_dot = getattr(torch.cpu, "_is_vnni_supported", lambda: False)() or \
+        getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)()
+    if "onednn" in engines and fast_dot:
+        return "onednn"
+    for engine in ("x86", "fbgemm", "qnnpack"):
+        if engine in engines:
+            return engine
+    raise RuntimeError("this build of PyTorch has no quantized CPU kernels; use float32 compute")
+
+
+@contextlib.contextmanager
+def _engine(name: str):
+    old = torch.backends.quantized.engine
+    torch.backends.quantized.engine = name
+    try:
+        yield
+    finally:
+        torch.backends.quantized.engine = old
+
+
+class Int8Linear(nn.Module):
+    """``y = x W^T + b`` with W stored as int8 (one scale per output row) and x quantized to
+    8 bits per row (per token) on every call.
+
+    torch's dynamic int8 kernel quantizes its whole input with one scale. Here each row is first
+    divided by its largest magnitude, and one constant row (+1, -1, 0, ...) is appended, so the
+    kernel's range is always [-1, 1]: every row gets the same relative precision whatever else is
+    in the batch, and the output row is multiplied back by the row's scale. This makes a row's
+    result independent of the other rows (a clip transcribed in a batch gives exactly what it
+    gives alone; with one scale per call, 7 of 12 test clips changed their text when batched)
+    and halves the error of one scale per call (relative error 1.0% instead of 1.5-2.9% on
+    tiny.en's shapes).
+    """
+
+    def __init__(self, weight: Tensor, bias: Tensor | None, backend: str, per_row: bool = True) -> None:
+        super().__init__()
+        self.per_row = per_row
+        weight = weight.detach().float()
+        self.in_features, self.out_features = weight.shape[1], weight.shape[0]
+        scale = (weight.abs().amax(dim=1) / 127).clamp(min=1e-12).double()
+        zero = torch.zeros(weight.shape[0], dtype=torch.long)
+        qweight = torch.quantize_per_channel(weight, scale, zero, 0, torch.qint8)
+        with _engine(backend):
+            self._packed = torch.ops.quantized.linear_prepack(qweight, None)
+        self.bias = None if bias is None else bias.detach().float().clone()
+        bounds = torch.zeros(1, self.in_features)
+        bounds[0, 0], bounds[0, -1] = 1.0, -1.0
+        self.register_buffer("bounds", bounds, persistent=False)
+        self.backend = backend
+        self.reduce_range = backend != "onednn"
+
+    def forward(self, x: Tensor) -> Tensor:
+        shape = x.shape
+        x = x.reshape(-1, shape[-1])
+        if not self.per_row:
+            y = torch.ops.quantized.linear_dynamic(x, self._packed, reduce_range=self.reduce_range)
+            if self.bias is not None:
+                y += self.bias
+            return y.view(*shape[:-1], self.out_features)
+        m = x.shape[0]
+        scale = torch.maximum(x.amax(dim=1, keepdim=True), x.amin(dim=1, keepdim=True).neg_()).clamp_(min=1e-30)
+        rows = x.new_empty(m + 1, x.shape[1])
+        torch.div(x, scale, out=rows[:m])
+        rows[m:] = self.bounds
+        y = torch.ops.quantized.linear_dynamic(rows, self._packed, reduce_range=self.reduce_range)[:m]
+        y = y.mul_(scale) if self.bias is None else torch.addcmul(self.bias, y, scale)
+        return y.view(*shape[:-1], self.out_features)
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, int8 ({self.backend})"
+
+
+def _replace_linears(module: nn.Module, backend: str, per_row: bool = True) -> int:
+    count = 0
+    for name, child in list(module.named_children()):
+        if isinstance(child, nn.Linear):
+            setattr(module, name, Int8Linear(child.weight, child.bias, backend, per_row))
+            count += 1
+        else:
+            count += _replace_linears(child, backend, per_row)
+    return count
+
+
+def quantize_int8(model: Whisper, encoder: bool = True, decoder: bool = True, logits: bool = True,
+                  encoder_per_row: bool = False) -> Whisper:
+    """Make a float32 CPU model compute its linear layers (in the encoder, in the decoder) and its
+    logits in int8, in place."""
+    if model.device.type != "cpu":
+        raise ValueError(f"int8 compute runs on the CPU only (the model is on {model.device}); "
+                         "use float32, or the GPU's own precision")
+    if model.dtype != torch.float32:
+        raise ValueError(f"int8 compute quantizes a float32 model, not {str(model.dtype).removeprefix('torch.')}")
+    backend = int8_backend()
+    if encoder:
+        _replace_linears(model.encoder, backend, encoder_per_row)
+    if decoder:
+        _replace_linears(model.decoder, backend)
+    if logits:
+        model.decoder.output_projection = Int8Linear(model.decoder.token_embedding.weight, None, backend)
+    return model
