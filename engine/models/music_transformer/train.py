@@ -87,8 +87,8 @@ def train(data_dir: str | Path, out_dir: str | Path, config: MusicTransformerCon
            "train_loss": [], "best_valid_nll": None, "seconds": 0.0}
     step = 0
     batches = Batches(load_split(data_dir, "train"), options.length, augment=True, seed=options.seed)
-    if checkpoint_path.exists():  # resume
-        state = torch.load(checkpoint_path, map_location=device, weights_only=False)
+    if checkpoint_path.exists():  # resume; weights_only: a crafted checkpoint never runs code (DESIGN.md §8)
+        state = torch.load(checkpoint_path, map_location=device, weights_only=True)
         if state["config"] != config.to_dict():
             raise ValueError(f"{checkpoint_path} was trained with another configuration; use a new folder")
         model.load_state_dict(state["model"])
