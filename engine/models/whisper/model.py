@@ -50,6 +50,8 @@ class MultiHeadAttention(nn.Module):
         self.key = nn.Linear(n_state, n_state, bias=False)
         self.value = nn.Linear(n_state, n_state)
         self.out = nn.Linear(n_state, n_state)
+        # query, key and value as one projection, when a compute type builds one (quantize.py)
+        self.qkv: nn.Module | None = None
 
     def split(self, x: Tensor) -> Tensor:
         """(B, T, D) -> (B, H, T, D/H)"""
@@ -62,6 +64,13 @@ class MultiHeadAttention(nn.Module):
 
     def kv(self, x: Tensor) -> tuple[Tensor, Tensor]:
         return self.split(self.key(x)), self.split(self.value(x))
+
+    def project(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Self-attention's queries, keys and values of x, each (B, H, T, D/H)."""
+        if self.qkv is not None:
+            q, k, v = self.qkv(x).chunk(3, dim=-1)
+            return self.split(q), self.split(k), self.split(v)
+        return self.split(self.query(x)), self.split(self.key(x)), self.split(self.value(x))
 
     def attend(self, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None,
                need_weights: bool = False) -> tuple[Tensor, Tensor | None]:
@@ -98,7 +107,7 @@ class EncoderBlock(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         h = self.attn_ln(x)
         a = self.attn
-        x = x + a.attend(a.split(a.query(h)), *a.kv(h))[0]
+        x = x + a.attend(*a.project(h))[0]
         return x + self.mlp(self.mlp_ln(x))
 
 
@@ -292,7 +301,7 @@ class TextDecoder(nn.Module):
         for i, block in enumerate(self.blocks):
             a = block.attn
             h = block.attn_ln(x)
-            q, k, v = a.split(a.query(h)), a.split(a.key(h)), a.split(a.value(h))
+            q, k, v = a.project(h)
             if cache is not None:
                 cache.k[i][:, :, offset:offset + t] = k
                 cache.v[i][:, :, offset:offset + t] = v
