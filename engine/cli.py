@@ -31,6 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--transcribe", action="store_true",
                    help="transcribe live: print each line as it is finished; store it with the take")
     p.add_argument("--model", help="Whisper model name or folder for --transcribe (default: first installed)")
+    p.add_argument("--compute-type", metavar="{float32,int8}",
+                   help="for --transcribe: float32, or int8 (CPU only: cheaper passes, nearly the same text)")
 
     p = sub.add_parser("transcribe", help="transcribe audio files with Whisper")
     p.add_argument("files", nargs="+", metavar="FILE")
@@ -125,6 +127,8 @@ def cmd_record(args: argparse.Namespace) -> int:
     from engine.audio.session import RecordingSession
     from engine.audio.takes import TakeLibrary, transcript_path
 
+    if args.transcribe and not _compute_type_ok(args.compute_type):
+        return 2
     library = TakeLibrary()
     try:
         device = find_device(args.device, "input")
@@ -173,7 +177,7 @@ def _start_live(args: argparse.Namespace, session, save_to):
     from engine.tasks.live import live_transcribe
 
     model = resolve_model(args.model)
-    device = choose_device()
+    device = choose_device("cpu" if args.compute_type == "int8" else "auto")  # int8 runs on the CPU
     printed = 0
 
     def show(update) -> None:
@@ -191,7 +195,7 @@ def _start_live(args: argparse.Namespace, session, save_to):
     queue = JobQueue()
     job = queue.submit(live_transcribe, queue, session.reader(), session.sample_rate, str(model),
                        device=str(device.torch_device), dtype=choose_dtype(device), on_update=show,
-                       save_to=save_to, kind="live", priority=Priority.LIVE, lane="live")
+                       save_to=save_to, compute_type=args.compute_type, kind="live", priority=Priority.LIVE, lane="live")
     return queue, job
 
 
@@ -223,6 +227,15 @@ def _progress_bar(label: str) -> "callable":
     return show
 
 
+def _compute_type_ok(compute_type: str | None) -> bool:
+    from engine.models.whisper.quantize import COMPUTE_TYPES
+
+    if compute_type is None or compute_type in COMPUTE_TYPES:
+        return True
+    print(f"motet: --compute-type {compute_type} is not one of {', '.join(COMPUTE_TYPES)}", file=sys.stderr)
+    return False
+
+
 def cmd_transcribe(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -230,12 +243,10 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     from engine.device import choose_device, choose_dtype
     from engine.models.catalog import resolve_model
     from engine.models.whisper.errors import CheckpointError
-    from engine.models.whisper.quantize import COMPUTE_TYPES
     from engine.models.whisper.transcribe import DEFAULT_BATCH, MAX_BATCH, TranscribeOptions, WhisperPipeline
     from engine.transcript import write_transcript
 
-    if args.compute_type is not None and args.compute_type not in COMPUTE_TYPES:
-        print(f"motet: --compute-type {args.compute_type} is not one of {', '.join(COMPUTE_TYPES)}", file=sys.stderr)
+    if not _compute_type_ok(args.compute_type):
         return 2
     batch_size = DEFAULT_BATCH if args.batch_size is None else args.batch_size
     if not 1 <= batch_size <= MAX_BATCH:

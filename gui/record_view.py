@@ -474,6 +474,16 @@ class RecordView(QWidget):
         models = installed_models()
         return str(models[0].path) if models else None
 
+    def live_compute_type(self, device) -> str | None:
+        """The Transcribe view's compute type on the CPU (int8 makes live passes cheaper, and one
+        loaded model then serves both); None on a GPU (Settings' precision)."""
+        from engine.models.whisper.quantize import COMPUTE_TYPES
+
+        if device is None or device.kind != "cpu":
+            return None
+        chosen = get_str(self.settings, "transcribe/compute_type", "float32")
+        return chosen if chosen in COMPUTE_TYPES else None
+
     def _start_live_transcription(self, session: RecordingSession, reader) -> None:
         from engine.live.transcriber import LiveOptions
         from engine.tasks.live import live_transcribe
@@ -485,14 +495,15 @@ class RecordView(QWidget):
         device, dtype = self._compute() if self._compute else (None, None)
         kwargs = {}
         if device is not None:
-            kwargs = dict(device=str(device.torch_device), dtype=dtype)
+            kwargs = dict(device=str(device.torch_device), dtype=dtype, compute_type=self.live_compute_type(device))
         job = self.queue.submit(
             live_transcribe, self.queue, reader, session.sample_rate, model, LiveOptions(),
             on_update=self._liveUpdate.emit, save_to=transcript_path(session.take.path), **kwargs,
             kind="live", title=f"Live transcript · {session.take.name}", priority=Priority.LIVE, lane="live")
         self._live_job_id = job.id
         self._live_reader = reader
-        self.transcript.status_label.setText(f"live · {Path(model).name}")
+        compute = kwargs.get("compute_type") or ("" if dtype is None else str(dtype).removeprefix("torch."))
+        self.transcript.status_label.setText(f"live · {Path(model).name}" + (f" · {compute}" if compute else ""))
 
     def _on_live_event(self, event) -> None:
         if event.kind == "progress" and event.message:

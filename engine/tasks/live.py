@@ -29,15 +29,18 @@ from engine.transcript import write_transcript
 def live_transcribe(ctx: JobContext, queue: JobQueue, reader: Reader, sample_rate: int, model_path: str,
                     options: LiveOptions | None = None, device: str = "cpu", dtype: torch.dtype = torch.float32,
                     on_update: Callable[[LiveUpdate], None] | None = None,
-                    save_to: str | Path | None = None, stop: threading.Event | None = None) -> TranscriptionResult:
+                    save_to: str | Path | None = None, stop: threading.Event | None = None,
+                    compute_type: str | None = None) -> TranscriptionResult:
     """Job body. ``reader`` must have been taken before capture started (nothing is missed).
 
     ``on_update`` gets every new snapshot (from this thread). ``save_to``: the transcript so far
     is written there (JSON, atomically) whenever a segment is finished, so a crash keeps it.
     ``stop``: end early (the transcript so far is flushed and returned, as at the end).
+    ``compute_type``: as for file transcription (``"int8"`` on the CPU: cheaper passes); the same
+    choice as the Transcribe view's lets both share one loaded model.
     """
     ctx.progress(None, "loading the model", force=True)
-    pipeline = queue.run_step(lambda: get_pipeline(model_path, device, dtype), title="load model")
+    pipeline = queue.run_step(lambda: get_pipeline(model_path, device, dtype, compute_type), title="load model")
     ctx.progress(None, "starting voice activity detection")
     transcriber = StreamingTranscriber(pipeline.model, pipeline.tokenizer, options,
                                        run=lambda fn: queue.run_step(fn, title="live decode"),

@@ -103,3 +103,15 @@ def test_live_transcription_setting_is_remembered(view, qtbot):
     qtbot.addWidget(again)
     assert not again.transcript.enabled_check.isChecked()
     again.shutdown()
+
+
+def test_live_transcription_uses_the_transcribe_views_compute_type_on_the_cpu(view):
+    from engine.device import ComputeDevice
+
+    cpu = ComputeDevice(kind="cpu", index=None, name="CPU")
+    gpu = ComputeDevice(kind="cuda", index=0, name="GPU")
+    view.settings.setValue("transcribe/compute_type", "int8")
+    assert view.live_compute_type(cpu) == "int8"
+    assert view.live_compute_type(gpu) is None  # a GPU runs Settings' precision
+    view.settings.setValue("transcribe/compute_type", "int4")  # a setting from elsewhere: ignored
+    assert view.live_compute_type(cpu) is None

