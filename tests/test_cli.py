@@ -60,3 +60,40 @@ def test_engine_never_imports_qt():
     for path in pathlib.Path("engine").rglob("*.py"):
         text = path.read_text()
         assert not re.search(r"^\s*(from|import)\s+(PySide6|PyQt|pyqtgraph|shiboken)", text, re.M), path
+
+
+def test_usage_errors_are_one_line(tmp_path):
+    out = _motet("transcribe", "--beam-size", "x", "a.wav")
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == [
+        "motet transcribe: argument --beam-size: 'x' is not a whole number (see motet transcribe --help)"]
+    out = _motet("nosuchcommand")
+    assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_a_closed_pipe_is_not_a_traceback(tmp_path):
+    import os
+
+    env = {**os.environ, "MOTET_DATA_DIR": str(tmp_path)}
+    code = ("import sys; from engine.cli import audio; "
+            "audio.cmd_devices = lambda a: [print('line', i) for i in range(200000)] and 0; "
+            "from engine.cli import run; import engine.cli as c; c.COMMANDS['devices'] = audio.cmd_devices; "
+            "sys.exit(run(['devices']))")
+    proc = subprocess.run(f"{sys.executable} -c \"{code}\" | head -1", shell=True, capture_output=True,
+                          text=True, env=env, timeout=120)
+    assert proc.stdout == "line 0\n"
+    assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr, proc.stderr
+
+
+def test_an_unexpected_error_is_one_line_and_its_traceback_is_kept(tmp_path):
+    import os
+
+    env = {**os.environ, "MOTET_DATA_DIR": str(tmp_path)}
+    code = ("import sys; import engine.cli as c; "
+            "c.COMMANDS['devices'] = lambda a: 1 / 0; sys.exit(c.run(['devices']))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 70
+    line, = proc.stderr.strip().splitlines()
+    assert line.startswith("motet devices: unexpected error: ZeroDivisionError: division by zero (details in ")
+    logs = list((tmp_path / "logs").glob("crash-*-devices.txt"))
+    assert len(logs) == 1 and "ZeroDivisionError" in logs[0].read_text()

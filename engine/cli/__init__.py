@@ -7,9 +7,14 @@ commands; option checks shared by them are in ``common``.
 from __future__ import annotations
 
 import argparse
+import datetime
+import os
+import sys
+import traceback
 
 from engine import __version__
 from engine.cli import audio, music, transcribe
+from engine.cli.common import Parser
 
 COMMANDS = {"devices": audio.cmd_devices, "record": audio.cmd_record, "takes": audio.cmd_takes,
             "transcribe": transcribe.cmd_transcribe, "models": transcribe.cmd_models,
@@ -17,7 +22,7 @@ COMMANDS = {"devices": audio.cmd_devices, "record": audio.cmd_record, "takes": a
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="motet",
         description="Motet, a desktop AI audio studio. Without a command it opens the app.",
     )
@@ -33,4 +38,38 @@ def run(argv: list[str] | None = None) -> int | None:
     args = build_parser().parse_args(argv)
     if args.command is None:
         return None
-    return COMMANDS[args.command](args)
+    try:
+        return COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # `motet takes | head -1`: the reader has gone, nothing more to say
+        _silence_stdout()
+        return 141
+    except Exception as exc:  # noqa: BLE001 - a bug of ours: one line here, the traceback in a file
+        where = _save_traceback(args.command)
+        print(f"motet {args.command}: unexpected error: {type(exc).__name__}: {exc}"
+              + (f" (details in {where})" if where else ""), file=sys.stderr)
+        return 70
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that Python's final flush does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def _save_traceback(command: str) -> str | None:
+    from engine.atomic import WriteError, write_text
+    from engine.audio.takes import data_dir
+
+    try:
+        folder = data_dir() / "logs"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"crash-{datetime.datetime.now():%Y%m%d-%H%M%S}-{command}.txt"
+        write_text(path, traceback.format_exc())
+        return str(path)
+    except (OSError, WriteError):
+        return None

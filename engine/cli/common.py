@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import math
 import sys
 
 
@@ -19,3 +21,48 @@ def compute_type_ok(compute_type: str | None) -> bool:
         return True
     print(f"motet: --compute-type {compute_type} is not one of {', '.join(COMPUTE_TYPES)}", file=sys.stderr)
     return False
+
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line: ``motet record: --seconds: must be ...``
+    (argparse's usage block is what ``--help`` is for)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _number(kind: type, text: str):
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a {'whole ' if kind is int else ''}number") from None
+    if kind is float and not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
+def int_in(low: int, high: int | None = None):
+    """An argparse ``type``: a whole number in [low, high] (high None: no upper bound)."""
+    def parse(text: str) -> int:
+        value = _number(int, text)
+        if value < low or (high is not None and value > high):
+            bound = f"at least {low}" if high is None else f"between {low} and {high}"
+            raise argparse.ArgumentTypeError(f"must be {bound}, not {value}")
+        return value
+
+    parse.__name__ = "whole number"  # argparse names the type in some messages
+    return parse
+
+
+def float_in(low: float, high: float | None = None, low_open: bool = False):
+    """An argparse ``type``: a finite number in [low, high] ((low, high] with ``low_open``)."""
+    def parse(text: str) -> float:
+        value = _number(float, text)
+        if value < low or (low_open and value == low) or (high is not None and value > high):
+            lower = f"above {low:g}" if low_open else f"at least {low:g}"
+            bound = lower if high is None else f"{lower} and at most {high:g}"
+            raise argparse.ArgumentTypeError(f"must be {bound}, not {value:g}")
+        return value
+
+    parse.__name__ = "number"
+    return parse

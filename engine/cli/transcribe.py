@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from engine.cli.common import compute_type_ok, progress_bar
+from engine.cli.common import compute_type_ok, int_in, progress_bar
 
 
 def add_parsers(sub) -> None:
@@ -14,7 +14,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--model", help="installed model name (tiny.en, small, openai/whisper-small) or a folder")
     p.add_argument("--language", help="language code (default: detect; English-only models: en)")
     p.add_argument("--task", choices=("transcribe", "translate"), default="transcribe")
-    p.add_argument("--beam-size", type=int, default=5)
+    p.add_argument("--beam-size", type=int_in(1, 10), default=5)
     p.add_argument("--word-timestamps", action="store_true")
     p.add_argument("--format", choices=("txt", "srt", "vtt", "json"), default="txt")
     p.add_argument("--output-dir", default=".", help="where the transcripts go (default: here)")
