@@ -19,7 +19,7 @@ from engine.audio.devices import AudioDevice, AudioUnavailable
 from engine.audio.dsp import level_dbfs
 from engine.audio.playback import Player
 from engine.audio.session import RecordingSession
-from engine.audio.takes import Take, TakeLibrary, safe_filename, transcript_path
+from engine.audio.takes import Take, TakeError, TakeLibrary, safe_filename, transcript_path
 from engine.jobs import JobQueue, JobState, Priority
 from gui.jobs import JobsBridge
 from gui.level_meter import LevelMeter
@@ -281,7 +281,20 @@ class RecordView(QWidget):
             return None
         self.timer.stop()
         self._tick_once(session)  # draw what arrived since the last tick
-        take = session.stop()  # the live job then transcribes the rest and ends
+        try:
+            take = session.stop()  # the live job then transcribes the rest and ends
+        except (TakeError, OSError) as exc:  # not filed (a full disk): the audio waits in recovery/
+            self._reader = None
+            self._live_reader = None
+            self._live_job_id = None
+            self.record_button.setText("● Record")
+            self.record_button.setChecked(False)
+            self.device_combo.setEnabled(True)
+            self.refresh_button.setEnabled(True)
+            self.recordingChanged.emit(False)
+            self.banner.show_message(f"The take was not saved: {exc}", "error",
+                                     [("Recover", self.recover_all)])
+            return None
         self._reader = None
         self._live_reader = None
         if self._live_job_id is not None:
@@ -302,7 +315,11 @@ class RecordView(QWidget):
         if self.session is None:
             return
         take = self.stop_recording()
-        saved = f" The take '{take.name}' ({format_duration(take.duration)}) was saved." if take else ""
+        if take is None:  # not filed either: stop_recording's banner says where the audio is
+            self.banner.show_message(f"Recording stopped: {message}. {self.banner.label.text()}", "error",
+                                     [("Recover", self.recover_all)])
+            return
+        saved = f" The take '{take.name}' ({format_duration(take.duration)}) was saved."
         self.banner.show_message(f"Recording stopped: {message}.{saved}", "error")
 
     def _tick(self) -> None:
@@ -578,7 +595,11 @@ class RecordView(QWidget):
 
     # -- crash recovery ----------------------------------------------------------------------
     def _offer_recovery(self) -> None:
-        pending = self.library.pending_recoveries()
+        try:  # takes another Motet is recording now are not offered
+            pending = self.library.pending_recoveries()
+        except TakeError as exc:  # the library is held too long by another Motet
+            self.banner.show_message(f"Could not look for interrupted takes: {exc}", "warn")
+            return
         if not pending:
             return
         names = ", ".join(f"'{t.name}'" for t in pending[:3]) + ("…" if len(pending) > 3 else "")
@@ -588,7 +609,11 @@ class RecordView(QWidget):
 
     def recover_all(self) -> list[Take]:
         recovered, errors = [], []
-        for take in self.library.pending_recoveries():
+        try:
+            pending = self.library.pending_recoveries()
+        except TakeError as exc:
+            pending, errors = [], [str(exc)]
+        for take in pending:
             try:
                 recovered.append(self.library.recover(take))
             except Exception as exc:  # noqa: BLE001 - one bad file must not stop the others
@@ -605,8 +630,12 @@ class RecordView(QWidget):
         if QMessageBox.question(self, "Discard interrupted takes",
                                 "Delete the interrupted recordings for good?") != QMessageBox.StandardButton.Yes:
             return
-        for take in self.library.pending_recoveries():
-            self.library.discard_recovery(take)
+        try:
+            for take in self.library.pending_recoveries():
+                self.library.discard_recovery(take)
+        except (TakeError, OSError) as exc:  # recording again meanwhile (another Motet), or busy
+            self.banner.show_message(f"Some takes were not discarded: {exc}", "error")
+            return
         self.banner.hide()
 
     # -- settings and shutdown ---------------------------------------------------------------

@@ -133,11 +133,22 @@ def test_take_library_rename_delete_export_and_recovery(tmp_path):
         lib.export(take.id, tmp_path / "no-such-dir" / "x.wav")
     assert not list((tmp_path).glob("**/*.part"))
 
-    # a take left in recovery/ (a crash) is found, repaired and filed
-    crashed = lib.begin(16000, 1, name="Crashed")
-    with sf.SoundFile(crashed.path, "w", 16000, 1, format="WAV", subtype="FLOAT") as f:
+    # a take being recorded (its lock held) is not one left by a crash
+    live = lib.begin(16000, 1, name="Live")
+    assert lib.pending_recoveries() == [] and [t.name for t in lib.in_progress()] == ["Live"]
+    lib.discard_recovery(live)
+    assert lib.in_progress() == [] and not list(lib.recovery_dir.iterdir())
+
+    # a take left in recovery/ by a process that ended without filing it (a crash) is found,
+    # repaired and filed
+    began = subprocess.run([sys.executable, "-c", "import sys; from engine.audio.takes import TakeLibrary; "
+                            f"print(TakeLibrary({str(tmp_path)!r}).begin(16000, 1, name='Crashed').path)"],
+                           capture_output=True, text=True, timeout=120)
+    crashed_path = began.stdout.strip()
+    assert began.returncode == 0 and crashed_path, began.stderr
+    with sf.SoundFile(crashed_path, "w", 16000, 1, format="WAV", subtype="FLOAT") as f:
         f.write(audio)
-    with open(crashed.path, "r+b") as f:  # what a killed writer leaves: sizes not filled in
+    with open(crashed_path, "r+b") as f:  # what a killed writer leaves: sizes not filled in
         f.seek(4)
         f.write(b"\0\0\0\0")
     pending = lib.pending_recoveries()
@@ -150,3 +161,19 @@ def test_take_library_rename_delete_export_and_recovery(tmp_path):
     lib.delete(take.id)
     assert [t.name for t in lib.list()] == ["Crashed (recovered)"]
     assert not os.path.exists(take.path)
+
+
+def test_a_recording_file_that_cannot_be_created_is_named_and_nothing_is_left(tmp_path):
+    from engine.atomic import WriteError
+    from engine.audio.session import RecordingSession
+
+    def refused(path, sr, ch):
+        raise OSError(errno.EACCES, "Permission denied")
+
+    lib = TakeLibrary(tmp_path / "lib")
+    session = RecordingSession(lib, None, channels=1, sample_rate=16000, open_file=refused)
+    with pytest.raises(WriteError) as caught:
+        session.start()  # fails before the input is opened
+    assert str(caught.value).startswith(f"could not save '{session.take.id}.wav': no permission")
+    assert lib.pending_recoveries() == [] and lib.in_progress() == []
+    assert not list(lib.recovery_dir.iterdir())

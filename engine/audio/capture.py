@@ -13,6 +13,8 @@ from typing import Callable
 from engine.audio.devices import AudioDevice, AudioUnavailable, _sd
 from engine.audio.ringbuffer import RingBuffer
 
+MAX_CHANNELS = 64  # input channels one capture may ask for (a large interface); each is a ring
+
 
 class CaptureStream:
     """Capture from ``device`` at its native rate into ``self.ring``.
@@ -29,6 +31,8 @@ class CaptureStream:
         ring_seconds: float = 60.0,
         on_stream_end: Callable[[str], None] | None = None,
     ) -> None:
+        if not 1 <= channels <= MAX_CHANNELS:
+            raise ValueError(f"channels must be between 1 and {MAX_CHANNELS}, not {channels}")
         self.device = device
         self.sample_rate = int(sample_rate or (device.default_samplerate if device else 48000))
         if device is not None:

@@ -78,10 +78,12 @@ def output_devices() -> list[AudioDevice]:
         return []
 
 
-def find_device(name: str | None, kind: str = "input") -> AudioDevice:
+def find_device(name: str | None, kind: str = "input", exact: bool = False) -> AudioDevice:
     """The device called ``name`` (as remembered in settings), else the default, else the first.
 
-    Raises AudioUnavailable when there is no device of that kind at all.
+    ``exact`` (a name the user typed): ``name`` must be a device's name or its number in
+    `motet devices`; recording from another device than the one asked for would be a surprise.
+    Raises AudioUnavailable when there is no such device, or none of that kind at all.
     """
     devices = input_devices() if kind == "input" else output_devices()
     if not devices:
@@ -89,6 +91,12 @@ def find_device(name: str | None, kind: str = "input") -> AudioDevice:
     for d in devices:
         if name and d.name == name:
             return d
+    if exact and name:
+        for d in devices:
+            if name.strip().isdigit() and d.index == int(name):
+                return d
+        listed = ", ".join(f"{d.index}: {d.name}" for d in devices)
+        raise AudioUnavailable(f"no audio {kind} device called {name!r} (there are {listed}; see `motet devices`)")
     for d in devices:
         if (d.is_default_input if kind == "input" else d.is_default_output):
             return d

@@ -12,6 +12,8 @@ with a message; what was written stays on disk.
 
 from __future__ import annotations
 
+import errno
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -19,17 +21,30 @@ from typing import Callable
 
 import soundfile as sf
 
+from engine.atomic import WriteError, describe_write_error as describe_save_error
 from engine.audio.ringbuffer import Reader
+
+_FULL = 1 << 20  # less free room than this after a failed write: the disk is full
 
 
 def _open_wav(path: Path, sample_rate: int, channels: int) -> sf.SoundFile:
     return sf.SoundFile(str(path), "w", samplerate=sample_rate, channels=channels, format="WAV", subtype="FLOAT")
 
 
-def describe_write_error(exc: BaseException, path: Path) -> str:
-    import errno
+def _disk_full(exc: BaseException, path: Path) -> bool:
+    """libsndfile reports a full disk as a vague "System error": the free room tells."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    if "space" in str(exc).lower():
+        return True
+    try:
+        return shutil.disk_usage(path.parent).free < _FULL
+    except OSError:
+        return False
 
-    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC or "space" in str(exc).lower():
+
+def describe_write_error(exc: BaseException, path: Path) -> str:
+    if _disk_full(exc, path):
         return f"the disk is full: recording stopped; everything up to now is saved in {path.name}"
     return f"could not write the recording ({exc}); recording stopped; what was captured is kept"
 
@@ -65,8 +80,14 @@ class Recorder:
         return self.frames_written / self.sample_rate
 
     def start(self) -> None:
-        """Open the file (raising if that fails) and start draining the ring."""
-        self._file = self._open_file(self.path, self.sample_rate, self.channels)
+        """Open the file (raising WriteError, naming it and the cause, if that fails) and start
+        draining the ring."""
+        try:
+            self._file = self._open_file(self.path, self.sample_rate, self.channels)
+        except OSError as exc:
+            raise WriteError(exc.errno, describe_save_error(self.path, exc)) from exc
+        except Exception as exc:  # noqa: BLE001 - libsndfile's own error type
+            raise WriteError(None, describe_save_error(self.path, exc)) from exc
         self._thread.start()
 
     def finish(self, timeout: float | None = 10.0) -> None:
@@ -75,7 +96,8 @@ class Recorder:
 
     def abort(self) -> None:
         self._stop.set()
-        self._thread.join(5)
+        if self._thread.ident is not None:  # started (a file that failed to open never was)
+            self._thread.join(5)
 
     def _fail(self, message: str) -> None:
         self.error = message
@@ -93,14 +115,14 @@ class Recorder:
                 if len(block):
                     try:
                         f.write(block)
+                        self.frames_written += len(block)
+                        if now - last_flush >= self.flush_interval:
+                            f.flush()
+                            last_flush = now
                     except Exception as exc:  # noqa: BLE001 - full disk, I/O error
                         self._fail(describe_write_error(exc, self.path))
                         return
-                    self.frames_written += len(block)
                     last_data = now
-                    if now - last_flush >= self.flush_interval:
-                        f.flush()
-                        last_flush = now
                 elif self.reader.exhausted:
                     return
                 elif now - last_data > self.stall_timeout:

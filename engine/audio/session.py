@@ -15,6 +15,8 @@ from engine.audio.recorder import Recorder
 from engine.audio.ringbuffer import Reader
 from engine.audio.takes import Take, TakeLibrary, repair_wav_header
 
+MAX_TAKE_SECONDS = 24 * 3600.0  # the longest timed take (`motet record --seconds`): a day
+
 
 class RecordingSession:
     """Start with ``start()``; ``stop()`` drains everything captured and returns the Take.
@@ -87,7 +89,10 @@ class RecordingSession:
             self._on_error(message)
 
     def stop(self) -> Take:
-        """Stop capture, wait for the recorder to write the rest, and file the take."""
+        """Stop capture, wait for the recorder to write the rest, and file the take.
+
+        Raises TakeError when it cannot be filed (a full disk): the audio then stays whole in the
+        recovery folder, and the message says so."""
         if self._stopped:
             return self.take
         self._stopped = True

@@ -3,25 +3,45 @@
 Layout under the data folder (``$MOTET_DATA_DIR`` or the platform's user data folder):
     takes/<id>.wav + <id>.json      finished takes (metadata: name, created, duration, ...)
     recovery/<id>.wav + <id>.json   takes being recorded; left behind only by a crash
+    recovery/<id>.lock              held by the process recording that take
+    .lock                           the library lock
 A take is streamed into recovery/ while it is captured and moved to takes/ when it stops, so a
 crash leaves it where the next start finds it and offers to recover it.
+
+The GUI and the CLI may use one library at once (DESIGN.md §8). Two advisory locks keep them
+apart: the recorder holds its take's lock file for as long as it records, so a take whose lock is
+held is live, never "left by a crash"; and every change that moves or removes files (begin,
+commit, recover, discard, rename, delete) holds the library lock, so two processes never move the
+same files. The system drops a dead process's locks, so a crash never leaves a take locked.
+On Linux and macOS these are ``flock`` locks; on Windows, ``msvcrt.locking`` on the lock file's
+first byte (the same behaviour: another process, or another handle, cannot take it).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
+import errno
 import json
 import os
 import re
 import struct
+import threading
+import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import soundfile as sf
 
-from engine.atomic import write_text
+from engine.atomic import WriteError, describe_write_error, write_text
 from engine.audio.files import AudioFileError
+
+MAX_NAME_CHARS = 200  # a take's name: a label, not a document
+
+
+class TakeError(RuntimeError):
+    """A take could not be filed, recovered or touched; ``str()`` is the one line to show."""
 
 
 def data_dir() -> Path:
@@ -48,6 +68,119 @@ class Take:
     @property
     def created_dt(self) -> _dt.datetime:
         return _dt.datetime.fromisoformat(self.created)
+
+
+def check_name(name: str) -> str:
+    """A take name as stored: stripped, not blank, at most ``MAX_NAME_CHARS``."""
+    name = name.strip()
+    if not name:
+        raise ValueError("a take needs a name")
+    if len(name) > MAX_NAME_CHARS:
+        raise ValueError(f"a take's name can have at most {MAX_NAME_CHARS} characters, not {len(name)}")
+    return name
+
+
+if os.name == "nt":  # pragma: no cover - Windows
+    import msvcrt
+
+    def _try_lock(fd: int) -> bool:
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+            return True
+        except OSError:
+            return False
+
+    def _unlock(fd: int) -> None:
+        os.lseek(fd, 0, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+else:
+    import fcntl
+
+    def _try_lock(fd: int) -> bool:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            return False
+
+    def _unlock(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+_READ_ONLY = (errno.EROFS, errno.EACCES, errno.EPERM)
+
+
+class FileLock:
+    """An advisory, cross-process lock on ``path``, held until ``release()`` or the process ends."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._fd: int | None = None
+
+    def acquire(self, timeout: float = 0.0, create: bool = True) -> bool:
+        """Take it, waiting up to ``timeout`` seconds; False if another holder keeps it.
+
+        Without ``create`` a missing lock file counts as free (nobody records that take). Where
+        the folder is read-only nobody can change the library, so there is nothing to lock.
+        """
+        try:
+            fd = os.open(self.path, os.O_RDWR | (os.O_CREAT if create else 0), 0o666)
+        except FileNotFoundError:
+            if create:
+                raise
+            return True
+        except OSError as exc:
+            if exc.errno in _READ_ONLY:
+                return True
+            raise
+        deadline = time.monotonic() + timeout
+        while not _try_lock(fd):
+            if time.monotonic() >= deadline:
+                os.close(fd)
+                return False
+            time.sleep(0.05)
+        self._fd = fd
+        return True
+
+    def release(self, unlink: bool = False) -> None:
+        """Let go; ``unlink`` removes the file first (the caller holds the library lock)."""
+        fd, self._fd = self._fd, None
+        if fd is None:
+            return
+        if unlink:
+            with contextlib.suppress(OSError):  # Windows cannot remove an open file: it stays, unlocked
+                self.path.unlink()
+        try:
+            _unlock(fd)
+        finally:
+            os.close(fd)
+
+    def held_elsewhere(self) -> bool:
+        """Whether someone else holds it now (a missing lock file: nobody)."""
+        probe = FileLock(self.path)
+        if probe.acquire(create=False):
+            probe.release()
+            return False
+        return True
+
+
+class _RootLock:
+    """This process's share of one library's lock: threads queue on an RLock, and the file lock
+    is taken once however deeply one thread nests (recover calls commit)."""
+
+    def __init__(self, path: Path) -> None:
+        self.threads = threading.RLock()
+        self.file = FileLock(path)
+        self.depth = 0
+
+
+_root_locks: dict[str, _RootLock] = {}
+_root_locks_guard = threading.Lock()
+
+
+def _reason(exc: BaseException, folder: Path) -> str:
+    """The cause of a failed write, in words (as ``engine.atomic`` names it)."""
+    return describe_write_error(folder / "x", exc).split(": ", 1)[1]
 
 
 def new_take_id() -> str:
@@ -91,16 +224,54 @@ def repair_wav_header(path: Path) -> int:
 
 
 class TakeLibrary:
+    lock_timeout = 30.0  # seconds to wait for another process's short change before saying "busy"
+
     def __init__(self, root: Path | str | None = None) -> None:
         self.root = Path(root) if root is not None else data_dir()
         self.takes_dir = self.root / "takes"
         self.recovery_dir = self.root / "recovery"
-        self.takes_dir.mkdir(parents=True, exist_ok=True)
-        self.recovery_dir.mkdir(parents=True, exist_ok=True)
+        self._recording: dict[str, FileLock] = {}  # take locks this library holds
+        for folder in (self.takes_dir, self.recovery_dir):
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise TakeError(f"cannot use the take library in {self.root}: {_reason(exc, folder)}") from exc
+
+    @contextlib.contextmanager
+    def locked(self):
+        """Hold the library lock: no other process (or thread) changes the library meanwhile."""
+        key = os.path.realpath(self.root)
+        with _root_locks_guard:
+            lock = _root_locks.setdefault(key, _RootLock(self.root / ".lock"))
+        with lock.threads:
+            if lock.depth == 0:
+                try:
+                    acquired = lock.file.acquire(self.lock_timeout)
+                except OSError as exc:
+                    raise TakeError(f"cannot lock the take library in {self.root}: {_reason(exc, self.root)}") from exc
+                if not acquired:
+                    raise TakeError(f"the take library in {self.root} is busy: another Motet program has held it "
+                                    f"for {self.lock_timeout:g} s; try again")
+            lock.depth += 1
+            try:
+                yield
+            finally:
+                lock.depth -= 1
+                if lock.depth == 0:
+                    lock.file.release()
+
+    def _take_lock(self, take_id: str) -> FileLock:
+        return FileLock(self.recovery_dir / f"{take_id}.lock")
+
+    def _release_take(self, take_id: str) -> None:
+        lock = self._recording.pop(take_id, None)
+        if lock is not None:
+            lock.release(unlink=True)
 
     # -- recording ---------------------------------------------------------------------------
     def begin(self, sample_rate: int, channels: int, device: str = "", name: str | None = None) -> Take:
-        """Reserve a take in the recovery folder (its metadata is written before any audio)."""
+        """Reserve a take in the recovery folder and hold its lock until commit or discard (its
+        metadata is written before any audio). Raises WriteError naming the file and cause."""
         tid = new_take_id()
         now = _dt.datetime.now().astimezone()
         take = Take(
@@ -108,50 +279,120 @@ class TakeLibrary:
             duration=0.0, sample_rate=int(sample_rate), channels=int(channels), device=device,
             path=str(self.recovery_dir / f"{tid}.wav"),
         )
-        self._save_meta(self.recovery_dir, take)
+        with self.locked():
+            lock = self._take_lock(tid)
+            try:
+                lock.acquire()
+            except OSError as exc:
+                raise WriteError(exc.errno, describe_write_error(Path(take.path), exc)) from exc
+            self._recording[tid] = lock
+            try:
+                self._save_meta(self.recovery_dir, take)
+            except BaseException:
+                self._release_take(tid)
+                raise
         return take
 
     def commit(self, take: Take, duration: float) -> Take:
-        """Move a cleanly finished recording from recovery/ into the library."""
-        take.duration = duration
-        src = Path(take.path)
-        dst = self.takes_dir / src.name
-        os.replace(src, dst)
-        transcript = transcript_path(src)
-        if transcript.exists():  # the live transcript saved while recording goes with it
-            os.replace(transcript, transcript_path(dst))
-        take.path = str(dst)
-        self._save_meta(self.takes_dir, take)
-        (self.recovery_dir / f"{take.id}.json").unlink(missing_ok=True)
+        """Move a finished recording from recovery/ into the library, never half of it.
+
+        The library's metadata is written first: until the audio itself moves (a rename, which
+        needs no room on the disk) the take is whole in recovery/. If that write fails (a full
+        disk) the take stays there, unlocked, for recovery, and TakeError says so.
+        """
+        with self.locked():
+            src = Path(take.path)
+            if not src.exists():
+                self._release_take(take.id)
+                raise TakeError(f"the recording of '{take.name}' is gone from {src.parent}: "
+                                "it was moved or deleted while it was being recorded")
+            dst = self.takes_dir / src.name
+            try:
+                self._save_meta(self.takes_dir, replace(take, duration=duration))
+                os.replace(src, dst)
+            except OSError as exc:
+                self._release_take(take.id)
+                raise TakeError(f"'{take.name}' could not be filed in the library ({exc}); its audio "
+                                f"({duration:.1f} s) is kept in {self.recovery_dir}: recover it once the "
+                                "problem is solved (`motet takes --recover`, or Recover in the app)") from exc
+            take.duration = duration
+            take.path = str(dst)
+            transcript = transcript_path(src)
+            if transcript.exists():  # the live transcript saved while recording goes with it
+                with contextlib.suppress(OSError):
+                    os.replace(transcript, transcript_path(dst))
+            (self.recovery_dir / f"{take.id}.json").unlink(missing_ok=True)
+            self._release_take(take.id)
         return take
 
     # -- recovery ----------------------------------------------------------------------------
     def pending_recoveries(self) -> list[Take]:
-        """Takes a crash left in the recovery folder."""
+        """Takes a crash left in the recovery folder (not those some process is recording)."""
+        with self.locked():
+            return [t for t in self._in_recovery() if not self._take_lock(t.id).held_elsewhere()]
+
+    def in_progress(self) -> list[Take]:
+        """Takes being recorded right now, by this process or another."""
+        with self.locked():
+            return [t for t in self._in_recovery(audio_only=False) if self._take_lock(t.id).held_elsewhere()]
+
+    def _in_recovery(self, audio_only: bool = True) -> list[Take]:
+        """Takes in recovery/: those with audio, or (``audio_only`` False) also those just begun."""
+        stems = {p.stem for p in self.recovery_dir.glob("*.wav")}
+        if not audio_only:
+            stems |= {p.stem for p in self.recovery_dir.glob("*.json") if not p.name.endswith(".transcript.json")}
         found = []
-        for wav in sorted(self.recovery_dir.glob("*.wav")):
-            meta = self._load_meta(self.recovery_dir / f"{wav.stem}.json")
+        for stem in sorted(stems):
+            wav = self.recovery_dir / f"{stem}.wav"
+            meta = self._load_meta(self.recovery_dir / f"{stem}.json")
             if meta is None:
+                try:
+                    mtime = wav.stat().st_mtime
+                except OSError:
+                    continue
                 meta = Take(id=wav.stem, name=f"Recovered {wav.stem}", created=_dt.datetime.fromtimestamp(
-                    wav.stat().st_mtime).astimezone().isoformat(timespec="seconds"), duration=0.0,
-                    sample_rate=0, channels=0)
+                    mtime).astimezone().isoformat(timespec="seconds"), duration=0.0, sample_rate=0, channels=0)
             meta.path = str(wav)
             found.append(meta)
         return found
 
+    def _claim(self, take: Take) -> None:
+        """Take the lock of a take in recovery/, or say it is being recorded."""
+        if take.id in self._recording:
+            return
+        lock = self._take_lock(take.id)
+        if not lock.acquire():
+            raise TakeError(f"'{take.name}' is being recorded right now; it is not a take left by a crash")
+        self._recording[take.id] = lock
+
     def recover(self, take: Take) -> Take:
         """Repair the crashed file's header and move it into the library."""
-        path = Path(take.path)
-        frames = repair_wav_header(path)
-        info = sf.info(str(path))
-        take.sample_rate, take.channels = info.samplerate, info.channels
-        if not take.name.startswith("Recovered"):
-            take.name = f"{take.name} (recovered)"
-        return self.commit(take, frames / info.samplerate)
+        with self.locked():
+            if take.id in self._recording:
+                raise TakeError(f"'{take.name}' is being recorded right now; it is not a take left by a crash")
+            self._claim(take)
+            try:
+                path = Path(take.path)
+                if not path.exists():
+                    raise TakeError(f"'{take.name}' is no longer in {path.parent}: it was recovered or discarded")
+                frames = repair_wav_header(path)
+                info = sf.info(str(path))
+            except BaseException:
+                self._release_take(take.id)
+                raise
+            take.sample_rate, take.channels = info.samplerate, info.channels
+            if not take.name.startswith("Recovered"):
+                take.name = f"{take.name} (recovered)"
+            return self.commit(take, frames / info.samplerate)
 
     def discard_recovery(self, take: Take) -> None:
-        Path(take.path).unlink(missing_ok=True)
-        (self.recovery_dir / f"{take.id}.json").unlink(missing_ok=True)
+        """Delete a take left in recovery/ (or one this library began and will not record)."""
+        with self.locked():
+            self._claim(take)
+            Path(take.path).unlink(missing_ok=True)
+            (self.recovery_dir / f"{take.id}.json").unlink(missing_ok=True)
+            transcript_path(take.path).unlink(missing_ok=True)
+            self._release_take(take.id)
 
     # -- the library -------------------------------------------------------------------------
     def list(self) -> list[Take]:
@@ -175,26 +416,27 @@ class TakeLibrary:
         return take
 
     def rename(self, take_id: str, name: str) -> Take:
-        name = name.strip()
-        if not name:
-            raise ValueError("a take needs a name")
-        take = self.get(take_id)
-        take.name = name
-        self._save_meta(self.takes_dir, take)
+        name = check_name(name)
+        with self.locked():
+            take = self.get(take_id)
+            take.name = name
+            self._save_meta(self.takes_dir, take)
         return take
 
     def delete(self, take_id: str) -> None:
-        (self.takes_dir / f"{take_id}.wav").unlink(missing_ok=True)
-        (self.takes_dir / f"{take_id}.json").unlink(missing_ok=True)
-        transcript_path(self.takes_dir / f"{take_id}.wav").unlink(missing_ok=True)
+        with self.locked():  # the audio goes first: a take is never listed without it
+            (self.takes_dir / f"{take_id}.wav").unlink(missing_ok=True)
+            (self.takes_dir / f"{take_id}.json").unlink(missing_ok=True)
+            transcript_path(self.takes_dir / f"{take_id}.wav").unlink(missing_ok=True)
 
     # -- transcripts stored with takes ----------------------------------------------------------
     def save_transcript(self, take_id: str, result) -> Path:
         """Store a take's transcript beside it (JSON, atomic); a leftover from recovery/ goes."""
         from engine.transcript import write_transcript
 
-        path = write_transcript(result, transcript_path(self.takes_dir / f"{take_id}.wav"), "json")
-        transcript_path(self.recovery_dir / f"{take_id}.wav").unlink(missing_ok=True)
+        with self.locked():
+            path = write_transcript(result, transcript_path(self.takes_dir / f"{take_id}.wav"), "json")
+            transcript_path(self.recovery_dir / f"{take_id}.wav").unlink(missing_ok=True)
         return path
 
     def load_transcript(self, take_id: str):
@@ -264,4 +506,5 @@ def safe_filename(name: str) -> str:
     return cleaned or "take"
 
 
-__all__ = ["Take", "TakeLibrary", "data_dir", "repair_wav_header", "safe_filename"]
+__all__ = ["MAX_NAME_CHARS", "FileLock", "Take", "TakeError", "TakeLibrary", "check_name", "data_dir",
+           "repair_wav_header", "safe_filename"]

@@ -8,7 +8,17 @@ import signal
 import sys
 import threading
 
-from engine.cli.common import compute_type_ok
+from engine.cli.common import compute_type_ok, float_in, int_in
+
+
+def _take_name(text: str) -> str:
+    """An argparse ``type``: a take name as the library stores it."""
+    from engine.audio.takes import check_name
+
+    try:
+        return check_name(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def add_parsers(sub) -> None:
@@ -16,10 +26,16 @@ def add_parsers(sub) -> None:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     p = sub.add_parser("record", help="record from an input device into the take library (crash-safe)")
-    p.add_argument("--device", help="input device name (default: the system default input)")
-    p.add_argument("--seconds", type=float, default=None, help="stop after this long (default: until Ctrl+C)")
-    p.add_argument("--name", help="name of the take")
-    p.add_argument("--channels", type=int, default=1)
+    from engine.audio.capture import MAX_CHANNELS
+    from engine.audio.session import MAX_TAKE_SECONDS
+
+    p.add_argument("--device", help="input device: its name or number in `motet devices` "
+                                    "(default: the system default input)")
+    p.add_argument("--seconds", type=float_in(0, MAX_TAKE_SECONDS, low_open=True), default=None,
+                   help=f"stop after this long, at most {MAX_TAKE_SECONDS:g} (default: until Ctrl+C)")
+    p.add_argument("--name", type=_take_name, help="name of the take")
+    p.add_argument("--channels", type=int_in(1, MAX_CHANNELS), default=1,
+                   help=f"input channels, 1 to {MAX_CHANNELS} (at most what the device has; default 1)")
     p.add_argument("--transcribe", action="store_true",
                    help="transcribe live: print each line as it is finished; store it with the take")
     p.add_argument("--model", help="Whisper model name or folder for --transcribe (default: first installed)")
@@ -65,59 +81,99 @@ def cmd_devices(args: argparse.Namespace) -> int:
 def cmd_record(args: argparse.Namespace) -> int:
     from engine.audio.devices import AudioUnavailable, find_device
     from engine.audio.session import RecordingSession
-    from engine.audio.takes import TakeLibrary, transcript_path
+    from engine.audio.takes import TakeError, TakeLibrary, transcript_path
 
     if args.transcribe and not compute_type_ok(args.compute_type):
         return 2
-    library = TakeLibrary()
     try:
-        device = find_device(args.device, "input")
+        library = TakeLibrary()
+        device = find_device(args.device, "input", exact=True)
+    except (AudioUnavailable, TakeError, OSError) as exc:
+        print(f"motet: {exc}", file=sys.stderr)
+        return 2
+    model = None
+    if args.transcribe:  # before anything is recorded: a model that cannot load stops it here
+        try:
+            model = _load_live_model(args)
+        except Exception as exc:  # noqa: BLE001 - CheckpointError, a damaged or foreign file
+            print(f"motet: the model for --transcribe cannot be used: {exc}", file=sys.stderr)
+            return 2
+    try:
         session = RecordingSession(library, device, channels=args.channels, name=args.name,
                                    on_error=lambda m: print(f"motet: {m}", file=sys.stderr))
-    except AudioUnavailable as exc:
+    except (AudioUnavailable, TakeError, OSError) as exc:  # a read-only or full data folder
         print(f"motet: {exc}", file=sys.stderr)
         return 2
     live = None
     try:
-        live = _start_live(args, session, transcript_path(session.take.path)) if args.transcribe else None
+        live = _start_live(model, session, transcript_path(session.take.path)) if model else None
         session.start()
-    except Exception as exc:  # noqa: BLE001 - no model, bad device: nothing recorded, nothing left behind
+    except Exception as exc:  # noqa: BLE001 - a bad device, an unwritable file: nothing recorded, nothing left
         if live is not None:
             live[0].shutdown()
-        library.discard_recovery(session.take)
+        try:
+            library.discard_recovery(session.take)
+        except (TakeError, OSError):
+            pass
         print(f"motet: {exc}", file=sys.stderr)
         return 2
     done = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: done.set())
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     print(f"recording from {device.name} at {session.sample_rate} Hz into {session.take.path}", flush=True)
+    live_failed = False
     while not done.wait(0.1):
         if args.seconds is not None and session.duration >= args.seconds:
             break
         if session.error:
             break
-    take = session.stop()
+        if live is not None and not live_failed and live[1].error:  # say so now; the take goes on
+            live_failed = True
+            print(f"motet: live transcription failed: {live[1].error}; still recording, the audio is kept",
+                  file=sys.stderr, flush=True)
+    try:
+        take = session.stop()
+    except (TakeError, OSError) as exc:  # not filed (a full disk): the audio waits in recovery/
+        print(f"motet: {exc}", file=sys.stderr)
+        if live is not None:
+            live[0].shutdown()
+        return 1
     if live is not None:
         queue, job = live
         job.wait()
         queue.shutdown()
         if job.error:
+            live_failed = True
             print(f"motet: live transcription failed: {job.error}", file=sys.stderr)
         elif job.result is not None:
-            library.save_transcript(take.id, job.result)
+            try:
+                library.save_transcript(take.id, job.result)
+            except (TakeError, OSError) as exc:
+                live_failed = True
+                print(f"motet: the transcript was not saved with the take: {exc}", file=sys.stderr)
     print(f"saved '{take.name}': {take.duration:.2f} s -> {take.path}")
-    return 1 if session.error else 0
+    return 1 if session.error or live_failed else 0
 
 
-def _start_live(args: argparse.Namespace, session, save_to):
-    """Live transcription beside ``motet record``: finished lines go to stdout as they come."""
+def _load_live_model(args: argparse.Namespace):
+    """Resolve and load the Whisper model for ``--transcribe``: (path, device, dtype, compute type)."""
     from engine.device import choose_device, choose_dtype
-    from engine.jobs import JobQueue, Priority
     from engine.models.catalog import resolve_model
+    from engine.tasks.live import load_model
+
+    path = str(resolve_model(args.model))
+    device = choose_device("cpu" if args.compute_type == "int8" else "auto")  # int8 runs on the CPU
+    chosen = (path, str(device.torch_device), choose_dtype(device), args.compute_type)
+    load_model(*chosen)
+    return chosen
+
+
+def _start_live(model, session, save_to):
+    """Live transcription beside ``motet record``: finished lines go to stdout as they come."""
+    from engine.jobs import JobQueue, Priority
     from engine.tasks.live import live_transcribe
 
-    model = resolve_model(args.model)
-    device = choose_device("cpu" if args.compute_type == "int8" else "auto")  # int8 runs on the CPU
+    model_path, device, dtype, compute_type = model
     printed = 0
 
     def show(update) -> None:
@@ -133,9 +189,9 @@ def _start_live(args: argparse.Namespace, session, save_to):
         printed = len(update.segments)
 
     queue = JobQueue()
-    job = queue.submit(live_transcribe, queue, session.reader(), session.sample_rate, str(model),
-                       device=str(device.torch_device), dtype=choose_dtype(device), on_update=show,
-                       save_to=save_to, compute_type=args.compute_type, kind="live", priority=Priority.LIVE, lane="live")
+    job = queue.submit(live_transcribe, queue, session.reader(), session.sample_rate, model_path,
+                       device=device, dtype=dtype, on_update=show, save_to=save_to, compute_type=compute_type,
+                       kind="live", priority=Priority.LIVE, lane="live")
     return queue, job
 
 
@@ -145,16 +201,32 @@ def _line_time(seconds: float) -> str:
 
 
 def cmd_takes(args: argparse.Namespace) -> int:
-    from engine.audio.takes import TakeLibrary
+    """List the library; with ``--recover``, file every take a crash left, one by one: a take
+    that cannot be read is reported and kept, and the others are still recovered."""
+    from engine.audio.takes import TakeError, TakeLibrary
 
-    lib = TakeLibrary()
-    if args.recover:
-        for take in lib.pending_recoveries():
-            t = lib.recover(take)
-            print(f"recovered '{t.name}': {t.duration:.2f} s -> {t.path}")
-    for t in lib.list():
-        print(f"{t.id}  {t.created}  {t.duration:8.2f} s  {t.name}")
-    pending = lib.pending_recoveries()
+    try:
+        lib = TakeLibrary()
+        failed = 0
+        if args.recover:
+            for take in lib.pending_recoveries():
+                try:
+                    t = lib.recover(take)
+                except Exception as exc:  # noqa: BLE001 - a damaged file, a full disk: the others go on
+                    failed += 1
+                    print(f"motet: could not recover '{take.name}': {exc}", file=sys.stderr)
+                    continue
+                print(f"recovered '{t.name}': {t.duration:.2f} s -> {t.path}")
+        for t in lib.list():
+            print(f"{t.id}  {t.created}  {t.duration:8.2f} s  {t.name}")
+        live = lib.in_progress()
+        if live:
+            print(f"{len(live)} take{' is' if len(live) == 1 else 's are'} being recorded right now: "
+                  + ", ".join(f"'{t.name}'" for t in live))
+        pending = lib.pending_recoveries()
+    except TakeError as exc:  # the library is missing, unreadable, or held too long by another Motet
+        print(f"motet: {exc}", file=sys.stderr)
+        return 2
     if pending:
         print(f"{len(pending)} take(s) left by a crash; run `motet takes --recover`")
-    return 0
+    return 1 if failed else 0

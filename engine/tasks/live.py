@@ -26,6 +26,14 @@ from engine.tasks.transcribe import get_pipeline
 from engine.transcript import write_transcript
 
 
+def load_model(model_path: str, device: str = "cpu", dtype: torch.dtype = torch.float32,
+               compute_type: str | None = None):
+    """The model live transcription uses, loaded (or found loaded). Called before a recording
+    starts, so a model that cannot load stops it before anything is recorded; the job then finds
+    it loaded (models stay loaded between jobs)."""
+    return get_pipeline(model_path, device, dtype, compute_type)
+
+
 def live_transcribe(ctx: JobContext, queue: JobQueue, reader: Reader, sample_rate: int, model_path: str,
                     options: LiveOptions | None = None, device: str = "cpu", dtype: torch.dtype = torch.float32,
                     on_update: Callable[[LiveUpdate], None] | None = None,
@@ -40,7 +48,7 @@ def live_transcribe(ctx: JobContext, queue: JobQueue, reader: Reader, sample_rat
     choice as the Transcribe view's lets both share one loaded model.
     """
     ctx.progress(None, "loading the model", force=True)
-    pipeline = queue.run_step(lambda: get_pipeline(model_path, device, dtype, compute_type), title="load model")
+    pipeline = queue.run_step(lambda: load_model(model_path, device, dtype, compute_type), title="load model")
     ctx.progress(None, "starting voice activity detection")
     transcriber = StreamingTranscriber(pipeline.model, pipeline.tokenizer, options,
                                        run=lambda fn: queue.run_step(fn, title="live decode"),
