@@ -21,9 +21,18 @@ def create_app(argv: list[str] | None = None) -> QApplication:
 
 def run_app() -> int:
     app = create_app()
+    from engine.audio.takes import TakeError
     from gui.main_window import MainWindow
 
-    window = MainWindow()
+    try:
+        window = MainWindow()
+    except TakeError as exc:  # an unusable data folder (read-only, no space, a busy lock): say so, end cleanly
+        from PySide6.QtWidgets import QMessageBox
+
+        print(f"motet: {exc}", file=sys.stderr)
+        if app.platformName() != "offscreen":  # (nobody to click OK there)
+            QMessageBox.critical(None, "Motet cannot start", f"{exc}\n\nSet MOTET_DATA_DIR to a folder you can write.")
+        return 2
     window.show()
     # Ctrl+C or SIGTERM in the terminal closes the window properly (a take being recorded is
     # saved). Qt's loop never returns to Python on its own, so a timer lets the handler run.

@@ -82,3 +82,12 @@ def test_motet_opens_on_x11_and_closes_cleanly(tmp_path):
     assert proc.returncode == 0, output
     assert "Traceback" not in output, output
     assert "window" in ini.read_text()  # geometry and state were saved on close
+
+
+def test_an_unusable_data_folder_is_one_line_not_a_traceback(tmp_path):
+    (tmp_path / "a-file").write_text("not a folder")
+    env = {**os.environ, "MOTET_DATA_DIR": str(tmp_path / "a-file" / "data"), "QT_QPA_PLATFORM": "offscreen"}
+    proc = subprocess.run([sys.executable, "-m", "gui.main"], env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    line, = proc.stderr.strip().splitlines()
+    assert line.startswith("motet: cannot use the take library in ") and "is not a folder" in line
