@@ -37,21 +37,28 @@ def available_devices() -> list[ComputeDevice]:
     return found
 
 
+class DeviceError(ValueError):
+    """A compute device that is unknown or not on this machine; ``str()`` is the one line to show."""
+
+
 def choose_device(preference: str | None = None) -> ComputeDevice:
     """``preference`` is "auto"/None, "cpu", "cuda", "cuda:N" or "mps" (also $MOTET_DEVICE).
 
-    An explicit preference that is not available raises ValueError naming what is.
+    A preference that is malformed or not available raises DeviceError naming what is.
     """
     preference = (preference or os.environ.get("MOTET_DEVICE") or "auto").strip().lower()
     devices = available_devices()
     if preference == "auto":
         return devices[0]
-    kind, _, idx = preference.partition(":")
+    names = ", ".join(d.kind if d.index is None else f"{d.kind}:{d.index}" for d in devices)
+    kind, colon, idx = preference.partition(":")
+    if kind not in ("cpu", "cuda", "mps") or (colon and not (kind == "cuda" and idx.isdigit())):
+        raise DeviceError(f"compute device {preference!r} is not one of auto, cpu, cuda, cuda:N, mps; "
+                          f"available here: {names}")
     for dev in devices:
         if dev.kind == kind and (not idx or dev.index == int(idx)):
             return dev
-    names = ", ".join(d.kind if d.index is None else f"{d.kind}:{d.index}" for d in devices)
-    raise ValueError(f"compute device {preference!r} is not available here; available: {names}")
+    raise DeviceError(f"compute device {preference!r} is not available here; available: {names}")
 
 
 def choose_dtype(device: ComputeDevice, preference: str | None = None) -> torch.dtype:

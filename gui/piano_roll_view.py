@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import os
 import time
 from pathlib import Path
@@ -32,6 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.atomic import WriteError
 from engine.audio.devices import AudioUnavailable
 from engine.audio.playback import Player
 from engine.audio.takes import data_dir
@@ -39,6 +41,7 @@ from engine.jobs import JobQueue, Priority
 from engine.midi import edit
 from engine.midi.midifile import MidiFileError, read_midi, write_midi
 from engine.midi.score import Note, Score
+from engine.models.music_transformer.options import BARS, TEMPERATURE, TOP_P, VARIATIONS
 from gui.jobs import JobsBridge
 from gui.roll_document import RollDocument
 from gui.roll_widgets import KeyboardWidget, RollCanvas, RollGeometry, RulerWidget, VelocityLane
@@ -412,21 +415,30 @@ class PianoRollView(QWidget):
     def _build_continue_panel(self) -> QWidget:
         panel = QWidget()
         panel.setObjectName("continuePanel")
+        # the ranges are the engine's, the same the `motet continue` parser checks (DESIGN.md §8)
+        def saved(key: str, default: float) -> float:
+            """A stored setting, or the default when the settings file holds something else."""
+            try:
+                value = float(self.settings.value(f"continue/{key}", default))
+            except (TypeError, ValueError):
+                return default
+            return value if math.isfinite(value) else default
+
         self.bars_spin = QSpinBox()
-        self.bars_spin.setRange(1, 32)
-        self.bars_spin.setValue(int(self.settings.value("continue/bars", 4)))
+        self.bars_spin.setRange(*BARS)
+        self.bars_spin.setValue(int(saved("bars", 4)))
         self.bars_spin.setSuffix(" bars")
         self.temperature_spin = QDoubleSpinBox()
-        self.temperature_spin.setRange(0.1, 2.0)
+        self.temperature_spin.setRange(*TEMPERATURE)
         self.temperature_spin.setSingleStep(0.05)
-        self.temperature_spin.setValue(float(self.settings.value("continue/temperature", 1.0)))
+        self.temperature_spin.setValue(saved("temperature", 1.0))
         self.top_p_spin = QDoubleSpinBox()
-        self.top_p_spin.setRange(0.5, 1.0)
+        self.top_p_spin.setRange(*TOP_P)
         self.top_p_spin.setSingleStep(0.01)
-        self.top_p_spin.setValue(float(self.settings.value("continue/top_p", 0.95)))
+        self.top_p_spin.setValue(saved("top_p", 0.95))
         self.variations_spin = QSpinBox()
-        self.variations_spin.setRange(1, 8)
-        self.variations_spin.setValue(int(self.settings.value("continue/variations", 3)))
+        self.variations_spin.setRange(*VARIATIONS)
+        self.variations_spin.setValue(int(saved("variations", 3)))
         self.generate_button = QPushButton("Generate")
         self.variation_combo = QComboBox()
         self.variation_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
@@ -618,6 +630,9 @@ class PianoRollView(QWidget):
     def save_to(self, path: str) -> bool:
         try:
             write_midi(self.doc.score, path)
+        except WriteError as exc:  # already "could not save 'name': the cause"
+            self.banner.show_message(str(exc)[:1].upper() + str(exc)[1:], "error")
+            return False
         except (OSError, ValueError) as exc:
             self.banner.show_message(f"Could not save {Path(path).name}: {exc}", "error")
             return False

@@ -30,3 +30,19 @@ def test_dtype_choice():
     with pytest.raises(ValueError, match="unknown"):
         choose_dtype(cpu, "float8")
     assert describe(cpu, torch.float32).endswith("float32")
+
+
+@pytest.mark.parametrize("text", ["cuda:x", "cuda:-1", "gpu", "tpu", "cpu:0", "cuda:"])
+def test_malformed_devices_are_a_clear_error(text):
+    from engine.device import DeviceError
+
+    with pytest.raises(DeviceError, match=f"'{text}' is not one of auto, cpu, cuda, cuda:N, mps") as info:
+        choose_device(text)
+    assert "\n" not in str(info.value)
+
+
+def test_a_missing_gpu_index_is_a_clear_error():
+    from engine.device import DeviceError
+
+    with pytest.raises(DeviceError, match="'cuda:99' is not available here; available: "):
+        choose_device("cuda:99")

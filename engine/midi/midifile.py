@@ -19,29 +19,60 @@ from collections import defaultdict, deque
 from pathlib import Path
 
 import mido
+from mido.midifiles.meta import KeySignatureError
 
 from engine.atomic import atomic_path
-from engine.midi.score import Note, Score, TempoChange, TimeSignature, Track
+from engine.midi.score import MAX_BPM, Note, Score, TempoChange, TimeSignature, Track
+
+# What a file may hold, so that a crafted or damaged one cannot fill the memory: mido keeps about
+# 80 bytes per byte of file, so 8 MiB parse into well under a gigabyte; real pieces are far below.
+MAX_FILE_BYTES = 8 << 20
+MAX_NOTES = 200_000
+MAX_SECONDS = 2 * 3600  # a note or a piece longer than this is a damaged file, not music
 
 
 class MidiFileError(Exception):
     """A file that is not a readable standard MIDI file (the message says why)."""
 
 
+def _reason(exc: BaseException) -> str:
+    """Words for a parser's exception; mido raises some (EOFError) with no message at all."""
+    if isinstance(exc, EOFError):
+        return "it ends too early (the file is truncated)"
+    if isinstance(exc, PermissionError):
+        return "no permission to read it"
+    if isinstance(exc, IsADirectoryError):
+        return "it is a folder"
+    text = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return text or type(exc).__name__
+
+
 def read_midi(path: str | Path) -> Score:
     path = Path(path)
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise MidiFileError(f"'{path.name}' does not exist") from None
+    except OSError as exc:
+        raise MidiFileError(f"'{path.name}' is not a readable MIDI file: {_reason(exc)}") from exc
+    if size > MAX_FILE_BYTES:
+        raise MidiFileError(f"'{path.name}' is {size / 2**20:.0f} MiB, larger than the "
+                            f"{MAX_FILE_BYTES / 2**20:.0f} MiB MIDI files Motet reads")
     try:
         mid = mido.MidiFile(str(path), clip=True)
     except FileNotFoundError:
         raise MidiFileError(f"'{path.name}' does not exist") from None
-    except (OSError, EOFError, ValueError, KeyError, IndexError) as exc:
-        raise MidiFileError(f"'{path.name}' is not a readable MIDI file: {exc or type(exc).__name__}") from exc
+    except (OSError, EOFError, ValueError, KeyError, IndexError, TypeError, KeySignatureError) as exc:
+        raise MidiFileError(f"'{path.name}' is not a readable MIDI file: {_reason(exc)}") from exc
     if mid.type == 2:
         raise MidiFileError(f"'{path.name}' is a type 2 MIDI file (independent patterns), which Motet does not read")
-    if mid.ticks_per_beat <= 0:
+    if mid.ticks_per_beat == 0:
+        raise MidiFileError(f"'{path.name}' has 0 ticks per beat in its header, so its notes have no timing")
+    if mid.ticks_per_beat < 0:
         raise MidiFileError(f"'{path.name}' uses SMPTE time division, which Motet does not read")
 
     score = Score(ticks_per_beat=mid.ticks_per_beat, tracks=[], tempos=[], time_signatures=[])
+    count = 0
     for index, mtrack in enumerate(mid.tracks):
         name = ""
         program = defaultdict(int)  # channel -> current program
@@ -53,12 +84,17 @@ def read_midi(path: str | Path) -> Score:
             if msg.type == "track_name" and not name:
                 name = msg.name.strip()
             elif msg.type == "set_tempo":
+                _check_tempo(path, msg.tempo)
                 score.tempos.append(TempoChange(tick, msg.tempo))
             elif msg.type == "time_signature":
+                _check_time_signature(path, msg.numerator, msg.denominator, mid.ticks_per_beat)
                 score.time_signatures.append(TimeSignature(tick, msg.numerator, msg.denominator))
             elif msg.type == "program_change":
                 program[msg.channel] = msg.program
             elif msg.type == "note_on" and msg.velocity > 0:
+                count += 1
+                if count > MAX_NOTES:
+                    raise MidiFileError(f"'{path.name}' has more than {MAX_NOTES} notes, more than Motet reads")
                 open_notes[(msg.channel, msg.note)].append((tick, msg.velocity, program[msg.channel]))
             elif msg.type in ("note_off", "note_on"):
                 queue = open_notes.get((msg.channel, msg.note))
@@ -80,7 +116,28 @@ def read_midi(path: str | Path) -> Score:
         score.time_signatures = [TimeSignature(0)]
     score.tempos = _dedupe(sorted(score.tempos, key=lambda t: t.tick))
     score.time_signatures = _dedupe(sorted(score.time_signatures, key=lambda t: t.tick))
+    seconds = score.seconds_at(score.end_tick)
+    if seconds > MAX_SECONDS:
+        raise MidiFileError(f"'{path.name}' lasts {seconds / 3600:.0f} hours; Motet reads pieces up to "
+                            f"{MAX_SECONDS / 3600:g} hours (a note may never end)")
     return score
+
+
+def _check_time_signature(path: Path, numerator: int, denominator: int, ticks_per_beat: int) -> None:
+    """A bar must last at least one tick: the editor draws and snaps to bars."""
+    if numerator < 1 or denominator > 64 or ticks_per_beat * 4 * numerator // denominator < 1:
+        shown = denominator if denominator <= 1024 else f"2^{denominator.bit_length() - 1}"
+        raise MidiFileError(f"'{path.name}' has a time signature of {numerator}/{shown}, "
+                            "which is not a bar Motet can show")
+
+
+def _check_tempo(path: Path, tempo: int) -> None:
+    """A tempo of 0 would stop time (and divide by zero); an absurdly fast one is damage."""
+    if tempo <= 0:
+        raise MidiFileError(f"'{path.name}' has a tempo of 0 microseconds per beat, which is not a tempo")
+    if 60_000_000 / tempo > MAX_BPM:
+        raise MidiFileError(f"'{path.name}' has a tempo of {60_000_000 / tempo:.0f} BPM; "
+                            f"Motet reads tempos up to {MAX_BPM} BPM")
 
 
 def _add(groups: dict, channel: int, program: int, note: Note) -> None:

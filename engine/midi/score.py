@@ -67,9 +67,12 @@ class TimeSignature:
     denominator: int = 4
 
 
+MIN_BPM, MAX_BPM = 1, 1000  # the tempos Motet accepts, typed or read from a file
+
+
 def bpm_to_tempo(bpm: float) -> int:
-    if not 1 <= bpm <= 1000:
-        raise ValueError(f"tempo {bpm} BPM is outside 1..1000")
+    if not MIN_BPM <= bpm <= MAX_BPM:
+        raise ValueError(f"tempo {bpm} BPM is outside {MIN_BPM}..{MAX_BPM}")
     return round(60_000_000 / bpm)
 
 

@@ -44,7 +44,7 @@ def test_training_checkpoints_and_resumes(dataset, tmp_path):
     assert again["steps"] == [2, 4, 6]  # went on from step 4
     other = MusicTransformerConfig(d_model=64, n_heads=4, n_layers=1, d_ff=64, max_len=256)
     with pytest.raises(ValueError, match="another configuration"):
-        train(folder, tmp_path / "run", other, TrainOptions(steps=8))
+        train(folder, tmp_path / "run", other, TrainOptions(steps=8, length=64))
 
 
 @pytest.mark.timeout(900)  # the three commands' own bounds (300 + 300 + 120 s), not the suite's 300 s

@@ -6,6 +6,7 @@ after the prompt in the score's own tempo.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,12 +25,29 @@ from engine.models.music_transformer.events import (
     notes_to_events,
 )
 from engine.models.music_transformer.model import MusicTransformer, MusicTransformerConfig
+from engine.models.music_transformer.options import (  # noqa: F401 - the limits, re-exported for callers
+    BARS,
+    MAX_CACHE_BYTES,
+    SEED_MAX,
+    TEMPERATURE,
+    TOP_P,
+    VARIATIONS,
+    check_range,
+)
 
 ASSET_DIR = Path(__file__).resolve().parents[3] / "assets" / "music_transformer"
 
 
 class ModelFileError(Exception):
-    pass
+    """A model folder that cannot be used; ``str()`` is the one line to show (it names the file)."""
+
+
+def check_options(bars: float, variations: int, temperature: float, top_p: float) -> None:
+    """The Continue options within the limits the CLI and the GUI use (ValueError naming the option)."""
+    check_range("bars", bars, BARS)
+    check_range("variations", variations, VARIATIONS)
+    check_range("temperature", temperature, TEMPERATURE)
+    check_range("top-p", top_p, TOP_P)
 
 
 def load_model(folder: str | Path = ASSET_DIR, device: str = "cpu", dtype: torch.dtype = torch.float32) -> MusicTransformer:
@@ -37,8 +55,16 @@ def load_model(folder: str | Path = ASSET_DIR, device: str = "cpu", dtype: torch
     from safetensors.torch import load_file
 
     folder = Path(folder)
+    config_path = folder / "config.json"
     try:
-        config = MusicTransformerConfig.from_dict(json.loads((folder / "config.json").read_text()))
+        config = MusicTransformerConfig.from_dict(json.loads(config_path.read_text(encoding="utf-8")))
+    except FileNotFoundError:
+        raise ModelFileError(f"no Music Transformer in {folder}: config.json is missing") from None
+    except (ValueError, TypeError) as exc:  # not JSON, not an object, or sizes out of bounds
+        raise ModelFileError(f"{config_path} is not a usable Music Transformer config: {exc}") from None
+    except OSError as exc:
+        raise ModelFileError(f"{config_path} could not be read: {exc.strerror or exc}") from None
+    try:
         tensors = load_file(str(folder / "model.safetensors"))
     except FileNotFoundError as exc:
         raise ModelFileError(f"no Music Transformer in {folder}: {exc.filename} is missing") from None
@@ -79,6 +105,15 @@ def generate(model: MusicTransformer, prompt: list[int], seconds: float, variati
              should_stop: Callable[[], bool] | None = None) -> list[list[int]]:
     """Sample ``variations`` continuations of ``prompt`` until each has advanced ``seconds`` of
     time (or ended, or filled the model's context). Returns the new tokens of each."""
+    finite = math.isfinite(seconds) and math.isfinite(temperature)
+    if not (finite and variations >= 1 and seconds >= 0 and temperature >= 0 and 0 < top_p <= 1):
+        raise ValueError(f"cannot sample {variations} variation(s) of {seconds} s at temperature {temperature} "
+                         f"and top-p {top_p}")
+    if model.cache_bytes(variations) > MAX_CACHE_BYTES:  # before allocating it
+        raise ValueError(f"{variations} variations would need {model.cache_bytes(variations) / 2**30:.1f} GiB of "
+                         f"memory for this model's cache, more than {MAX_CACHE_BYTES / 2**30:g} GiB: ask for fewer")
+    if seed is not None and not 0 <= seed <= SEED_MAX:
+        raise ValueError(f"seed must be between 0 and {SEED_MAX}, not {seed}")
     device = model.device
     limit = model.cfg.max_len
     prompt = prompt[-(limit // 2):]
@@ -126,6 +161,7 @@ def continue_notes(model: MusicTransformer, score: Score, prompt_notes: list[Not
                    progress=None, should_stop=None) -> list[list[Note]]:
     """Continuations of ``prompt_notes`` (notes of ``score``), each a list of Notes placed after
     the prompt, lasting up to ``bars`` bars in the score's tempo and time signature."""
+    check_options(bars, variations, temperature, top_p)
     if not prompt_notes:
         raise ValueError("there is nothing to continue: select notes or use a track with notes")
     origin = min(n.start for n in prompt_notes)

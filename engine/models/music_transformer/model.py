@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from engine.models.music_transformer.events import PAD, VOCAB_SIZE
+from engine.models.music_transformer.options import DEFAULT_MAX_LEN, MAX_PARAMETERS, SIZE_LIMITS
 
 
 @dataclass
@@ -31,16 +32,45 @@ class MusicTransformerConfig:
     n_layers: int = 6
     n_heads: int = 8
     d_ff: int = 1024
-    max_len: int = 2048  # longest sequence (and the relative distances learned)
+    max_len: int = DEFAULT_MAX_LEN  # longest sequence (and the relative distances learned)
     dropout: float = 0.1
     position: str = "relative"  # or "absolute" (the baseline)
     local_block: int | None = None  # relative local attention with blocks of this many tokens
+
+    def __post_init__(self) -> None:
+        """Refuse sizes that are impossible or would exhaust the memory (ValueError naming the field)."""
+        for name, (low, high) in SIZE_LIMITS.items():
+            value = getattr(self, name)
+            if type(value) is not int or not low <= value <= high:
+                bound = f"{low}" if low == high else f"a whole number from {low} to {high}"
+                raise ValueError(f"{name} must be {bound}, not {value!r}")
+        if self.d_model % self.n_heads:
+            raise ValueError(f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})")
+        if self.local_block is not None and (type(self.local_block) is not int
+                                             or not 1 <= self.local_block <= self.max_len):
+            raise ValueError(f"local_block must be empty or a whole number from 1 to max_len, not {self.local_block!r}")
+        if type(self.dropout) not in (int, float) or not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be a number from 0 to below 1, not {self.dropout!r}")
+        if self.position not in ("relative", "absolute"):
+            raise ValueError(f"position must be 'relative' or 'absolute', not {self.position!r}")
+        if self.parameter_estimate() > MAX_PARAMETERS:
+            raise ValueError(f"these sizes make {self.parameter_estimate() / 1e6:.0f} million parameters, "
+                             f"more than the {MAX_PARAMETERS / 1e6:.0f} million Motet allows")
+
+    def parameter_estimate(self) -> int:
+        """The parameter count of the model this config builds, computed without building it."""
+        d, f, v = self.d_model, self.d_ff, self.vocab_size
+        rel = self.max_len * (d // self.n_heads) if self.position == "relative" else 0
+        layer = (3 * d * d + 3 * d) + (d * d + d) + rel + 4 * d + (d * f + f) + (f * d + d)
+        return self.n_layers * layer + v * d + 2 * d + d * v + v
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict) -> MusicTransformerConfig:
+        if not isinstance(data, dict):
+            raise ValueError("it is not a JSON object of sizes")
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         return cls(**known)
 
@@ -189,8 +219,6 @@ def sinusoids(length: int, channels: int) -> Tensor:
 class MusicTransformer(nn.Module):
     def __init__(self, cfg: MusicTransformerConfig) -> None:
         super().__init__()
-        if cfg.position not in ("relative", "absolute"):
-            raise ValueError(f"position must be 'relative' or 'absolute', not {cfg.position!r}")
         self.cfg = cfg
         self.embed = nn.Embedding(cfg.vocab_size, cfg.d_model, padding_idx=PAD)
         if cfg.position == "absolute":
@@ -203,6 +231,11 @@ class MusicTransformer(nn.Module):
     @property
     def device(self) -> torch.device:
         return self.head.weight.device
+
+    def cache_bytes(self, batch: int = 1) -> int:
+        """What ``new_cache(batch)`` allocates: keys and values of every layer at full length."""
+        c = self.cfg
+        return 2 * c.n_layers * batch * c.max_len * c.d_model * self.head.weight.element_size()
 
     def new_cache(self, batch: int = 1) -> KVCache:
         c = self.cfg

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,9 +19,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from engine.atomic import atomic_path, write_text
 from engine.models.music_transformer.data import Batches, evaluation_windows, load_split
 from engine.models.music_transformer.events import PAD
 from engine.models.music_transformer.model import MusicTransformer, MusicTransformerConfig
+from engine.models.music_transformer.options import BATCH, LR, MAX_TRAIN_ATTENTION_BYTES, STEPS, check_range
 
 
 @dataclass
@@ -37,10 +38,33 @@ class TrainOptions:
     seed: int = 0
 
 
+def check_training(config: MusicTransformerConfig, options: TrainOptions) -> None:
+    """Refuse options out of range, or whose attention scores would not fit in memory, before
+    any work (ValueError naming the option)."""
+    check_range("steps", options.steps, STEPS)
+    check_range("batch", options.batch, BATCH)
+    check_range("eval-every", options.eval_every, STEPS)
+    check_range("warmup", options.warmup, (0, STEPS[1]))
+    check_range("weight-decay", options.weight_decay, (0.0, 1.0))
+    if not (isinstance(options.lr, (int, float)) and LR[0] < options.lr <= LR[1]):
+        raise ValueError(f"lr must be above {LR[0]:g} and at most {LR[1]:g}, not {options.lr!r}")
+    check_range("length", options.length, (2, config.max_len))
+    need = attention_bytes(config, options)
+    if need > MAX_TRAIN_ATTENTION_BYTES:
+        raise ValueError(f"batch {options.batch} x length {options.length} would need about {need / 2**30:.0f} GiB "
+                         f"of memory for attention, more than {MAX_TRAIN_ATTENTION_BYTES / 2**30:g} GiB: "
+                         f"lower the batch or the length")
+
+
+def attention_bytes(config: MusicTransformerConfig, options: TrainOptions) -> int:
+    """A rough bound on what one training step keeps for the backward pass: about eight float32
+    (batch, heads, length, length) tensors per layer (scores, relative term, softmax, dropout)."""
+    return 8 * 4 * config.n_layers * options.batch * config.n_heads * options.length ** 2
+
+
 def _save_atomic(obj, path: Path) -> None:
-    tmp = path.with_name(path.name + ".part")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
 
 
 def save_weights(model: MusicTransformer, folder: Path, extra: dict | None = None, half: bool = False) -> None:
@@ -49,10 +73,9 @@ def save_weights(model: MusicTransformer, folder: Path, extra: dict | None = Non
     folder.mkdir(parents=True, exist_ok=True)
     tensors = {k: (v.half() if half and v.is_floating_point() else v).contiguous().cpu()
                for k, v in model.state_dict().items()}
-    tmp = folder / "model.safetensors.part"
-    save_file(tensors, str(tmp))
-    os.replace(tmp, folder / "model.safetensors")
-    (folder / "config.json").write_text(json.dumps({**model.cfg.to_dict(), **(extra or {})}, indent=1))
+    with atomic_path(folder / "model.safetensors") as tmp:
+        save_file(tensors, str(tmp))
+    write_text(folder / "config.json", json.dumps({**model.cfg.to_dict(), **(extra or {})}, indent=1))
 
 
 @torch.no_grad()
@@ -76,6 +99,7 @@ def train(data_dir: str | Path, out_dir: str | Path, config: MusicTransformerCon
           device: str = "cpu", progress: Callable[[float, str], None] | None = None,
           should_stop: Callable[[], bool] | None = None) -> dict:
     """Train (or resume) and return the log: {'steps': [...], 'valid_nll': [...], 'test_nll': ...}."""
+    check_training(config, options)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(options.seed)
@@ -88,8 +112,12 @@ def train(data_dir: str | Path, out_dir: str | Path, config: MusicTransformerCon
     step = 0
     batches = Batches(load_split(data_dir, "train"), options.length, augment=True, seed=options.seed)
     if checkpoint_path.exists():  # resume; weights_only: a crafted checkpoint never runs code (DESIGN.md §8)
-        state = torch.load(checkpoint_path, map_location=device, weights_only=True)
-        if state["config"] != config.to_dict():
+        try:
+            state = torch.load(checkpoint_path, map_location=device, weights_only=True)
+        except Exception as exc:  # noqa: BLE001 - truncated, foreign, or a pickle that would run code
+            why = (str(exc).splitlines() or [type(exc).__name__])[0]
+            raise ValueError(f"{checkpoint_path} cannot be resumed ({why}); use a new folder") from exc
+        if not isinstance(state, dict) or state.get("config") != config.to_dict():
             raise ValueError(f"{checkpoint_path} was trained with another configuration; use a new folder")
         model.load_state_dict(state["model"])
         optimiser.load_state_dict(state["optimiser"])
@@ -133,7 +161,7 @@ def train(data_dir: str | Path, out_dir: str | Path, config: MusicTransformerCon
                 save_weights(model, out / "best", {"valid_nll": nll, "step": step})
             _save_atomic({"model": model.state_dict(), "optimiser": optimiser.state_dict(), "step": step,
                           "config": config.to_dict(), "log": log, "rng": batches.rng.getstate()}, checkpoint_path)
-            (out / "log.json").write_text(json.dumps(log, indent=1))
+            write_text(out / "log.json", json.dumps(log, indent=1))
             if progress:
                 progress(step / options.steps, f"step {step} · validation NLL {nll:.3f} per token")
     return log
