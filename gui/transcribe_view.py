@@ -17,8 +17,8 @@ from PySide6.QtWidgets import (
 
 from engine.jobs import JobQueue, Priority
 from engine.models.catalog import installed_models
+from engine.models.whisper.options import COMPUTE_TYPES, MAX_BEAM_SIZE, TranscribeOptions
 from engine.models.whisper.tokenizer import LANGUAGES
-from engine.models.whisper.transcribe import TranscribeOptions
 from engine.tasks.transcribe import transcribe_file
 from gui.file_view import AUDIO_FILTER, AudioFileView
 from gui.jobs import JobsBridge
@@ -58,12 +58,12 @@ class TranscribeView(QWidget):
         self.task_combo.addItem("Transcribe", "transcribe")
         self.task_combo.addItem("Translate to English", "translate")
         self.beam_spin = QSpinBox()
-        self.beam_spin.setRange(1, 10)
+        self.beam_spin.setRange(1, MAX_BEAM_SIZE)  # the CLI's --beam-size has the same limits
         self.beam_spin.setPrefix("Beam ")
         self.words_check = QCheckBox("Word timings")
         self.compute_combo = QComboBox()
-        self.compute_combo.addItem("float32", "float32")
-        self.compute_combo.addItem("int8", "int8")
+        for compute_type in COMPUTE_TYPES:  # the CLI's --compute-type choices
+            self.compute_combo.addItem(compute_type, compute_type)
         self.compute_combo.setToolTip("Compute type on the CPU: int8 is faster and gives nearly the same text")
         self.transcribe_button = QPushButton("Transcribe")
         self.transcribe_button.setToolTip("Transcribe the selected files (all not yet done if none is selected)")

@@ -60,14 +60,58 @@ def test_models_list_and_offline_download(tmp_path):
     assert not list((tmp_path / "hf").rglob("model.safetensors"))  # nothing half-installed
 
 
-def test_compute_type_and_batch_size_are_checked(speech, tmp_path):
-    for args, message in ((["--compute-type", "int4"], "--compute-type int4 is not one of float32, int8"),
-                          (["--batch-size", "0"], "--batch-size must be between 1 and 32, not 0"),
-                          (["--batch-size", "33"], "--batch-size must be between 1 and 32, not 33")):
+def test_options_are_checked_by_the_parser(speech, tmp_path):
+    """Each bad option: one line from the parser, exit 2, before any model is loaded."""
+    for args, message in ((["--compute-type", "int4"], ("argument --compute-type: invalid choice: 'int4' "
+                                                         "(choose from 'float32', 'int8')")),
+                          (["--batch-size", "0"], "argument --batch-size: must be between 1 and 32, not 0"),
+                          (["--batch-size", "33"], "argument --batch-size: must be between 1 and 32, not 33"),
+                          (["--beam-size", "-1"], "argument --beam-size: must be between 1 and 10, not -1"),
+                          (["--beam-size", "11"], "argument --beam-size: must be between 1 and 10, not 11"),
+                          (["--language", "xx"], ("argument --language: unknown language 'xx' (a code such as "
+                                                  "en, de, fr, or a name such as german)"))):
         out = _motet("transcribe", str(speech), "--output-dir", str(tmp_path), *args)
         assert out.returncode == 2, out.stderr
-        assert out.stderr.strip() == f"motet: {message}"  # one clear line, no usage, no traceback
+        # one clear line, no usage, no traceback
+        line = out.stderr.strip().replace("from float32, int8", "from 'float32', 'int8'")  # Python >= 3.12.8
+        assert line == f"motet transcribe: {message} (see motet transcribe --help)"
     assert not list(tmp_path.iterdir())
+
+
+def test_an_output_dir_that_is_a_file_is_one_clear_line(speech, tmp_path):
+    target = tmp_path / "notes.txt"
+    target.write_text("mine")
+    out = _motet("transcribe", str(speech), "--output-dir", str(target))
+    assert out.returncode == 2 and "Traceback" not in out.stderr and "unexpected" not in out.stderr
+    assert out.stderr.strip() == f"motet: --output-dir {target} is a file, not a folder"
+    assert target.read_text() == "mine"
+
+
+def test_inputs_whose_transcripts_would_collide_are_refused_before_any_work(speech, tmp_path):
+    """a/talk.wav and b/talk.wav would both become talk.txt: one would silently overwrite the other."""
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        shutil.copy(speech, tmp_path / folder / "talk.wav")
+    out = _motet("transcribe", str(tmp_path / "a" / "talk.wav"), str(tmp_path / "b" / "talk.wav"),
+                 "--output-dir", str(tmp_path / "out"))
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.strip() == (f"motet: {tmp_path / 'a' / 'talk.wav'} and {tmp_path / 'b' / 'talk.wav'} would both "
+                                  f"be written to {tmp_path / 'out' / 'talk.txt'}; transcribe them in separate "
+                                  f"calls with different --output-dir")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_file_with_non_finite_samples_fails_clearly(tmp_path):
+    import numpy as np
+    import soundfile as sf
+
+    samples = (0.3 * np.sin(np.arange(4 * 16000) * 0.17)).astype(np.float32)
+    samples[1000] = np.inf
+    sf.write(tmp_path / "glitch.wav", samples, 16000, subtype="FLOAT")
+    out = _motet("transcribe", str(tmp_path / "glitch.wav"), "--output-dir", str(tmp_path / "out"))
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "motet: 'glitch.wav' has 1 sample that is not finite" in out.stderr
+    assert not list((tmp_path / "out").glob("*.txt"))
 
 
 def test_many_files_in_batches_with_int8(speech, tmp_path):

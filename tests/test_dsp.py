@@ -170,3 +170,21 @@ def test_chunked_whisper_mel_equals_the_one_shot_computation():
             chunked = log_mel_spectrogram_chunked(audio, 80, padding, chunk_frames=2500)
             assert chunked.shape == full.shape
             assert torch.allclose(chunked, full, atol=1e-6)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_a_non_finite_block_is_silence_to_the_display_and_the_meter(bad):
+    """A glitching device's block: the meter and the spectrogram show silence for it (never NaN
+    or infinity, which the GUI could not draw), and the columns after it are as without it."""
+    sr = 48000
+    audio = sine(440.0, sr, seconds=0.5, amplitude=0.3)
+    glitch = np.full(480, bad, np.float32)
+    assert level_dbfs(glitch) == (-120.0, -120.0)
+    rms, peak = level_dbfs(np.concatenate([glitch, audio]))
+    assert np.isfinite(rms) and peak == pytest.approx(20 * np.log10(0.3), abs=0.1)
+
+    clean = DisplaySpectrogram(sr).push(np.concatenate([np.zeros(480, np.float32), audio]))
+    spec = DisplaySpectrogram(sr)
+    cols = np.concatenate([spec.push(glitch), spec.push(audio)])
+    assert np.isfinite(cols).all()
+    np.testing.assert_allclose(cols, clean, atol=1e-4)

@@ -47,3 +47,16 @@ def test_unknown_format(result, tmp_path):
     with pytest.raises(ValueError, match="choose one of txt, srt, vtt, json"):
         write_transcript(result, tmp_path / "x.doc")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_transcripts_get_the_permissions_the_umask_gives(result, tmp_path, umask, mode):
+    """Not 0600 whatever the umask (a private temporary file renamed into place would be)."""
+    import os
+
+    old = os.umask(umask)
+    try:
+        path = write_transcript(result, tmp_path / "talk.srt")
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == mode

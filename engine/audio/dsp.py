@@ -125,6 +125,14 @@ def log_mel_spectrogram_chunked(audio, n_mels: int = 80, padding: int = 0, chunk
 # --- live display --------------------------------------------------------------------------
 
 
+def finite(x: np.ndarray) -> np.ndarray:
+    """``x`` with NaN and infinite samples (a glitching device) as silence, so that one bad block
+    shows as a gap instead of NaN that the display could not draw; ``x`` itself when all are finite."""
+    if np.isfinite(np.sum(x, dtype=np.float64)):
+        return x
+    return np.where(np.isfinite(x), x, np.float32(0.0)).astype(np.float32, copy=False)
+
+
 def _hz_to_mel_slaney(f: np.ndarray) -> np.ndarray:
     f = np.asarray(f, dtype=np.float64)
     f_sp, min_log_hz = 200.0 / 3, 1000.0
@@ -219,7 +227,7 @@ class DisplaySpectrogram:
 
     def push(self, samples: np.ndarray) -> np.ndarray:
         """Add a block of mono samples; return the columns it completed, (n, n_bins) float32 dB."""
-        x = np.asarray(samples, dtype=np.float32).reshape(-1)
+        x = finite(np.asarray(samples, dtype=np.float32).reshape(-1))
         need = self._fill + x.size
         if need > self._buf.size:
             grown = np.zeros(max(need, 2 * self._buf.size), dtype=np.float32)
@@ -271,7 +279,7 @@ class DisplaySpectrogram:
 
 def level_dbfs(block: np.ndarray) -> tuple[float, float]:
     """RMS and peak of a block in dBFS (1.0 = 0 dBFS), floored at -120 dB for silence."""
-    x = np.asarray(block, dtype=np.float32).reshape(-1)
+    x = finite(np.asarray(block, dtype=np.float32).reshape(-1))
     if x.size == 0:
         return _LEVEL_FLOOR_DB, _LEVEL_FLOOR_DB
     mean_sq = float(np.dot(x, x)) / x.size

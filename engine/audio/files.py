@@ -1,6 +1,9 @@
 """Reading, resampling and writing audio files (soundfile/libsndfile, torchaudio). No Qt here.
 
 Every failure surfaces as AudioFileError with a message a person can act on, naming the file.
+What is read is checked (DESIGN.md §8): permissions are reported as permissions, the sample rate
+must be one real audio uses, the decoded samples must fit in memory, and every sample must be a
+finite number (see ``check_finite`` for why a file with NaN or infinity is refused, not repaired).
 """
 
 from __future__ import annotations
@@ -18,6 +21,15 @@ from engine.atomic import WriteError, atomic_path
 _DEFAULT_SUBTYPES = {"WAV": "PCM_16", "FLAC": "PCM_24"}
 _SUFFIX_FORMATS = {"WAV": "WAV", "WAVE": "WAV", "FLAC": "FLAC", "OGG": "OGG", "OGA": "OGG",
                    "AIFF": "AIFF", "AIF": "AIFF", "MP3": "MP3", "CAF": "CAF", "W64": "W64"}
+
+
+# A header outside these rates is damaged or a trick: 1 Hz audio resampled to 16 kHz would
+# multiply its size by 16000. Telephone audio is 8 kHz; the fastest converters run at 768 kHz.
+MIN_SAMPLE_RATE = 1000
+MAX_SAMPLE_RATE = 768_000
+# The decoded float32 samples of one file (frames x channels x 4 bytes): about 6 hours of 48 kHz
+# stereo; a longer file is refused up front rather than exhausting memory halfway through.
+MAX_DECODED_BYTES = 4 * 2**30
 
 
 class AudioFileError(Exception):
@@ -59,6 +71,40 @@ def _check_readable(path: Path) -> None:
         raise AudioFileError(_describe_read_error(path, exc)) from exc
     if size == 0:
         raise AudioFileError(f"'{path.name}' is empty (0 bytes)")
+    try:  # libsndfile would report a refused open as a vague "System error"
+        open(path, "rb").close()
+    except OSError as exc:
+        raise AudioFileError(_describe_read_error(path, exc)) from exc
+
+
+def _check_header(path: Path, sample_rate: int, channels: int, frames: int) -> None:
+    if not MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE:
+        raise AudioFileError(f"'{path.name}' has a sample rate of {sample_rate} Hz, which no real audio uses "
+                             f"(Motet reads {MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE} Hz); the file is probably damaged")
+    nbytes = max(frames, 0) * channels * 4
+    if nbytes > MAX_DECODED_BYTES:
+        hours = frames / sample_rate / 3600
+        raise AudioFileError(f"'{path.name}' is too long to load at once: {hours:.1f} h of {channels}-channel "
+                             f"{sample_rate} Hz audio needs {nbytes / 2**30:.1f} GB of memory, more than the "
+                             f"{MAX_DECODED_BYTES / 2**30:.0f} GB Motet allows; split it into shorter files")
+
+
+def check_finite(samples: np.ndarray, name: str) -> None:
+    """Refuse samples that are NaN or infinite, saying how many (a ValueError naming ``name``).
+
+    Why refuse rather than replace them by 0: a PCM file cannot hold them, so they come only from
+    a float file that a broken program or disk damaged. One NaN spreads through resampling and
+    turns a transcript empty; one infinity makes Whisper grind for minutes and fail. Silently
+    zeroing them would hide the damage and give a result that is not of the recording; the
+    person can repair or re-export the file once told. (Live audio is the exception: a stream
+    cannot be refused, so the live transcriber hears such samples as silence and counts them.)
+    """
+    if samples.size and not np.isfinite(np.sum(samples, dtype=np.float64)):  # one pass; float64 cannot overflow
+        bad = int(samples.size - np.count_nonzero(np.isfinite(samples)))
+        if bad:
+            what = "1 sample that is" if bad == 1 else f"{bad} samples that are"
+            raise ValueError(f"'{name}' has {what} not finite (NaN or infinity) out of {samples.size}: "
+                             f"the file is damaged; repair or re-export it")
 
 
 def audio_info(path) -> AudioInfo:
@@ -69,6 +115,7 @@ def audio_info(path) -> AudioInfo:
         info = sf.info(str(p))
     except Exception as exc:  # libsndfile raises several kinds; all mean "can't read"
         raise AudioFileError(_describe_read_error(p, exc)) from exc
+    _check_header(p, int(info.samplerate), int(info.channels), int(info.frames))
     return AudioInfo(path=str(p), sample_rate=int(info.samplerate), channels=int(info.channels),
                      frames=int(info.frames), duration=float(info.duration), format=str(info.format),
                      subtype=str(info.subtype))
@@ -82,11 +129,20 @@ def load_audio(path, sample_rate: int | None = None, mono: bool = False) -> tupl
     p = Path(path)
     _check_readable(p)
     try:
+        info = sf.info(str(p))
+    except Exception as exc:
+        raise AudioFileError(_describe_read_error(p, exc)) from exc
+    _check_header(p, int(info.samplerate), int(info.channels), int(info.frames))
+    try:
         audio, sr = sf.read(str(p), dtype="float32", always_2d=True)
     except Exception as exc:
         raise AudioFileError(_describe_read_error(p, exc)) from exc
     if audio.shape[0] == 0:
         raise AudioFileError(f"'{p.name}' contains no audio (0 samples)")
+    try:
+        check_finite(audio, p.name)
+    except ValueError as exc:
+        raise AudioFileError(str(exc)) from None
     if mono and audio.shape[1] != 1:
         audio = audio.mean(axis=1, keepdims=True, dtype=np.float32)
     if sample_rate is not None and int(sample_rate) != sr:

@@ -5,26 +5,38 @@ from __future__ import annotations
 import argparse
 import sys
 
-from engine.cli.common import compute_type_ok, int_in, progress_bar
+from engine.cli.common import int_in, progress_bar
+from engine.models.whisper.options import COMPUTE_TYPES, DEFAULT_BATCH, MAX_BATCH, MAX_BEAM_SIZE
+
+
+def language(text: str) -> str:
+    """An argparse ``type``: a language Whisper knows, by code (de) or name (german), as its code."""
+    from engine.models.whisper.tokenizer import LANGUAGES, TO_LANGUAGE_CODE
+
+    code = TO_LANGUAGE_CODE.get(text.lower(), text.lower())
+    if code not in LANGUAGES:
+        raise argparse.ArgumentTypeError(f"unknown language {text!r} (a code such as en, de, fr, "
+                                         f"or a name such as german)")
+    return code
 
 
 def add_parsers(sub) -> None:
     p = sub.add_parser("transcribe", help="transcribe audio files with Whisper")
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--model", help="installed model name (tiny.en, small, openai/whisper-small) or a folder")
-    p.add_argument("--language", help="language code (default: detect; English-only models: en)")
+    p.add_argument("--language", type=language, help="language code (default: detect; English-only models: en)")
     p.add_argument("--task", choices=("transcribe", "translate"), default="transcribe")
-    p.add_argument("--beam-size", type=int_in(1, 10), default=5)
+    p.add_argument("--beam-size", type=int_in(1, MAX_BEAM_SIZE), default=5)
     p.add_argument("--word-timestamps", action="store_true")
     p.add_argument("--format", choices=("txt", "srt", "vtt", "json"), default="txt")
     p.add_argument("--output-dir", default=".", help="where the transcripts go (default: here)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
-    p.add_argument("--compute-type", metavar="{float32,int8}",
+    p.add_argument("--compute-type", choices=COMPUTE_TYPES, metavar="{float32,int8}",
                    help="float32, or int8 (CPU only: faster, nearly the same text); default: the device's "
                         "usual precision (float32 on the CPU, float16 on a CUDA GPU)")
-    p.add_argument("--batch-size", type=int, default=None, metavar="N",
-                   help="clips transcribed together, their windows encoded and decoded at once "
-                        "(default 8, at most 32; fewer for a large model, to bound memory)")
+    p.add_argument("--batch-size", type=int_in(1, MAX_BATCH), default=DEFAULT_BATCH, metavar="N",
+                   help=f"clips transcribed together, their windows encoded and decoded at once "
+                        f"(default {DEFAULT_BATCH}, at most {MAX_BATCH}; fewer for a large model, to bound memory)")
 
     p = sub.add_parser("models", help="list or download Whisper models")
     models = p.add_subparsers(dest="models_command", metavar="ACTION", required=True)
@@ -41,14 +53,13 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     from engine.device import choose_device, choose_dtype
     from engine.models.catalog import resolve_model
     from engine.models.whisper.errors import CheckpointError
-    from engine.models.whisper.transcribe import DEFAULT_BATCH, MAX_BATCH, TranscribeOptions, WhisperPipeline
+    from engine.models.whisper.transcribe import TranscribeOptions, WhisperPipeline
     from engine.transcript import write_transcript
 
-    if not compute_type_ok(args.compute_type):
-        return 2
-    batch_size = DEFAULT_BATCH if args.batch_size is None else args.batch_size
-    if not 1 <= batch_size <= MAX_BATCH:
-        print(f"motet: --batch-size must be between 1 and {MAX_BATCH}, not {batch_size}", file=sys.stderr)
+    out_dir = Path(args.output_dir)
+    problem = _output_problem(out_dir, [Path(name) for name in args.files], args.format)
+    if problem:  # before the model loads: a mistake in the command costs nothing
+        print(f"motet: {problem}", file=sys.stderr)
         return 2
     try:
         # int8 runs on the CPU: with --device auto that is where it goes; an explicit GPU is refused
@@ -65,8 +76,11 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
         return 2
     options = TranscribeOptions(language=args.language, task=args.task, beam_size=args.beam_size,
                                 word_timestamps=args.word_timestamps)
-    out_dir = Path(args.output_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(f"motet: cannot make the folder {out_dir}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     failures = 0
     names = list(args.files)
     finished = 0
@@ -78,7 +92,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
 
     # files are transcribed in batches (their windows encoded and decoded together); each is
     # written, and its line printed, as soon as it is done
-    for index, result in pipeline.transcribe_many(names, options, batch_size=batch_size, progress=progress):
+    for index, result in pipeline.transcribe_many(names, options, batch_size=args.batch_size, progress=progress):
         finished += 1
         name = names[index]
         try:
@@ -93,6 +107,22 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
         print(f"\r{Path(name).name}: {result.duration:.1f} s of audio in {result.compute_seconds:.1f} s "
               f"(RTF {rtf:.3f}) -> {out}", file=sys.stderr)
     return 2 if failures else 0
+
+
+def _output_problem(out_dir, files: list, fmt: str) -> str | None:
+    """Why the transcripts cannot go where asked, or None: ``--output-dir`` is a file, or two
+    inputs share a name (a/talk.wav, b/talk.wav) and one transcript would overwrite the other."""
+    if out_dir.exists() and not out_dir.is_dir():
+        return f"--output-dir {out_dir} is a file, not a folder"
+    seen: dict[str, object] = {}
+    for path in files:
+        target = out_dir / f"{path.stem}.{fmt}"
+        key = str(target).casefold() if sys.platform in ("darwin", "win32") else str(target)  # case-blind there
+        if key in seen:
+            return (f"{seen[key]} and {path} would both be written to {target}; transcribe them in "
+                    f"separate calls with different --output-dir")
+        seen[key] = path
+    return None
 
 
 def cmd_models(args: argparse.Namespace) -> int:

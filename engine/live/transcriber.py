@@ -148,6 +148,7 @@ class _Stats:
     revisions: int = 0
     compute: float = 0.0
     decode_times: list[float] = field(default_factory=list)
+    non_finite: int = 0  # samples received as NaN or infinity, heard as silence
 
 
 class PassCosts:
@@ -196,10 +197,18 @@ class StreamingTranscriber:
 
     # -- audio in -------------------------------------------------------------------------------
     def feed(self, samples: np.ndarray) -> None:
-        """Append 16 kHz mono audio; voice activity decides where segments open and close."""
+        """Append 16 kHz mono audio; voice activity decides where segments open and close.
+
+        A sample that is NaN or infinite (a glitching device or driver) is heard as silence and
+        counted in ``stats.non_finite``: a stream cannot be refused as a file is, and one such
+        sample would otherwise poison the voice detector's state and every later pass."""
         x = np.asarray(samples, np.float32).reshape(-1)
         if not len(x):
             return
+        if not np.isfinite(np.sum(x, dtype=np.float64)):
+            bad = ~np.isfinite(x)
+            self.stats.non_finite += int(np.count_nonzero(bad))
+            x = np.where(bad, np.float32(0.0), x)
         self._audio = np.concatenate([self._audio, x])
         first_frame = self.vad.frames_done
         probs = self.vad.push(x)

@@ -80,6 +80,23 @@ def test_silence_and_noise_give_no_text_and_cost_no_decoding(pipeline):
     assert st.stats.hypotheses == 0 and st.stats.finals == 0
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_a_block_of_non_finite_samples_does_not_poison_the_stream(pipeline, speech, bad):
+    """A glitching device delivers one block of NaN (or infinite) samples before the first
+    sentence and one in the pause after it: they are heard as silence and counted, and the
+    sentences after them are transcribed as usual (before: the voice detector's state turned
+    NaN and nothing after the block was ever heard)."""
+    audio, spans = speech
+    pause = int((spans[0][1] + 0.3) * 16000)  # inside the pause after the first sentence
+    glitch = np.full(CHUNK, bad, np.float32)
+    clip = np.concatenate([glitch, audio[:pause], glitch, audio[pause:int((spans[2][1] + 0.05) * 16000)]])
+    st, _, final = stream(pipeline, clip)
+    assert st.stats.non_finite == 2 * CHUNK
+    reference = normalise(" ".join(text for _, _, text in spans[:3]))
+    assert len(final.segments) == 3
+    assert jiwer.wer(reference, normalise(final.text)) <= 0.25
+
+
 def test_unbroken_speech_is_cut_into_bounded_segments_without_losing_words(pipeline, speech):
     audio, spans = speech
     # the first six sentences with the pauses taken out: ~16 s of unbroken speech

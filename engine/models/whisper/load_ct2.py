@@ -185,7 +185,13 @@ class _Variables:
         return self.mb.variables[real]
 
     def scalar(self, name: str) -> int | None:
-        return int(self.array(name)) if self.has(name) else None
+        if not self.has(name):
+            return None
+        array = self.array(name)
+        if array.size != 1 or array.dtype.kind not in "iu":
+            raise CheckpointError(f"{self.mb.path} is corrupt: {name} should be one whole number, found "
+                                  f"{array.dtype} of shape {array.shape}")
+        return int(array.reshape(()))
 
     def __call__(self, name: str) -> Tensor:
         array = self.array(name)
@@ -232,6 +238,15 @@ def _weight_dtype(mb: ModelBin) -> str:
     return weight
 
 
+_CT2_NAMES = {  # our config field -> where a model.bin holds it
+    "n_mels": "encoder/conv1/weight's second dimension", "n_audio_ctx": "encoder/position_encodings/encodings' length",
+    "n_audio_state": "d_model", "n_audio_head": "encoder/num_heads", "n_audio_layer": "the number of encoder layers",
+    "n_vocab": "the vocabulary", "n_text_ctx": "decoder/position_encodings/encodings' length",
+    "n_text_state": "the decoder's d_model", "n_text_head": "decoder/num_heads",
+    "n_text_layer": "the number of decoder layers",
+}
+
+
 def _config(folder: Path, mb: ModelBin, v: _Variables) -> WhisperConfig:
     path = mb.path
     required = ("encoder/conv1/weight", "encoder/position_encodings/encodings", "decoder/embeddings/weight",
@@ -253,12 +268,12 @@ def _config(folder: Path, mb: ModelBin, v: _Variables) -> WhisperConfig:
         n_text_state=emb.shape[1], n_text_head=dec_heads, n_text_layer=_layer_count(mb, "decoder"),
         name=folder.name,
     )
+    problems = cfg.problems(_CT2_NAMES)
+    if problems:  # shapes are bounded by the file's size, but head counts are just numbers in it
+        raise CheckpointError(f"{path} is not a standard Whisper model: {'; '.join(problems)}")
     if cfg.n_text_state != cfg.n_audio_state:
         raise CheckpointError(f"{path}: the decoder's width {cfg.n_text_state} differs from the encoder's "
                               f"{cfg.n_audio_state}; Whisper uses one d_model")
-    for stack, heads in (("encoder", enc_heads), ("decoder", dec_heads)):
-        if n_state % heads:
-            raise CheckpointError(f"{path}: {stack}/num_heads {heads} does not divide d_model {n_state}")
     # attributes a Whisper model has; anything else is another architecture in a WhisperSpec
     expect = {"decoder/scale_embeddings": 0, "decoder/pre_norm": 1, "decoder/alibi": 0}
     odd = [f"{k} = {v.scalar(k)} (expected {e})" for k, e in expect.items() if v.has(k) and v.scalar(k) != e]

@@ -20,6 +20,7 @@ Hugging Face names (``WhisperForConditionalGeneration`` saves them under ``model
 from __future__ import annotations
 
 import json
+import pickle
 import re
 from pathlib import Path
 
@@ -44,6 +45,12 @@ _TOP = {  # ours -> Hugging Face, outside the layers
 _BLOCK_RE = re.compile(r"^(encoder|decoder)\.blocks\.(\d+)\.(.+)\.(weight|bias)$")
 _IGNORED = {"proj_out.weight"}  # tied to decoder.embed_tokens
 _ENCODER_POSITIONS = "encoder.embed_positions.weight"
+_HF_DIMENSIONS = {  # our config field -> config.json key
+    "n_mels": "num_mel_bins", "n_audio_ctx": "max_source_positions", "n_audio_state": "d_model",
+    "n_audio_head": "encoder_attention_heads", "n_audio_layer": "encoder_layers", "n_vocab": "vocab_size",
+    "n_text_ctx": "max_target_positions", "n_text_state": "d_model", "n_text_head": "decoder_attention_heads",
+    "n_text_layer": "decoder_layers",
+}
 
 
 def hf_name(ours: str) -> str:
@@ -71,6 +78,13 @@ def _read_json(path: Path) -> dict:
     return data
 
 
+def _token_list(data: dict, key: str, path: Path) -> list[int]:
+    try:
+        return [int(t) for t in data.get(key) or []]
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: {key} should be a list of token numbers: {exc}") from exc
+
+
 def config_from_hf(folder: Path) -> WhisperConfig:
     """Our config from config.json, with alignment heads and suppressed tokens from
     generation_config.json when the folder has one (else what config.json says)."""
@@ -78,32 +92,23 @@ def config_from_hf(folder: Path) -> WhisperConfig:
     c = _read_json(path)
     if c.get("model_type") != "whisper":
         raise CheckpointError(f"{path} describes a {c.get('model_type')!r} model; expected model_type 'whisper'")
-    try:
-        cfg = WhisperConfig(
-            n_mels=int(c["num_mel_bins"]), n_audio_ctx=int(c["max_source_positions"]),
-            n_audio_state=int(c["d_model"]), n_audio_head=int(c["encoder_attention_heads"]),
-            n_audio_layer=int(c["encoder_layers"]), n_vocab=int(c["vocab_size"]),
-            n_text_ctx=int(c["max_target_positions"]), n_text_state=int(c["d_model"]),
-            n_text_head=int(c["decoder_attention_heads"]), n_text_layer=int(c["decoder_layers"]),
-            name=folder.name,
-        )
-    except KeyError as exc:
-        raise CheckpointError(f"{path} lacks {exc.args[0]!r}, which every Whisper config has") from exc
-    except (TypeError, ValueError) as exc:
-        raise CheckpointError(f"{path} has a non-integer model dimension: {exc}") from exc
+    missing = [key for key in _HF_DIMENSIONS.values() if key not in c]
+    if missing:
+        raise CheckpointError(f"{path} lacks {missing[0]!r}, which every Whisper config has")
+    # each value checked before any is used: a negative, fractional or huge dimension must not
+    # reach torch (a traceback) or allocate gigabytes
+    raw = WhisperConfig(**{ours: c[key] for ours, key in _HF_DIMENSIONS.items()}, name=folder.name)
+    problems = raw.problems(_HF_DIMENSIONS)
     # what our architecture fixes and Hugging Face's config leaves open (the MLP width, 4 x d_model,
     # is checked with the tensors' shapes)
-    d = cfg.n_audio_state
     fixed = {"activation_function": "gelu", "scale_embedding": False}
-    wrong = [f"{k} is {c[k]!r} (expected {v!r})" for k, v in fixed.items() if k in c and c[k] != v]
-    for key, heads in (("encoder_attention_heads", cfg.n_audio_head), ("decoder_attention_heads", cfg.n_text_head)):
-        if heads <= 0 or d % heads:
-            wrong.append(f"d_model {d} is not divisible by {key} {heads}")
-    if wrong:
-        raise CheckpointError(f"{path} is not a standard Whisper model: {'; '.join(wrong)}")
+    problems += [f"{k} is {c[k]!r} (expected {v!r})" for k, v in fixed.items() if k in c and c[k] != v]
+    if problems:
+        raise CheckpointError(f"{path} is not a standard Whisper model: {'; '.join(problems)}")
+    cfg = WhisperConfig(**{ours: int(c[key]) for ours, key in _HF_DIMENSIONS.items()}, name=folder.name)
 
-    cfg.suppress_tokens = [int(t) for t in c.get("suppress_tokens") or []]
-    cfg.begin_suppress_tokens = [int(t) for t in c.get("begin_suppress_tokens") or []]
+    cfg.suppress_tokens = _token_list(c, "suppress_tokens", path)
+    cfg.begin_suppress_tokens = _token_list(c, "begin_suppress_tokens", path)
     gen_path = folder / "generation_config.json"
     if gen_path.is_file():
         g = _read_json(gen_path)
@@ -112,9 +117,9 @@ def config_from_hf(folder: Path) -> WhisperConfig:
         except (TypeError, ValueError) as exc:
             raise CheckpointError(f"{gen_path}: alignment_heads should be [layer, head] pairs: {exc}") from exc
         if g.get("suppress_tokens") is not None:
-            cfg.suppress_tokens = [int(t) for t in g["suppress_tokens"]]
+            cfg.suppress_tokens = _token_list(g, "suppress_tokens", gen_path)
         if g.get("begin_suppress_tokens") is not None:
-            cfg.begin_suppress_tokens = [int(t) for t in g["begin_suppress_tokens"]]
+            cfg.begin_suppress_tokens = _token_list(g, "begin_suppress_tokens", gen_path)
         bad = [(layer, head) for layer, head in cfg.alignment_heads
                if not (0 <= layer < cfg.n_text_layer and 0 <= head < cfg.n_text_head)]
         if bad:
@@ -135,13 +140,25 @@ def _load_safetensors(path: Path) -> dict[str, Tensor]:
         raise CheckpointError(f"{path} is damaged or truncated ({path.stat().st_size} bytes): {exc}") from exc
 
 
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
 def _load_bin(path: Path) -> dict[str, Tensor]:
     if not path.is_file():
         raise CheckpointError(f"{path} is missing")
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if "weights only load failed" not in str(exc).lower():
+            raise CheckpointError(f"{path} is damaged or not a PyTorch weight file: {_first_line(exc)}") from exc
+        # torch's message advises turning the safety off; Motet never does (DESIGN.md §8)
+        raise CheckpointError(f"{path} was refused: besides tensors it holds Python objects that only running "
+                              f"code could rebuild, which Motet never does for a checkpoint; use the model's "
+                              f"model.safetensors instead") from None
     except Exception as exc:  # zip and pickle errors come in many types
-        raise CheckpointError(f"{path} is damaged or truncated, or not a PyTorch weight file: {exc}") from exc
+        raise CheckpointError(f"{path} is damaged or truncated, or not a PyTorch weight file: "
+                              f"{_first_line(exc)}") from exc
     if isinstance(data, dict) and "state_dict" in data and isinstance(data["state_dict"], dict):
         data = data["state_dict"]
     if not isinstance(data, dict) or not all(isinstance(v, Tensor) for v in data.values()):

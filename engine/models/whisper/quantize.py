@@ -50,8 +50,7 @@ import torch
 from torch import Tensor, nn
 
 from engine.models.whisper.model import Whisper
-
-COMPUTE_TYPES = ("float32", "int8")
+from engine.models.whisper.options import COMPUTE_TYPES  # noqa: F401 (defined with the other limits)
 
 
 def exact_int8_dot() -> bool:

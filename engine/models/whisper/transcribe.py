@@ -8,9 +8,10 @@ complete segment's end; the previous text is the prompt unless the decode was to
 
 Additions to the published loop, against text invented in silence and timestamps stuck at a
 window's start: audio more than ``silence_gate_db`` below the file's loudest 20 ms is skipped
-without decoding (a window starts 0.4 s before the next sound, so its first timestamp lands on
-the speech); after a skipped stretch or a window judged silent the previous text no longer
-conditions the next (the prompt is what makes Whisper repeat itself across quiet stretches);
+without decoding, and so is audio below ``SILENCE_FLOOR_DB`` whatever the file's loudest moment
+(a window starts 0.4 s before the next sound, so its first timestamp lands on the speech); after
+a skipped stretch or a window judged silent the previous text no longer conditions the next
+(the prompt is what makes Whisper repeat itself across quiet stretches);
 and a window the model finds silent whose text is the prompt repeated (compression ratio too
 high) is dropped.
 
@@ -32,34 +33,17 @@ import torch
 from engine.audio.dsp import WHISPER_HOP, WHISPER_SAMPLE_RATE, log_mel_spectrogram_chunked
 from engine.models.whisper.decoding import DecodingOptions, DecodingResult, decode_batch, detect_language
 from engine.models.whisper.model import Whisper
+from engine.models.whisper.options import DEFAULT_BATCH, MAX_BATCH, MAX_BEAM_SIZE, TranscribeOptions  # noqa: F401
 from engine.models.whisper.tokenizer import TIME_PRECISION, WhisperTokenizer
 
 N_FRAMES = 3000  # mel frames in a 30 s window
 N_SAMPLES = 30 * WHISPER_SAMPLE_RATE
 FRAME_SECONDS = WHISPER_HOP / WHISPER_SAMPLE_RATE  # 0.01 s
 INPUT_STRIDE = 2  # mel frames per encoder position (the second convolution's stride)
-
-
-@dataclass
-class TranscribeOptions:
-    language: str | None = None
-    task: str = "transcribe"
-    beam_size: int = 5
-    best_of: int = 5
-    patience: float = 1.0
-    length_penalty: float | None = None
-    temperatures: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
-    compression_ratio_threshold: float | None = 2.4
-    log_prob_threshold: float | None = -1.0
-    no_speech_threshold: float | None = 0.6
-    condition_on_previous_text: bool = True
-    initial_prompt: str | None = None
-    word_timestamps: bool = False
-    prepend_punctuations: str = "\"'“¿([{-"
-    append_punctuations: str = "\"'.。,，!！?？:：”)]}、"
-    suppress_tokens: str = "-1"
-    without_timestamps: bool = False
-    silence_gate_db: float | None = 40.0  # skip windows this far below the file's loudest moment
+# Quieter than this is silence in any recording (16-bit dither is about -96 dBFS, a quiet room
+# through a microphone -70 or more): the gate never treats it as sound, even in a file that has
+# nothing louder (digital silence was otherwise its own loudest moment, and Whisper heard "You").
+SILENCE_FLOOR_DB = -80.0
 
 
 @dataclass
@@ -132,12 +116,16 @@ class TranscriptionResult:
 
 
 def _load(audio: str | Path | np.ndarray) -> np.ndarray:
+    """16 kHz mono samples of a file or array; non-finite samples are refused (files.check_finite)."""
     if isinstance(audio, (str, Path)):
         from engine.audio.files import load_audio
 
         samples, _ = load_audio(audio, sample_rate=WHISPER_SAMPLE_RATE, mono=True)
         return samples[:, 0]
+    from engine.audio.files import check_finite
+
     samples = np.asarray(audio, dtype=np.float32)
+    check_finite(samples, "the audio")
     return samples.mean(axis=1) if samples.ndim == 2 else samples
 
 
@@ -216,7 +204,7 @@ def _transcription(model: Whisper, tokenizer: WhisperTokenizer, samples: np.ndar
     mel = log_mel_spectrogram_chunked(samples, model.config.n_mels, padding=N_SAMPLES)
     content_frames = mel.shape[-1] - N_FRAMES
     loudness = _frame_loudness_db(samples)  # one value per 20 ms
-    loud_frames = np.flatnonzero(loudness >= loudness.max() - options.silence_gate_db) \
+    loud_frames = np.flatnonzero(loudness >= max(loudness.max() - options.silence_gate_db, SILENCE_FLOOR_DB)) \
         if options.silence_gate_db is not None and len(loudness) else None
 
     def next_sound(seek: int) -> int:
@@ -346,8 +334,6 @@ def _transcription(model: Whisper, tokenizer: WhisperTokenizer, samples: np.ndar
                                segments=segments, model_name=model_name, options=options)
 
 
-MAX_BATCH = 32  # windows decoded together at most (the CLI's --batch-size limit)
-DEFAULT_BATCH = 8  # measured: see benchmarks/transcribe.py and README
 BATCH_MEMORY_BYTES = 2 * 2**30  # the working memory a batch may take beyond the model
 
 
