@@ -19,7 +19,7 @@ def tone(n: int = 16000, sr: int = 16000) -> np.ndarray:
     return (0.3 * np.sin(2 * np.pi * 440 * np.arange(n) / sr)).astype(np.float32)
 
 
-@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf, 3e38, -2e6])
 def test_non_finite_samples_are_refused_with_their_count(tmp_path, bad):
     samples = np.stack([tone(), tone()], axis=1)
     samples[[10, 500, 9000], 0] = bad
@@ -31,6 +31,14 @@ def test_non_finite_samples_are_refused_with_their_count(tmp_path, bad):
         message = str(err.value)
         assert "noisy.wav" in message and "3 samples" in message and "not finite" in message, message
         assert "\n" not in message
+
+
+def test_loud_but_real_float_samples_still_load(tmp_path):
+    samples = tone() * 1000  # 60 dB over full scale: a float file may hold it (a gain staged later)
+    path = tmp_path / "hot.wav"
+    sf.write(path, samples, 16000, subtype="FLOAT")
+    audio, _ = load_audio(path)
+    assert np.abs(audio).max() > 290
 
 
 def test_one_non_finite_sample_is_named_in_the_singular(tmp_path):

@@ -89,8 +89,14 @@ def _check_header(path: Path, sample_rate: int, channels: int, frames: int) -> N
                              f"{MAX_DECODED_BYTES / 2**30:.0f} GB Motet allows; split it into shorter files")
 
 
+# Float files may exceed full scale (1.0), but never by 120 dB: beyond that a value is damage, and
+# its square overflows float32 in the log-mel spectrogram (infinity, then NaN in the model).
+MAX_SAMPLE = 1e6
+
+
 def check_finite(samples: np.ndarray, name: str) -> None:
-    """Refuse samples that are NaN or infinite, saying how many (a ValueError naming ``name``).
+    """Refuse samples that are NaN, infinite or beyond ``MAX_SAMPLE``, saying how many (a
+    ValueError naming ``name``).
 
     Why refuse rather than replace them by 0: a PCM file cannot hold them, so they come only from
     a float file that a broken program or disk damaged. One NaN spreads through resampling and
@@ -99,12 +105,12 @@ def check_finite(samples: np.ndarray, name: str) -> None:
     person can repair or re-export the file once told. (Live audio is the exception: a stream
     cannot be refused, so the live transcriber hears such samples as silence and counts them.)
     """
-    if samples.size and not np.isfinite(np.sum(samples, dtype=np.float64)):  # one pass; float64 cannot overflow
-        bad = int(samples.size - np.count_nonzero(np.isfinite(samples)))
-        if bad:
-            what = "1 sample that is" if bad == 1 else f"{bad} samples that are"
-            raise ValueError(f"'{name}' has {what} not finite (NaN or infinity) out of {samples.size}: "
-                             f"the file is damaged; repair or re-export it")
+    if samples.size and not float(np.max(np.abs(samples))) <= MAX_SAMPLE:  # NaN fails the comparison too
+        bad = int(samples.size - np.count_nonzero(np.abs(samples) <= MAX_SAMPLE))
+        what = "1 sample that is" if bad == 1 else f"{bad} samples that are"
+        raise ValueError(f"'{name}' has {what} not finite (NaN or infinity) or beyond any real level "
+                         f"(over {MAX_SAMPLE:g} x full scale) out of {samples.size}: "
+                         f"the file is damaged; repair or re-export it")
 
 
 def audio_info(path) -> AudioInfo:

@@ -8,7 +8,8 @@ import signal
 import sys
 import threading
 
-from engine.cli.common import compute_type_ok, float_in, int_in
+from engine.cli.common import float_in, int_in
+from engine.models.whisper.options import COMPUTE_TYPES
 
 
 def _take_name(text: str) -> str:
@@ -39,7 +40,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--transcribe", action="store_true",
                    help="transcribe live: print each line as it is finished; store it with the take")
     p.add_argument("--model", help="Whisper model name or folder for --transcribe (default: first installed)")
-    p.add_argument("--compute-type", metavar="{float32,int8}",
+    p.add_argument("--compute-type", choices=COMPUTE_TYPES, metavar="{float32,int8}",
                    help="for --transcribe: float32, or int8 (CPU only: cheaper passes, nearly the same text)")
 
     p = sub.add_parser("takes", help="list recorded takes; recover takes left by a crash")
@@ -83,8 +84,6 @@ def cmd_record(args: argparse.Namespace) -> int:
     from engine.audio.session import RecordingSession
     from engine.audio.takes import TakeError, TakeLibrary, transcript_path
 
-    if args.transcribe and not compute_type_ok(args.compute_type):
-        return 2
     try:
         library = TakeLibrary()
         device = find_device(args.device, "input", exact=True)

@@ -14,15 +14,6 @@ def progress_bar(label: str) -> "callable":
     return show
 
 
-def compute_type_ok(compute_type: str | None) -> bool:
-    from engine.models.whisper.quantize import COMPUTE_TYPES
-
-    if compute_type is None or compute_type in COMPUTE_TYPES:
-        return True
-    print(f"motet: --compute-type {compute_type} is not one of {', '.join(COMPUTE_TYPES)}", file=sys.stderr)
-    return False
-
-
 class Parser(argparse.ArgumentParser):
     """An argument parser whose errors are one line: ``motet record: --seconds: must be ...``
     (argparse's usage block is what ``--help`` is for)."""
