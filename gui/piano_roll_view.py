@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import json
 import math
-import os
 import time
 from pathlib import Path
 
@@ -33,7 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.atomic import WriteError
+from engine.atomic import WriteError, write_text
 from engine.audio.devices import AudioUnavailable
 from engine.audio.playback import Player
 from engine.audio.takes import data_dir
@@ -653,9 +652,7 @@ class PianoRollView(QWidget):
             self.autosave_dir.mkdir(parents=True, exist_ok=True)
             write_midi(self.doc.score, self.autosave_dir / "piano-roll.mid")
             meta = {"path": self.doc.path, "saved_at": time.time()}
-            tmp = self.autosave_dir / "piano-roll.json.tmp"
-            tmp.write_text(json.dumps(meta))
-            os.replace(tmp, self.autosave_dir / "piano-roll.json")
+            write_text(self.autosave_dir / "piano-roll.json", json.dumps(meta))
         except (OSError, ValueError) as exc:
             self.statusMessage.emit(f"Autosave failed: {exc}")
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.atomic import atomic_path, write_text
 from engine.models.music_transformer.events import BOS, EOS, PAD, TimedNote, notes_to_events
 
 DEFAULT_BPM = 100.0
@@ -82,11 +83,12 @@ def build_dataset(out_dir: str | Path, corpora: tuple[str, ...] = CORPORA, limit
     info = {"corpora": list(corpora), "default_bpm": DEFAULT_BPM, "failed": failed,
             "split": "sha1(corpus path) % 10: 0 valid, 1 test, else train"}
     for split, items in pieces.items():
-        np.savez_compressed(out / f"{split}.npz", **{f"p{i}": a for i, (_, a) in enumerate(items)})
+        with atomic_path(out / f"{split}.npz") as tmp, open(tmp, "wb") as f:  # a file object: no .npz added
+            np.savez_compressed(f, **{f"p{i}": a for i, (_, a) in enumerate(items)})
         info[split] = {"pieces": len(items), "names": [n for n, _ in items],
                        "notes": int(sum(len(a) for _, a in items)),
                        "tokens": int(sum(len(tokens_of(a)) for _, a in items))}
-    (out / "info.json").write_text(json.dumps(info, indent=1))
+    write_text(out / "info.json", json.dumps(info, indent=1))  # last: its presence means the dataset is whole
     return info
 
 
