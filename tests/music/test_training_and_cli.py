@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 pytest.importorskip("music21")
 
@@ -70,3 +71,25 @@ def test_cli_train_and_continue(dataset, tmp_path):
     out = subprocess.run([sys.executable, "-m", "gui.main", "continue", str(bad)], capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 2 and "not a readable MIDI file" in out.stderr
+
+
+class _RunsCode:
+    """Unpickling this would run code (write a marker file): what a crafted checkpoint does."""
+
+    def __reduce__(self):
+        return (exec, ("open(__import__('os').environ['MOTET_PWNED'], 'w').write('ran')",))
+
+
+def test_a_crafted_checkpoint_never_runs_code(dataset, tmp_path, monkeypatch):
+    folder, _ = dataset
+    marker = tmp_path / "ran.txt"
+    monkeypatch.setenv("MOTET_PWNED", str(marker))
+    (tmp_path / "run").mkdir()
+    torch.save({"model": {}, "step": 1, "payload": _RunsCode()}, tmp_path / "run" / "checkpoint.pt")
+    cfg = MusicTransformerConfig(d_model=32, n_heads=4, n_layers=1, d_ff=64, max_len=256)
+    with pytest.raises(ValueError) as err:
+        train(folder, tmp_path / "run", cfg, TrainOptions(steps=2, batch=2, length=64, eval_every=2, warmup=2))
+    assert not marker.exists()
+    message = str(err.value)
+    assert "checkpoint.pt was refused" in message and "running code" in message and "cannot be resumed" in message
+    assert "weights_only" not in message and "can still be loaded" not in message and "\n" not in message, message

@@ -24,6 +24,7 @@ from engine.models.music_transformer.data import Batches, evaluation_windows, lo
 from engine.models.music_transformer.events import PAD
 from engine.models.music_transformer.model import MusicTransformer, MusicTransformerConfig
 from engine.models.music_transformer.options import BATCH, LR, MAX_TRAIN_ATTENTION_BYTES, STEPS, check_range
+from engine.models.torch_files import DamagedFile, RefusedFile, load_safely
 
 
 @dataclass
@@ -113,10 +114,9 @@ def train(data_dir: str | Path, out_dir: str | Path, config: MusicTransformerCon
     batches = Batches(load_split(data_dir, "train"), options.length, augment=True, seed=options.seed)
     if checkpoint_path.exists():  # resume; weights_only: a crafted checkpoint never runs code (DESIGN.md §8)
         try:
-            state = torch.load(checkpoint_path, map_location=device, weights_only=True)
-        except Exception as exc:  # noqa: BLE001 - truncated, foreign, or a pickle that would run code
-            why = (str(exc).splitlines() or [type(exc).__name__])[0]
-            raise ValueError(f"{checkpoint_path} cannot be resumed ({why}); use a new folder") from exc
+            state = load_safely(checkpoint_path, map_location=device)
+        except (DamagedFile, RefusedFile) as exc:  # truncated, foreign, or a pickle that would run code
+            raise ValueError(f"{exc}: it cannot be resumed; use a new folder") from None
         if not isinstance(state, dict) or state.get("config") != config.to_dict():
             raise ValueError(f"{checkpoint_path} was trained with another configuration; use a new folder")
         model.load_state_dict(state["model"])

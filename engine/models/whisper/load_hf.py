@@ -20,13 +20,13 @@ Hugging Face names (``WhisperForConditionalGeneration`` saves them under ``model
 from __future__ import annotations
 
 import json
-import pickle
 import re
 from pathlib import Path
 
 import torch
 from torch import Tensor
 
+from engine.models.torch_files import DamagedFile, RefusedFile, load_safely
 from engine.models.whisper.config import WhisperConfig
 from engine.models.whisper.errors import CheckpointError, first_few
 
@@ -148,17 +148,11 @@ def _load_bin(path: Path) -> dict[str, Tensor]:
     if not path.is_file():
         raise CheckpointError(f"{path} is missing")
     try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        if "weights only load failed" not in str(exc).lower():
-            raise CheckpointError(f"{path} is damaged or not a PyTorch weight file: {_first_line(exc)}") from exc
-        # torch's message advises turning the safety off; Motet never does (DESIGN.md §8)
-        raise CheckpointError(f"{path} was refused: besides tensors it holds Python objects that only running "
-                              f"code could rebuild, which Motet never does for a checkpoint; use the model's "
-                              f"model.safetensors instead") from None
-    except Exception as exc:  # zip and pickle errors come in many types
-        raise CheckpointError(f"{path} is damaged or truncated, or not a PyTorch weight file: "
-                              f"{_first_line(exc)}") from exc
+        data = load_safely(path)
+    except RefusedFile as exc:
+        raise CheckpointError(f"{exc}; use the model's model.safetensors instead") from None
+    except DamagedFile as exc:
+        raise CheckpointError(str(exc)) from exc
     if isinstance(data, dict) and "state_dict" in data and isinstance(data["state_dict"], dict):
         data = data["state_dict"]
     if not isinstance(data, dict) or not all(isinstance(v, Tensor) for v in data.values()):
