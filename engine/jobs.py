@@ -32,6 +32,8 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from engine.cancel import Cancelled  # noqa: F401 - part of the job API (raised by checkpoint())
+
 
 class Priority(enum.IntEnum):
     """Lower runs first."""
@@ -51,10 +53,6 @@ class JobState(str, enum.Enum):
     @property
     def done(self) -> bool:
         return self in (JobState.FINISHED, JobState.FAILED, JobState.CANCELLED)
-
-
-class Cancelled(Exception):
-    """Raised inside a job when its cancel token is set; the job ends as ``cancelled``."""
 
 
 class CancelToken:

@@ -1,13 +1,86 @@
-"""Transcripts written as TXT, SRT, VTT or JSON — atomically, so a failed write leaves nothing."""
+"""A transcript (timed segments and words) and its files: TXT, SRT, VTT or JSON, written
+atomically. Whisper (file and live), the take library and the GUI all use these types; they live
+here, below every model, so that nothing imports a model package for a result's shape."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from engine.atomic import write_text
 
 FORMATS = ("txt", "srt", "vtt", "json")
+
+
+@dataclass
+class Word:
+    start: float
+    end: float
+    word: str
+    probability: float
+
+
+@dataclass
+class Segment:
+    id: int
+    seek: int
+    start: float
+    end: float
+    text: str
+    tokens: list[int]
+    avg_logprob: float
+    compression_ratio: float
+    no_speech_prob: float
+    temperature: float
+    words: list[Word] | None = None
+
+
+@dataclass
+class TranscriptionResult:
+    language: str
+    language_probability: float
+    duration: float
+    segments: list[Segment] = field(default_factory=list)
+    compute_seconds: float = 0.0
+    model_name: str = ""
+    options: Any = None  # the options it was made with (a dataclass, e.g. TranscribeOptions)
+
+    @property
+    def text(self) -> str:
+        return "".join(s.text for s in self.segments).strip()
+
+    def to_dict(self) -> dict:
+        segments = []
+        for s in self.segments:
+            item = {"id": s.id, "start": round(s.start, 3), "end": round(s.end, 3), "text": s.text.strip()}
+            if s.words is not None:
+                item["words"] = [{"start": round(w.start, 3), "end": round(w.end, 3), "word": w.word,
+                                  "probability": round(w.probability, 4)} for w in s.words]
+            segments.append(item)
+        return {"language": self.language, "language_probability": round(self.language_probability, 4),
+                "duration": round(self.duration, 3), "compute_seconds": round(self.compute_seconds, 3),
+                "model": self.model_name, "text": self.text, "segments": segments,
+                "options": asdict(self.options) if self.options else None}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TranscriptionResult:
+        """Read back what ``to_dict`` wrote (a saved transcript); raises ValueError if malformed."""
+        try:
+            segments = []
+            for i, item in enumerate(data["segments"]):
+                words = [Word(float(w["start"]), float(w["end"]), str(w["word"]), float(w.get("probability", 1.0)))
+                         for w in item["words"]] if item.get("words") is not None else None
+                segments.append(Segment(id=i, seek=0, start=float(item["start"]), end=float(item["end"]),
+                                        text=" " + str(item["text"]).strip(), tokens=[], avg_logprob=0.0,
+                                        compression_ratio=0.0, no_speech_prob=0.0, temperature=0.0, words=words))
+            return cls(language=str(data.get("language", "")),
+                       language_probability=float(data.get("language_probability", 1.0)),
+                       duration=float(data.get("duration", 0.0)), segments=segments,
+                       compute_seconds=float(data.get("compute_seconds", 0.0)), model_name=str(data.get("model", "")))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"not a Motet transcript: {exc}") from exc
 
 
 def _timestamp(seconds: float, decimal: str) -> str:

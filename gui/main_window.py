@@ -201,10 +201,10 @@ class MainWindow(QMainWindow):
         self.input_label.setToolTip("Audio input device")
 
     def _unload_models(self) -> None:
-        from engine.tasks.transcribe import unload
+        from engine.models.registry import models
 
-        unload()
-        self.statusBar().showMessage("Models unloaded", 5000)
+        freed = models.unload()
+        self.statusBar().showMessage(f"Models unloaded ({freed / 2**20:.0f} MB freed)", 5000)
 
     def _transcribe_take(self, path: str) -> None:
         self.nav.setCurrentRow(self.PAGES.index("Transcribe"))

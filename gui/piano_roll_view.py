@@ -8,7 +8,6 @@ offers it back.
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 import time
@@ -55,12 +54,13 @@ AUTOSAVE_SECONDS = 30
 MIDI_FILTER = "MIDI files (*.mid *.midi);;All files (*)"
 
 
-@functools.cache
 def _music_transformer():
-    """The shipped Music Transformer, loaded once (on the gpu lane, by the continue job)."""
+    """The shipped Music Transformer from the model registry (loaded on the gpu lane, by the
+    continue job, once)."""
     from engine.models.music_transformer.generate import ASSET_DIR, load_model
+    from engine.models.registry import models
 
-    return load_model(ASSET_DIR)
+    return models.get("music_transformer", str(ASSET_DIR), load=lambda: load_model(ASSET_DIR))
 
 
 class PianoRollView(QWidget):

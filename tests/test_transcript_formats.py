@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from engine.models.whisper.transcribe import Segment, TranscriptionResult, Word
+from engine.transcript import Segment, TranscriptionResult, Word
 from engine.transcript import render, write_transcript
 
 

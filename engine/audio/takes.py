@@ -36,6 +36,7 @@ import soundfile as sf
 
 from engine.atomic import WriteError, describe_write_error, write_text
 from engine.audio.files import AudioFileError
+from engine.transcript import TranscriptionResult
 
 MAX_NAME_CHARS = 200  # a take's name: a label, not a document
 
@@ -442,8 +443,6 @@ class TakeLibrary:
     def load_transcript(self, take_id: str):
         """The take's stored transcript (a TranscriptionResult), or None if it has none.
         Raises ValueError when the file is there but unreadable."""
-        from engine.models.whisper.transcribe import TranscriptionResult
-
         path = transcript_path(self.takes_dir / f"{take_id}.wav")
         if not path.exists():
             return None

@@ -73,7 +73,8 @@ from engine.audio.dsp import WHISPER_HOP as HOP, log_mel_spectrogram
 from engine.audio.vad import FRAME, SAMPLE_RATE, VoiceActivityDetector
 from engine.live.agreement import LocalAgreement, Word, split_words
 from engine.models.whisper.decoding import DecodingOptions, DecodingResult, decode, detect_language
-from engine.models.whisper.transcribe import N_SAMPLES, Segment, TranscriptionResult
+from engine.models.whisper.transcribe import N_SAMPLES
+from engine.transcript import Segment, TranscriptionResult
 
 
 @dataclass

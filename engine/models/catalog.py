@@ -298,7 +298,7 @@ def install_packaged(name: str, root: Path | str | None = None, progress: Callab
                 with open(src, "rb") as f:
                     while chunk := f.read(_CHUNK):
                         if should_stop is not None and should_stop():
-                            from engine.jobs import Cancelled
+                            from engine.cancel import Cancelled
 
                             raise Cancelled()
                         digest.update(chunk)
@@ -374,7 +374,7 @@ def download_model(name: str, progress: Callable[[float], None] | None = None,
     from huggingface_hub.errors import HFValidationError, LocalEntryNotFoundError
     from tqdm.auto import tqdm as base_tqdm
 
-    from engine.jobs import Cancelled
+    from engine.cancel import Cancelled
 
     class Progress(base_tqdm):  # huggingface_hub reports bytes through tqdm
         def update(self, n=1):

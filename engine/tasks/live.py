@@ -21,9 +21,8 @@ from engine.audio.ringbuffer import Reader
 from engine.audio.vad import SAMPLE_RATE
 from engine.jobs import JobContext, JobQueue
 from engine.live.transcriber import LiveOptions, LiveUpdate, StreamingTranscriber
-from engine.models.whisper.transcribe import TranscriptionResult
 from engine.tasks.transcribe import get_pipeline
-from engine.transcript import write_transcript
+from engine.transcript import TranscriptionResult, write_transcript
 
 
 def load_model(model_path: str, device: str = "cpu", dtype: torch.dtype = torch.float32,

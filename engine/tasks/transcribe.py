@@ -3,39 +3,26 @@ batched job, with progress and cancel."""
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
 from engine.jobs import JobContext
-from engine.models.whisper.transcribe import (
-    DEFAULT_BATCH, TranscribeOptions, TranscriptionResult, WhisperPipeline,
-)
-
-_pipelines: dict[tuple[str, str, str, str], WhisperPipeline] = {}
-_lock = threading.Lock()
-
+from engine.models.registry import models as registry
+from engine.models.whisper.transcribe import DEFAULT_BATCH, TranscribeOptions, WhisperPipeline
+from engine.transcript import TranscriptionResult
 
 def get_pipeline(model_path: str | Path, device: str = "cpu", dtype: torch.dtype = torch.float32,
                  compute_type: str | None = None) -> WhisperPipeline:
-    """Models stay loaded between jobs (DESIGN.md §4); the last one asked for is kept.
+    """Whisper from the model registry (loaded once, kept between jobs: DESIGN.md §4).
 
     ``compute_type`` (None: ``dtype`` as given, ``"float32"``, ``"int8"`` on the CPU) is part of
     the key: an int8 model is a different model in memory.
     """
-    key = (str(model_path), str(device), str(dtype), str(compute_type or "default"))
-    with _lock:
-        if key not in _pipelines:
-            _pipelines.clear()  # one Whisper at a time: free the previous one first
-            _pipelines[key] = WhisperPipeline(model_path, device=device, dtype=dtype, compute_type=compute_type)
-        return _pipelines[key]
-
-
-def unload() -> None:
-    with _lock:
-        _pipelines.clear()
+    return registry.get("whisper", str(model_path), device=str(device), dtype=dtype,
+                        variant=str(compute_type or "default"),
+                        load=lambda: WhisperPipeline(model_path, device=device, dtype=dtype, compute_type=compute_type))
 
 
 def _should_stop(ctx: JobContext):

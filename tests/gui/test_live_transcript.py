@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt
 from engine.audio.takes import TakeLibrary, transcript_path
 from engine.jobs import JobQueue
 from engine.live.transcriber import LiveUpdate
-from engine.models.whisper.transcribe import Segment, TranscriptionResult
+from engine.transcript import Segment, TranscriptionResult
 from gui.jobs import JobsBridge
 from gui.live_transcript import LiveTranscriptPanel
 from gui.record_view import RecordView

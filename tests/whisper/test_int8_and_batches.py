@@ -190,7 +190,8 @@ def test_many_files_as_one_job(clips, tmp_path):
     """The job-queue path: a list of files as one batched job, with progress, an error for the
     file that cannot be read, and the pipeline cached under its compute type."""
     from engine.jobs import JobQueue, JobState
-    from engine.tasks.transcribe import get_pipeline, transcribe_files, unload
+    from engine.models.registry import models
+    from engine.tasks.transcribe import get_pipeline, transcribe_files
 
     paths, _ = clips
     bad = tmp_path / "broken.wav"
@@ -211,4 +212,4 @@ def test_many_files_as_one_job(clips, tmp_path):
         assert progress and progress == sorted(progress) and 0.0 <= progress[0] <= progress[-1] <= 1.0
     finally:
         queue.shutdown()
-        unload()
+        models.unload()

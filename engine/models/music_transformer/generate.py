@@ -129,7 +129,7 @@ def generate(model: MusicTransformer, prompt: list[int], seconds: float, variati
     length = len(prompt)
     while not all(done) and length < limit:
         if should_stop is not None and should_stop():
-            from engine.jobs import Cancelled
+            from engine.cancel import Cancelled
 
             raise Cancelled()
         nxt = sample_next(logits, temperature, top_p, generator).cpu()

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from engine.jobs import Cancelled
+from engine.cancel import Cancelled
 from engine.models.whisper.model import Whisper
 from engine.models.whisper.tokenizer import WhisperTokenizer
 

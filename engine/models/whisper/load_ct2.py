@@ -52,6 +52,7 @@ from torch import Tensor
 
 from engine.models.whisper.config import WhisperConfig
 from engine.models.whisper.errors import CheckpointError, first_few
+from engine.models.whisper.skeleton import check_state_dict
 
 MAX_BINARY_VERSION = 6
 DTYPE_NAMES = ("float32", "int8", "int16", "int32", "float16", "bfloat16")  # CTranslate2's DataType ids
@@ -307,8 +308,6 @@ def _split(t: Tensor, parts: int, d: int, name: str, path: Path) -> list[Tensor]
 def read_ct2_checkpoint(folder: Path | str) -> tuple[WhisperConfig, dict[str, Tensor], str]:
     """Config, state dict (our names; float dtypes as stored, quantised weights dequantised to
     float32) and the stored weight dtype of a CTranslate2 Whisper folder."""
-    from engine.models.whisper.loading import check_state_dict
-
     folder = Path(folder)
     mb = read_model_bin(folder / "model.bin")
     if mb.spec and mb.spec != "WhisperSpec":

@@ -29,6 +29,7 @@ from torch import Tensor
 from engine.models.torch_files import DamagedFile, RefusedFile, load_safely
 from engine.models.whisper.config import WhisperConfig
 from engine.models.whisper.errors import CheckpointError, first_few
+from engine.models.whisper.skeleton import check_state_dict, expected_shapes
 
 _PARTS = {  # ours -> Hugging Face, inside a layer
     "attn.query": "self_attn.q_proj", "attn.key": "self_attn.k_proj", "attn.value": "self_attn.v_proj",
@@ -197,8 +198,6 @@ def _weight_dtype(weights: dict[str, Tensor]) -> str:
 
 def read_hf_checkpoint(folder: Path | str) -> tuple[WhisperConfig, dict[str, Tensor], str]:
     """Config, state dict (our names, dtype as stored) and stored weight dtype of a Hugging Face folder."""
-    from engine.models.whisper.loading import check_state_dict, expected_shapes
-
     folder = Path(folder)
     cfg = config_from_hf(folder)
     weights, source = read_weights(folder)

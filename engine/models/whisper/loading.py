@@ -8,15 +8,16 @@ weights are never held twice in full.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import torch
-from torch.overrides import TorchFunctionMode
 
 from engine.models.whisper.config import WhisperConfig
 from engine.models.whisper.errors import CheckpointError, first_few
+from engine.models.whisper.load_ct2 import read_ct2_checkpoint
+from engine.models.whisper.load_hf import read_hf_checkpoint
 from engine.models.whisper.model import Whisper
+from engine.models.whisper.skeleton import check_state_dict, describe, skeleton  # noqa: F401 - the loader's API
 
 FORMAT_HELP = ("expected config.json with model.safetensors or pytorch_model.bin (Hugging Face format) "
                "or model.bin with config.json (CTranslate2 / faster-whisper format)")
@@ -38,73 +39,10 @@ def detect_format(folder: Path | str) -> str:
     raise CheckpointError(f"{folder} is not a Whisper model folder: {FORMAT_HELP}; {found}")
 
 
-def describe(config: WhisperConfig) -> str:
-    """A config in a few words, for error messages."""
-    return (f"d_model {config.n_audio_state}, {config.n_audio_layer}+{config.n_text_layer} layers, "
-            f"{config.n_audio_head} heads, {config.n_mels} mel bins, vocabulary {config.n_vocab}")
-
-
-class _ParametersOnMeta(TorchFunctionMode):
-    """Allocate parameters (``torch.empty`` without a device) on the meta device and skip their
-    random initialisation (every value comes from the checkpoint): no memory, no work. Unlike
-    ``with torch.device("meta")`` this leaves other factories alone, so the encoder's sinusoids
-    are computed normally; and random initialisers on the meta device would import torch's
-    decomposition and compiler machinery (seconds, once per process)."""
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        if func is torch.empty and kwargs.get("device") is None:
-            kwargs["device"] = "meta"
-        elif getattr(func, "__module__", None) == "torch.nn.init":
-            tensor = args[0] if args else kwargs.get("tensor")
-            if getattr(tensor, "is_meta", False):
-                return tensor
-        return func(*args, **kwargs)
-
-
-def skeleton(config: WhisperConfig) -> Whisper:
-    """Our model with every parameter on the meta device, ready for ``load_state_dict(assign=True)``."""
-    with _ParametersOnMeta():
-        return Whisper(config)
-
-
-def expected_shapes(config: WhisperConfig) -> dict[str, torch.Size]:
-    """Every tensor a checkpoint must provide for this config (our names), from a meta-device model."""
-    model = skeleton(config)
-    return {name: t.shape for name, t in model.state_dict().items()}
-
-
-def check_state_dict(config: WhisperConfig, state_dict: Mapping[str, torch.Tensor], source: str,
-                     file_name: Callable[[str], str] = str) -> None:
-    """CheckpointError listing (the first few) missing, unexpected and misshapen tensors.
-
-    ``file_name`` turns our parameter name into the name the checkpoint file uses, so the message
-    speaks of what the person can see in their file.
-    """
-    expected = expected_shapes(config)
-    missing = [file_name(k) for k in expected if k not in state_dict]
-    extra = [file_name(k) for k in state_dict if k not in expected]
-    wrong = [f"{file_name(k)} is {tuple(state_dict[k].shape)}, expected {tuple(shape)}"
-             for k, shape in expected.items() if k in state_dict and state_dict[k].shape != shape]
-    problems = []
-    if missing:
-        problems.append(f"missing {len(missing)} tensors: {first_few(missing, 4)}")
-    if extra:
-        problems.append(f"unexpected {len(extra)} tensors: {first_few(extra, 4)}")
-    if wrong:
-        problems.append(f"wrong shape for {len(wrong)} tensors: {first_few(wrong, 4, '; ')}")
-    if problems:
-        raise CheckpointError(f"{source} does not fit a Whisper model of its own config ({describe(config)}): "
-                              + " | ".join(problems))
-
-
 def read_checkpoint(folder: Path | str) -> tuple[WhisperConfig, dict[str, torch.Tensor], str, str]:
     """(config, state dict with our names, format, weight dtype as stored) of a model folder."""
     fmt = detect_format(folder)
-    if fmt == "ctranslate2":
-        from engine.models.whisper.load_ct2 import read_ct2_checkpoint as read
-    else:
-        from engine.models.whisper.load_hf import read_hf_checkpoint as read
+    read = read_ct2_checkpoint if fmt == "ctranslate2" else read_hf_checkpoint
     config, state_dict, weight_dtype = read(Path(folder))
     return config, state_dict, fmt, weight_dtype
 

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from engine.models.whisper.tokenizer import WhisperTokenizer
+from engine.transcript import Word
 
 TOKENS_PER_SECOND = 50  # encoder positions per second (20 ms each)
 
@@ -136,8 +137,6 @@ def merge_punctuations(alignment: list[WordTiming], prepended: str, appended: st
 def add_word_timestamps(model, tokenizer: WhisperTokenizer, segments: list, features: torch.Tensor,
                         window_seconds: float, options) -> None:
     """Give every segment of one window its words, timed in seconds of the whole file."""
-    from engine.models.whisper.transcribe import Word
-
     text_per_segment = [[t for t in s.tokens if t < tokenizer.eot] for s in segments]
     all_text = [t for toks in text_per_segment for t in toks]
     alignment = find_alignment(model, tokenizer, all_text, features, round(window_seconds * 100),

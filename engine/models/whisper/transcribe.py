@@ -23,7 +23,7 @@ constant.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -35,6 +35,7 @@ from engine.models.whisper.decoding import DecodingOptions, DecodingResult, deco
 from engine.models.whisper.model import Whisper
 from engine.models.whisper.options import DEFAULT_BATCH, MAX_BATCH, MAX_BEAM_SIZE, TranscribeOptions  # noqa: F401
 from engine.models.whisper.tokenizer import TIME_PRECISION, WhisperTokenizer
+from engine.transcript import Segment, TranscriptionResult
 
 N_FRAMES = 3000  # mel frames in a 30 s window
 N_SAMPLES = 30 * WHISPER_SAMPLE_RATE
@@ -44,75 +45,6 @@ INPUT_STRIDE = 2  # mel frames per encoder position (the second convolution's st
 # through a microphone -70 or more): the gate never treats it as sound, even in a file that has
 # nothing louder (digital silence was otherwise its own loudest moment, and Whisper heard "You").
 SILENCE_FLOOR_DB = -80.0
-
-
-@dataclass
-class Word:
-    start: float
-    end: float
-    word: str
-    probability: float
-
-
-@dataclass
-class Segment:
-    id: int
-    seek: int
-    start: float
-    end: float
-    text: str
-    tokens: list[int]
-    avg_logprob: float
-    compression_ratio: float
-    no_speech_prob: float
-    temperature: float
-    words: list[Word] | None = None
-
-
-@dataclass
-class TranscriptionResult:
-    language: str
-    language_probability: float
-    duration: float
-    segments: list[Segment] = field(default_factory=list)
-    compute_seconds: float = 0.0
-    model_name: str = ""
-    options: TranscribeOptions | None = None
-
-    @property
-    def text(self) -> str:
-        return "".join(s.text for s in self.segments).strip()
-
-    def to_dict(self) -> dict:
-        segments = []
-        for s in self.segments:
-            item = {"id": s.id, "start": round(s.start, 3), "end": round(s.end, 3), "text": s.text.strip()}
-            if s.words is not None:
-                item["words"] = [{"start": round(w.start, 3), "end": round(w.end, 3), "word": w.word,
-                                  "probability": round(w.probability, 4)} for w in s.words]
-            segments.append(item)
-        return {"language": self.language, "language_probability": round(self.language_probability, 4),
-                "duration": round(self.duration, 3), "compute_seconds": round(self.compute_seconds, 3),
-                "model": self.model_name, "text": self.text, "segments": segments,
-                "options": asdict(self.options) if self.options else None}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> TranscriptionResult:
-        """Read back what ``to_dict`` wrote (a saved transcript); raises ValueError if malformed."""
-        try:
-            segments = []
-            for i, item in enumerate(data["segments"]):
-                words = [Word(float(w["start"]), float(w["end"]), str(w["word"]), float(w.get("probability", 1.0)))
-                         for w in item["words"]] if item.get("words") is not None else None
-                segments.append(Segment(id=i, seek=0, start=float(item["start"]), end=float(item["end"]),
-                                        text=" " + str(item["text"]).strip(), tokens=[], avg_logprob=0.0,
-                                        compression_ratio=0.0, no_speech_prob=0.0, temperature=0.0, words=words))
-            return cls(language=str(data.get("language", "")),
-                       language_probability=float(data.get("language_probability", 1.0)),
-                       duration=float(data.get("duration", 0.0)), segments=segments,
-                       compute_seconds=float(data.get("compute_seconds", 0.0)), model_name=str(data.get("model", "")))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"not a Motet transcript: {exc}") from exc
 
 
 def _load(audio: str | Path | np.ndarray) -> np.ndarray:
@@ -247,7 +179,7 @@ def _transcription(model: Whisper, tokenizer: WhisperTokenizer, samples: np.ndar
     seek = 0
     while seek < content_frames:
         if should_stop is not None and should_stop():
-            from engine.jobs import Cancelled
+            from engine.cancel import Cancelled
 
             raise Cancelled()
         start_at = next_sound(seek)
