@@ -106,14 +106,20 @@ def test_a_full_disk_keeps_every_sample_and_the_take_stays_recoverable(tmp_path,
     assert [t.id for t in other.list()] == [recovered.id] and other.pending_recoveries() == []
 
 
-def test_a_real_full_disk_loses_nothing_written(tmp_path):
-    """A 1 MB tmpfs filled by a recording: skipped where mounting is not permitted."""
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)],
+def _small_tmpfs(folder: Path) -> Path:
+    """A 1 MB tmpfs at ``folder`` (unmount it with ``umount -l``); the test is skipped where
+    mounting is not permitted."""
+    folder.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(folder)],
                              capture_output=True, text=True)
     if mounted.returncode:
         pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.strip()}")
+    return folder
+
+
+def test_a_real_full_disk_loses_nothing_written(tmp_path):
+    """A 1 MB tmpfs filled by a recording: skipped where mounting is not permitted."""
+    disk = _small_tmpfs(tmp_path / "disk")
     try:
         lib = TakeLibrary(disk / "lib")
         ballast = disk / "ballast"
@@ -260,12 +266,7 @@ def test_takes_recover_goes_on_past_an_unreadable_take(tmp_path, monkeypatch, ca
 @pytest.fixture
 def read_only_data(tmp_path):
     """A read-only file system holding a take library (root cannot be kept out by chmod)."""
-    disk = tmp_path / "ro"
-    disk.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)],
-                             capture_output=True, text=True)
-    if mounted.returncode:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    disk = _small_tmpfs(tmp_path / "ro")
     try:
         lib = TakeLibrary(disk / "lib")
         _crashed_take(disk / "lib", "20260101-000000-aaaaaa", "Crashed", _noise(1600))

