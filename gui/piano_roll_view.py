@@ -39,6 +39,7 @@ from engine.jobs import JobQueue, Priority
 from engine.midi import edit
 from engine.midi.midifile import MidiFileError, read_midi, write_midi
 from engine.midi.score import Note, Score
+from engine.tasks import music as music_jobs
 from engine.models.music_transformer.options import BARS, TEMPERATURE, TOP_P, VARIATIONS
 from gui.jobs import JobsBridge
 from gui.roll_document import RollDocument
@@ -52,15 +53,6 @@ PROGRAMS = ["Acoustic Grand Piano", "Bright Piano", "Electric Grand", "Honky-ton
             "Electric Piano 2", "Harpsichord", "Clavinet"]  # the first eight; the rest by number
 AUTOSAVE_SECONDS = 30
 MIDI_FILTER = "MIDI files (*.mid *.midi);;All files (*)"
-
-
-def _music_transformer():
-    """The shipped Music Transformer from the model registry (loaded on the gpu lane, by the
-    continue job, once)."""
-    from engine.models.music_transformer.generate import ASSET_DIR, load_model
-    from engine.models.registry import models
-
-    return models.get("music_transformer", str(ASSET_DIR), load=lambda: load_model(ASSET_DIR))
 
 
 class PianoRollView(QWidget):
@@ -506,21 +498,8 @@ class PianoRollView(QWidget):
         bars, variations = self.bars_spin.value(), self.variations_spin.value()
         temperature, top_p = self.temperature_spin.value(), self.top_p_spin.value()
 
-        def run(ctx):
-            from engine.models.music_transformer.generate import continue_notes
-
-            ctx.progress(None, "loading the Music Transformer")
-            model = _music_transformer()
-            ctx.progress(0.0, "generating", force=True)
-
-            def should_stop() -> bool:
-                ctx.checkpoint()
-                return False
-
-            return continue_notes(model, score, prompt, bars, variations, temperature, top_p,
-                                  progress=lambda f: ctx.progress(f, "generating"), should_stop=should_stop)
-
-        job = self.queue.submit(run, kind="continue", title=f"Continue {len(prompt)} notes · {bars} bars",
+        job = self.queue.submit(music_jobs.continue_motif, score, prompt, bars, variations, temperature, top_p,
+                                kind="continue", title=f"Continue {len(prompt)} notes · {bars} bars",
                                 priority=Priority.INTERACTIVE, lane="gpu")
         self._continue_job = job.id
         self.continue_status.setText("generating…")
@@ -556,8 +535,7 @@ class PianoRollView(QWidget):
         prompt = self.prompt_notes()
         if not self.canvas.preview_notes or not prompt:
             return
-        score = self.doc.score.copy()
-        score.tracks[self.doc.current].notes = sorted(score.tracks[self.doc.current].notes + self.canvas.preview_notes)
+        score = music_jobs.with_notes(self.doc.score, self.doc.current, self.canvas.preview_notes)
         self.play(score=score, start=min(n.start for n in prompt))
 
     def accept_continuation(self) -> None:
@@ -720,13 +698,8 @@ class PianoRollView(QWidget):
         begin, end = self.canvas.loop if loop else (self.canvas.playhead if start is None else start, None)
         score = score or self.doc.score.copy()
         start = 0 if not loop and begin >= score.end_tick else begin
-        from engine.midi.synth import get_synthesizer
-
-        def render(ctx):
-            synth = get_synthesizer()
-            return synth.render(score, start, end, tail=0.0 if loop else 1.0, should_stop=lambda: ctx.cancelled)
-
-        job = self.queue.submit(render, kind="render", title="Render MIDI", priority=Priority.INTERACTIVE, lane="cpu")
+        job = self.queue.submit(music_jobs.render_score, score, start, end, 0.0 if loop else 1.0, kind="render",
+                                title="Render MIDI", priority=Priority.INTERACTIVE, lane="cpu")
         self._render_jobs[job.id] = (start, loop)
         self.play_button.setText("■ Stop")
 
@@ -803,16 +776,8 @@ class PianoRollView(QWidget):
 
     def export_wav(self, path: str) -> int:
         """Render the whole score and write it as WAV, as a job; returns the job id."""
-        score = self.doc.score.copy()
-
-        def run(ctx):
-            from engine.midi.synth import get_synthesizer, write_wav
-
-            synth = get_synthesizer()
-            return str(write_wav(synth.render(score, should_stop=lambda: ctx.cancelled), path, synth.sample_rate))
-
-        job = self.queue.submit(run, kind="export", title=f"Export {Path(path).name}", priority=Priority.INTERACTIVE,
-                                lane="cpu")
+        job = self.queue.submit(music_jobs.export_wav, self.doc.score.copy(), path, kind="export", title=f"Export {Path(path).name}",
+                                priority=Priority.INTERACTIVE, lane="cpu")
         return job.id
 
     def shutdown(self) -> None:

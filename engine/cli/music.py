@@ -125,8 +125,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_continue(args: argparse.Namespace) -> int:
     from engine.atomic import WriteError
     from engine.midi import midifile
-    from engine.midi.score import Track
     from engine.models.music_transformer import generate
+    from engine.tasks import music as music_jobs
 
     try:
         score = midifile.read_midi(args.midi)
@@ -141,22 +141,15 @@ def cmd_continue(args: argparse.Namespace) -> int:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         return _fail(f"--out {out}: cannot make this folder ({exc.strerror or exc})")
+    tracks = [args.track] if args.track is not None else [i for i, t in enumerate(score.tracks) if not t.is_drums]
+    prompt = [n for i in tracks for n in score.tracks[i].notes]
     try:
-        model = generate.load_model(args.model or generate.ASSET_DIR)
-    except generate.ModelFileError as exc:
+        variations = music_jobs.continue_motif(None, score, prompt, args.bars, args.variations, args.temperature,
+                                               args.top_p, args.seed, model_folder=args.model)
+    except (generate.ModelFileError, ValueError) as exc:  # a model folder that cannot be used, nothing to continue
         return _fail(str(exc))
-    tracks = [score.tracks[args.track]] if args.track is not None else [t for t in score.tracks if not t.is_drums]
-    prompt = [n for t in tracks for n in t.notes]
-    try:
-        variations = generate.continue_notes(model, score, prompt, args.bars, args.variations, args.temperature,
-                                             args.top_p, args.seed)
-    except ValueError as exc:
-        return _fail(str(exc))
-    target = tracks[0] if tracks else Track()
     for i, notes in enumerate(variations, start=1):
-        result = score.copy()
-        index = score.tracks.index(target) if target in score.tracks else 0
-        result.tracks[index].notes = sorted(result.tracks[index].notes + notes)
+        result = music_jobs.with_notes(score, tracks[0] if tracks else 0, notes)
         try:
             path = midifile.write_midi(result, out / f"{Path(args.midi).stem}-continued-{i}.mid")
         except WriteError as exc:  # its message names the file and the cause
