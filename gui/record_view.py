@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import soundfile as sf
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
@@ -21,6 +20,7 @@ from engine.audio.playback import Player
 from engine.audio.session import RecordingSession
 from engine.audio.takes import Take, TakeError, TakeLibrary, safe_filename, transcript_path
 from engine.jobs import JobQueue, JobState, Priority
+from engine.tasks import takes as take_jobs
 from gui.jobs import JobsBridge
 from gui.level_meter import LevelMeter
 from gui.live_transcript import LiveTranscriptPanel
@@ -426,7 +426,7 @@ class RecordView(QWidget):
     def export_take(self, take_id: str, path: str) -> int:
         """Export on the job queue (a long take must not freeze the window); returns the job id."""
         take = self.library.get(take_id)
-        job = self.queue.submit(lambda ctx: self.library.export(take_id, path), kind="export",
+        job = self.queue.submit(take_jobs.export_take, self.library, take_id, path, kind="export",
                                 title=f"Export '{take.name}'", priority=Priority.INTERACTIVE, lane="cpu")
         self._pending_jobs[job.id] = ("export", path)
         return job.id
@@ -438,11 +438,7 @@ class RecordView(QWidget):
             return
         take = self.library.get(take_id)
 
-        def load(ctx):
-            audio, sr = sf.read(take.path, dtype="float32", always_2d=True)
-            return audio, sr
-
-        job = self.queue.submit(load, kind="load", title=f"Load '{take.name}'",
+        job = self.queue.submit(take_jobs.load_take, self.library, take_id, kind="load", title=f"Load '{take.name}'",
                                 priority=Priority.INTERACTIVE, lane="cpu")
         self._pending_jobs[job.id] = ("play", (take_id, start, end))
 

@@ -207,13 +207,9 @@ class TranscribeView(QWidget):
 
     def download(self, name: str) -> int:
         """Download on the job queue (cpu lane): progress and Cancel in the Jobs panel."""
-        from engine.models.catalog import download_model
+        from engine.tasks.downloads import download_whisper
 
-        def run(ctx):
-            return str(download_model(name, progress=lambda f: ctx.progress(f, "downloading"),
-                                      should_stop=lambda: ctx.cancelled))
-
-        job = self.queue.submit(run, kind="download", title=f"Download {name}", priority=Priority.INTERACTIVE,
+        job = self.queue.submit(download_whisper, name, kind="download", title=f"Download {name}", priority=Priority.INTERACTIVE,
                                 lane="cpu")
         self.downloads[job.id] = name
         return job.id
