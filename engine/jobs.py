@@ -85,8 +85,10 @@ class JobEvent:
     progress: float | None = None  # 0..1, or None when unknown
     message: str = ""
     result: Any = None
-    error: str | None = None  # one-line message for people
+    error: str | None = None  # "Type: message", for the Jobs panel
     traceback: str | None = None
+    error_type: str | None = None  # the exception's class name ("AudioFileError")
+    error_message: str | None = None  # its message alone, for a view's banner
 
 
 @dataclass
@@ -108,6 +110,8 @@ class Job:
     result: Any = None
     error: str | None = None
     traceback: str | None = None
+    error_type: str | None = None
+    error_message: str | None = None
     submitted_at: float = field(default_factory=time.monotonic)
     started_at: float | None = None
     ended_at: float | None = None
@@ -360,6 +364,7 @@ class JobQueue:
             self._finish(job, JobState.CANCELLED, "cancelled")
         except BaseException as exc:  # noqa: BLE001 - a job must never take a worker down
             job.exception = exc if job.hidden else None
+            job.error_type, job.error_message = type(exc).__name__, str(exc) or type(exc).__name__
             job.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             job.traceback = traceback.format_exc()
             self._finish(job, JobState.FAILED, "failed")
@@ -386,7 +391,8 @@ class JobQueue:
                 seq=next(self._seq), job_id=job.id, kind=kind, title=job.title, state=job.state,
                 progress=job.progress, message=job.message,
                 result=job.result if kind == "finished" else None,
-                error=job.error, traceback=job.traceback,
+                error=job.error, traceback=job.traceback, error_type=job.error_type,
+                error_message=job.error_message,
             )
             self._events.put(event)
 

@@ -102,7 +102,7 @@ class AudioFileView(QWidget):
             return
         self._load_job = None
         if event.kind == "failed":
-            message = event.error.split(": ", 1)[-1] if event.error else "unknown error"
+            message = event.error_message or "unknown error"
             self.banner.show_message(f"Could not open the file: {message}", "error")
             return
         if event.kind == "cancelled":

@@ -518,7 +518,7 @@ class PianoRollView(QWidget):
             self._show_variation()
             self.continue_status.setText(event.message)
         elif event.kind == "failed":
-            message = event.error.split(": ", 1)[-1] if event.error else "unknown error"
+            message = event.error_message or "unknown error"
             self.banner.show_message(f"Could not continue the motif: {message}", "error")
             self.continue_status.setText("")
         else:

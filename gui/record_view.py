@@ -538,7 +538,7 @@ class RecordView(QWidget):
             if self.selected_take_id() == take.id:
                 self.transcript.show_result(event.result)
         elif event.kind == "failed":
-            message = event.error.split(": ", 1)[-1] if event.error else "unknown error"
+            message = event.error_message or "unknown error"
             self.transcript.status_label.setText("live transcription stopped")
             self.banner.show_message(f"Live transcription stopped: {message}. The recording goes on; "
                                      "the transcript so far is kept with the take.", "error")

@@ -292,7 +292,7 @@ class TranscribeView(QWidget):
                 self.refresh_models()
                 self.statusMessage.emit(f"Downloaded {name}")
             elif event.kind == "failed":
-                message = event.error.split(": ", 1)[-1] if event.error else "unknown error"
+                message = event.error_message or "unknown error"
                 self.banner.show_message(f"Could not download {name}: {message}", "error")
             return
         path = self.jobs.get(event.job_id)
@@ -316,7 +316,7 @@ class TranscribeView(QWidget):
             del self.jobs[event.job_id]
             self._set_status(path, event.kind)
             if event.kind == "failed":
-                message = event.error.split(": ", 1)[-1] if event.error else "unknown error"
+                message = event.error_message or "unknown error"
                 self.banner.show_message(f"Could not transcribe {Path(path).name}: {message}", "error")
 
     # -- transcript --------------------------------------------------------------------------

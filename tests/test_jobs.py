@@ -716,3 +716,21 @@ def test_run_step_after_shutdown_raises(make_queue):
     q.shutdown()
     with pytest.raises(RuntimeError):
         q.run_step(lambda: None)
+
+
+def test_a_failed_jobs_event_carries_the_errors_type_and_message_apart():
+    q = JobQueue()
+    events = []
+    q.subscribe(events.append)
+
+    def fail(ctx):
+        raise ValueError("'a.wav' cannot be read: permission denied")
+
+    try:
+        job = q.submit(fail)
+        assert job.wait(30)
+    finally:
+        q.shutdown()
+    failed = [e for e in events if e.kind == "failed"][0]
+    assert failed.error_type == "ValueError" and failed.error_message == "'a.wav' cannot be read: permission denied"
+    assert failed.error == "ValueError: 'a.wav' cannot be read: permission denied"  # the Jobs panel's line
