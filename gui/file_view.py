@@ -32,6 +32,7 @@ class AudioFileView(QWidget):
     def __init__(self, queue: JobQueue, bridge: JobsBridge, settings: QSettings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.queue = queue
+        self.bridge = bridge
         self.settings = settings
         self.player = Player()
         self.audio = None
@@ -70,7 +71,6 @@ class AudioFileView(QWidget):
         self.open_button.clicked.connect(self.choose_and_open)
         self.play_button.clicked.connect(lambda: self.play())
         self.stop_button.clicked.connect(self.stop)
-        bridge.event.connect(self._on_job_event)
         self._update_buttons()
 
     def choose_and_open(self) -> None:
@@ -94,20 +94,27 @@ class AudioFileView(QWidget):
         job = self.queue.submit(load, kind="open", title=f"Open {Path(path).name}",
                                 priority=Priority.INTERACTIVE, lane="cpu")
         self._load_job = job.id
+        self.bridge.watch(job.id, on_finished=lambda result: self._loaded(job.id, result),
+                          on_failed=lambda message, _: self._load_failed(job.id, message),
+                          on_cancelled=lambda: self._load_ended(job.id))
         self.statusMessage.emit(f"Opening {Path(path).name}…")
         return job.id
 
-    def _on_job_event(self, event) -> None:
-        if event.job_id != self._load_job or event.kind not in ("finished", "failed", "cancelled"):
-            return
+    def _load_ended(self, job_id: int) -> bool:
+        """Whether ``job_id`` is the load still wanted (a newer one may have replaced it)."""
+        if job_id != self._load_job:
+            return False
         self._load_job = None
-        if event.kind == "failed":
-            message = event.error_message or "unknown error"
+        return True
+
+    def _load_failed(self, job_id: int, message: str) -> None:
+        if self._load_ended(job_id):
             self.banner.show_message(f"Could not open the file: {message}", "error")
+
+    def _loaded(self, job_id: int, result) -> None:
+        if not self._load_ended(job_id):
             return
-        if event.kind == "cancelled":
-            return
-        info, audio, sr = event.result
+        info, audio, sr = result
         self.stop()
         self.info, self.audio, self.sample_rate = info, audio, sr
         self.banner.hide()

@@ -70,6 +70,9 @@ class JobsBridge(QObject):
     - ``failed(int job_id, str error)``: after the ``event`` of a failed job.
     - ``batch(object)``: the list of events just re-emitted one by one; views that redraw
       should prefer it, to do their work once per burst.
+
+    A view that submitted a job follows it with :meth:`watch` (one callback per outcome) rather
+    than sorting every event out by id.
     """
 
     event = Signal(object)
@@ -87,6 +90,7 @@ class JobsBridge(QObject):
         self._wake_posted = False
         self._closed = False
         self._draining = False
+        self._watchers: dict[int, Watch] = {}
         self._wake.connect(self._drain, Qt.ConnectionType.QueuedConnection)
 
         # The listener must not keep the bridge alive nor touch it once Qt has deleted it.
@@ -110,6 +114,16 @@ class JobsBridge(QObject):
     @property
     def closed(self) -> bool:
         return self._closed
+
+    def watch(self, job_id: int, on_finished: Callable[[Any], None] | None = None,
+              on_failed: Callable[[str, JobEvent], None] | None = None,
+              on_cancelled: Callable[[], None] | None = None,
+              on_progress: Callable[[float | None, str], None] | None = None) -> None:
+        """Call back, on the GUI thread, as the job progresses and when it ends: ``on_finished(result)``,
+        ``on_failed(message, event)`` (the error's message alone; the event has its type and
+        traceback), ``on_cancelled()``. Call it right after ``submit`` on the GUI thread: no event
+        of the job can be delivered in between."""
+        self._watchers[job_id] = Watch(on_finished, on_failed, on_cancelled, on_progress)
 
     def close(self) -> None:
         """Stop listening to the queue; events not yet delivered are dropped. Idempotent."""
@@ -151,6 +165,7 @@ class JobsBridge(QObject):
                 for ev in events:
                     if self._closed:
                         return
+                    self._notify_watcher(ev)
                     self.event.emit(ev)
                     if ev.kind == "finished":
                         self.finished.emit(ev.job_id, ev.result)
@@ -159,6 +174,31 @@ class JobsBridge(QObject):
                 self.batch.emit(events)
         finally:
             self._draining = False
+
+    def _notify_watcher(self, ev: JobEvent) -> None:
+        watch = self._watchers.get(ev.job_id)
+        if watch is None:
+            return
+        if ev.kind == "progress" and watch.on_progress is not None:
+            watch.on_progress(ev.progress, ev.message)
+        elif ev.kind in ("finished", "failed", "cancelled"):
+            del self._watchers[ev.job_id]
+            if ev.kind == "finished" and watch.on_finished is not None:
+                watch.on_finished(ev.result)
+            elif ev.kind == "failed" and watch.on_failed is not None:
+                watch.on_failed(ev.error_message or ev.error or "failed", ev)
+            elif ev.kind == "cancelled" and watch.on_cancelled is not None:
+                watch.on_cancelled()
+
+
+@dataclass
+class Watch:
+    """What a view asked to hear about one job (``JobsBridge.watch``)."""
+
+    on_finished: Callable[[Any], None] | None
+    on_failed: Callable[[str, JobEvent], None] | None
+    on_cancelled: Callable[[], None] | None
+    on_progress: Callable[[float | None, str], None] | None
 
 
 # ------------------------------------------------------------------------------------------

@@ -340,3 +340,27 @@ def test_bridge_and_panel_do_not_leak_references_to_true(qtbot, panel, queue):
     before = sys.getrefcount(True)
     qtbot.waitUntil(lambda: all(state_of(panel, j.id) is JobState.FINISHED for j in jobs), timeout=WAIT_MS)
     assert sys.getrefcount(True) - before > -200
+
+
+def test_watch_calls_back_once_per_outcome_on_the_gui_thread(qtbot):
+    import threading
+
+    from engine.jobs import JobQueue
+    from gui.jobs import JobsBridge
+
+    queue = JobQueue()
+    bridge = JobsBridge(queue)
+    seen, threads = [], []
+    try:
+        ok = queue.submit(lambda ctx: ctx.progress(0.5, "half") or 42)
+        bridge.watch(ok.id, on_finished=lambda r: seen.append(("finished", r)) or threads.append(threading.current_thread()),
+                     on_progress=lambda f, m: seen.append(("progress", f, m)))
+        bad = queue.submit(lambda ctx: (_ for _ in ()).throw(OSError("disk on fire")))
+        bridge.watch(bad.id, on_failed=lambda message, ev: seen.append(("failed", message, ev.error_type)))
+        qtbot.waitUntil(lambda: len([s for s in seen if s[0] != "progress"]) == 2, timeout=30000)
+    finally:
+        bridge.close()
+        queue.shutdown()
+    assert ("finished", 42) in seen and ("failed", "disk on fire", "OSError") in seen
+    assert ("progress", 0.5, "half") in seen
+    assert threads == [threading.main_thread()]
