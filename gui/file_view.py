@@ -7,19 +7,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QFileDialog, QHBoxLayout, QLabel, QPushButton, QSplitter, QVBoxLayout, QWidget,
 )
 
 from engine.audio.devices import AudioUnavailable
+from engine.audio.dsp import pooled_spectrogram
 from engine.audio.files import AudioInfo, audio_info, load_audio
 from engine.audio.playback import Player
 from engine.jobs import JobQueue, Priority
 from gui.jobs import JobsBridge
 from gui.widgets import Banner, format_duration
 from gui.settings import get_str
-from gui.spectrogram import SpectrogramView
+from gui.spectrogram import MAX_STATIC_COLUMNS, SpectrogramView
 from gui.waveform import WaveformView
 
 AUDIO_FILTER = "Audio files (*.wav *.flac *.ogg *.oga *.aiff *.aif *.mp3);;All files (*)"
@@ -83,11 +86,17 @@ class AudioFileView(QWidget):
     def open_file(self, path: str) -> int:
         """Load on the job queue; the current file stays shown until the new one has loaded."""
 
-        def load(ctx):
+        scale = self.spectrogram.scale
+        max_columns = MAX_STATIC_COLUMNS
+
+        def load(ctx):  # reading and the whole-file spectrogram: never on the GUI thread
             info = audio_info(path)
             ctx.progress(0.3, "reading")
             audio, sr = load_audio(path)
-            return info, audio, sr
+            ctx.checkpoint()
+            ctx.progress(0.7, "spectrogram")
+            mono = audio.mean(axis=1, dtype=np.float32)
+            return info, audio, sr, mono, pooled_spectrogram(mono, sr, scale, max_columns)
 
         if self._load_job is not None:
             self.queue.cancel(self._load_job)
@@ -114,7 +123,7 @@ class AudioFileView(QWidget):
     def _loaded(self, job_id: int, result) -> None:
         if not self._load_ended(job_id):
             return
-        info, audio, sr = result
+        info, audio, sr, mono, pooled = result
         self.stop()
         self.info, self.audio, self.sample_rate = info, audio, sr
         self.banner.hide()
@@ -122,8 +131,7 @@ class AudioFileView(QWidget):
         self.info_label.setText(
             f"<b>{Path(info.path).name}</b> · {format_duration(info.duration)} · {info.sample_rate} Hz · "
             f"{chans} · {info.format} {info.subtype}")
-        mono = audio.mean(axis=1)
-        self.spectrogram.show_audio(mono, sr)
+        self.spectrogram.show_audio(mono, sr, pooled)
         self.waveform.show_audio(mono, sr)
         self._update_buttons()
         self.fileLoaded.emit(info.path)

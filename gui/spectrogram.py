@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.audio.dsp import DisplaySpectrogram
+from engine.audio.dsp import DisplaySpectrogram, PooledSpectrogram, pooled_spectrogram
 
 SCALES = ("mel", "linear")
 VISIBLE_CHOICES = (5.0, 10.0, 20.0, 30.0)
@@ -539,8 +539,10 @@ class SpectrogramView(QWidget):
         self.update_count += 1
         return k
 
-    def show_audio(self, audio: np.ndarray, sample_rate: int) -> None:
-        """Show a whole file: (n,) or (n, channels) samples; x runs over its duration."""
+    def show_audio(self, audio: np.ndarray, sample_rate: int, pooled: PooledSpectrogram | None = None) -> None:
+        """Show a whole file: (n,) or (n, channels) samples; x runs over its duration. ``pooled``:
+        its spectrogram already computed off the GUI thread (``pooled_spectrogram``), used if it
+        has this view's scale."""
         x = np.asarray(audio)
         if x.ndim == 2:
             x = x[:, 0] if x.shape[1] == 1 else x.mean(axis=1, dtype=np.float32)
@@ -548,7 +550,7 @@ class SpectrogramView(QWidget):
         self._audio = np.ascontiguousarray(x, dtype=np.float32)
         self._sample_rate = int(sample_rate)
         self._db = None
-        self._compute_static()
+        self._compute_static(pooled)
 
     # -- live internals --------------------------------------------------------------------
     def _resize_ring(self, keep_history: bool = True) -> None:
@@ -621,30 +623,16 @@ class SpectrogramView(QWidget):
         self._set_x_range(max(0.0, t_end - span), max(span, t_end))
 
     # -- static internals ------------------------------------------------------------------
-    def _compute_static(self) -> None:
-        audio, sr = self._audio, self._sample_rate
-        spec = DisplaySpectrogram(sr, self._scale)
+    def _compute_static(self, pooled: PooledSpectrogram | None = None) -> None:
+        if pooled is None or pooled.spec.scale != self._scale or pooled.spec.sample_rate != self._sample_rate:
+            pooled = pooled_spectrogram(self._audio, self._sample_rate, self._scale, MAX_STATIC_COLUMNS,
+                                        _STATIC_CHUNK_SECONDS)
+        spec, db = pooled.spec, pooled.db
         self._spec = spec
         self._set_frequencies(spec.bin_frequencies)
-        self._duration = len(audio) / sr if sr else 0.0
-        expected = int(len(audio) // spec.hop) + 1
-        factor = max(1, math.ceil(expected / MAX_STATIC_COLUMNS))
-        chunk = max(spec.hop * factor, int(_STATIC_CHUNK_SECONDS * sr) // (spec.hop * factor) * spec.hop * factor)
-        pooled: list[np.ndarray] = []
-        carry = np.empty((0, spec.n_bins), dtype=np.float32)
-        for i in range(0, len(audio), chunk):
-            cols = spec.push(audio[i:i + chunk])
-            if carry.shape[0]:
-                cols = np.concatenate([carry, cols])
-            whole = cols.shape[0] // factor * factor
-            if whole:
-                pooled.append(cols[:whole].reshape(-1, factor, spec.n_bins).max(axis=1))
-            carry = cols[whole:]
-        if carry.shape[0]:
-            pooled.append(carry.max(axis=0, keepdims=True))
-        db = np.concatenate(pooled) if pooled else np.full((1, spec.n_bins), -np.inf, dtype=np.float32)
+        self._duration = pooled.duration
         self._static_db = db
-        self._static_seconds_per_column = factor / spec.columns_per_second
+        self._static_seconds_per_column = pooled.seconds_per_column
         self._pixels = np.ascontiguousarray(self._colour_all(db).T)
         self.image_item.set_buffer(self._pixels, db.shape[0])
         tr = QTransform()

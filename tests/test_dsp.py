@@ -188,3 +188,17 @@ def test_a_non_finite_block_is_silence_to_the_display_and_the_meter(bad):
     cols = np.concatenate([spec.push(glitch), spec.push(audio)])
     assert np.isfinite(cols).all()
     np.testing.assert_allclose(cols, clean, atol=1e-4)
+
+
+def test_a_whole_file_spectrogram_is_pooled_to_a_bound_and_keeps_a_short_event():
+    from engine.audio.dsp import pooled_spectrogram
+
+    sr = 16000
+    audio = np.zeros(sr * 600, dtype=np.float32)  # ten minutes of silence
+    t = np.arange(sr // 100) / sr
+    audio[sr * 300:sr * 300 + len(t)] = 0.5 * np.sin(2 * np.pi * 1000 * t)  # 10 ms at 5:00
+    pooled = pooled_spectrogram(audio, sr, "mel", max_columns=4096)
+    assert pooled.db.shape[0] <= 4096 and pooled.duration == 600.0
+    loudest = int(np.argmax(pooled.db.max(axis=1)))
+    assert abs(loudest * pooled.seconds_per_column - 300.0) < 2 * pooled.seconds_per_column
+    assert pooled.db.max() > -40 and pooled.spec.scale == "mel"

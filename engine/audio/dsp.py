@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -275,6 +276,43 @@ class DisplaySpectrogram:
 
 
 # --- meter ---------------------------------------------------------------------------------
+
+
+@dataclass
+class PooledSpectrogram:
+    """A whole file's display spectrogram: ``db`` (columns, bins), each column the max of
+    ``seconds_per_column`` of audio, and the spectrogram (scale, bin frequencies) it came from."""
+
+    db: np.ndarray
+    seconds_per_column: float
+    spec: DisplaySpectrogram
+    duration: float
+
+
+def pooled_spectrogram(audio: np.ndarray, sample_rate: int, scale: str = "mel", max_columns: int = 4096,
+                       chunk_seconds: float = 30.0) -> PooledSpectrogram:
+    """The display spectrogram of mono ``audio``, max-pooled to at most ``max_columns`` columns
+    (a long file still draws in a bounded image, and a short loud event is never averaged away).
+    Computed ``chunk_seconds`` at a time, so memory stays bounded whatever the length; a job
+    body (the file view's load), not GUI-thread work."""
+    spec = DisplaySpectrogram(sample_rate, scale)
+    expected = int(len(audio) // spec.hop) + 1
+    factor = max(1, math.ceil(expected / max_columns))
+    chunk = max(spec.hop * factor, int(chunk_seconds * sample_rate) // (spec.hop * factor) * spec.hop * factor)
+    pooled: list[np.ndarray] = []
+    carry = np.empty((0, spec.n_bins), dtype=np.float32)
+    for i in range(0, len(audio), chunk):
+        cols = spec.push(audio[i:i + chunk])
+        if carry.shape[0]:
+            cols = np.concatenate([carry, cols])
+        whole = cols.shape[0] // factor * factor
+        if whole:
+            pooled.append(cols[:whole].reshape(-1, factor, spec.n_bins).max(axis=1))
+        carry = cols[whole:]
+    if carry.shape[0]:
+        pooled.append(carry.max(axis=0, keepdims=True))
+    db = np.concatenate(pooled) if pooled else np.full((1, spec.n_bins), -np.inf, dtype=np.float32)
+    return PooledSpectrogram(db, factor / spec.columns_per_second, spec, len(audio) / sample_rate)
 
 
 def level_dbfs(block: np.ndarray) -> tuple[float, float]:
