@@ -227,7 +227,6 @@ class PianoRollView(QWidget):
         self.program_spin.editingFinished.connect(lambda: self.doc.set_program(self.program_spin.value() - 1))
         self._rendered.connect(self._start_playback)
         self.continue_button.clicked.connect(self.show_continue)
-        self.bridge.event.connect(self._on_job_event)
         self.play_timer = QTimer(self)
         self.play_timer.setInterval(30)
         self.play_timer.timeout.connect(self._follow_playhead)
@@ -502,27 +501,35 @@ class PianoRollView(QWidget):
                                 kind="continue", title=f"Continue {len(prompt)} notes · {bars} bars",
                                 priority=Priority.INTERACTIVE, lane="gpu")
         self._continue_job = job.id
+        self.bridge.watch(job.id, on_finished=self._continue_finished,
+                          on_failed=lambda message, _: self._continue_failed(message),
+                          on_cancelled=lambda: self._continue_ended("cancelled"),
+                          on_progress=self._continue_progress)
         self.continue_status.setText("generating…")
         self._update_continue_buttons()
         return job.id
 
-    def _continue_finished(self, event) -> None:
+    def _continue_finished(self, variations) -> None:
+        self._variations = list(variations)
+        self.variation_combo.blockSignals(True)
+        self.variation_combo.clear()
+        for i, v in enumerate(self._variations, start=1):
+            self.variation_combo.addItem(f"Variation {i} ({len(v)} notes)")
+        self.variation_combo.blockSignals(False)
+        self._show_variation()
+        self._continue_ended(f"{len(self._variations)} variation{'s' * (len(self._variations) != 1)}")
+
+    def _continue_progress(self, fraction: float | None, _message: str) -> None:
+        if fraction is not None:
+            self.continue_status.setText(f"generating… {fraction * 100:.0f}%")
+
+    def _continue_failed(self, message: str) -> None:
+        self.banner.show_message(f"Could not continue the motif: {message}", "error")
+        self._continue_ended("")
+
+    def _continue_ended(self, status: str) -> None:
         self._continue_job = None
-        if event.kind == "finished":
-            self._variations = [v for v in event.result]
-            self.variation_combo.blockSignals(True)
-            self.variation_combo.clear()
-            for i, v in enumerate(self._variations, start=1):
-                self.variation_combo.addItem(f"Variation {i} ({len(v)} notes)")
-            self.variation_combo.blockSignals(False)
-            self._show_variation()
-            self.continue_status.setText(event.message)
-        elif event.kind == "failed":
-            message = event.error_message or "unknown error"
-            self.banner.show_message(f"Could not continue the motif: {message}", "error")
-            self.continue_status.setText("")
-        else:
-            self.continue_status.setText("cancelled")
+        self.continue_status.setText(status)
         self._update_continue_buttons()
 
     def _show_variation(self, *_: object) -> None:
@@ -701,24 +708,21 @@ class PianoRollView(QWidget):
         job = self.queue.submit(music_jobs.render_score, score, start, end, 0.0 if loop else 1.0, kind="render",
                                 title="Render MIDI", priority=Priority.INTERACTIVE, lane="cpu")
         self._render_jobs[job.id] = (start, loop)
+        self.bridge.watch(job.id, on_finished=lambda audio: self._render_ended(job.id, audio),
+                          on_failed=lambda message, _: self._render_ended(job.id, None, message),
+                          on_cancelled=lambda: self._render_ended(job.id, None))
         self.play_button.setText("■ Stop")
 
-    def _on_job_event(self, event) -> None:
-        if event.job_id == self._continue_job:
-            if event.kind == "progress" and event.progress is not None:
-                self.continue_status.setText(f"generating… {event.progress * 100:.0f}%")
-            elif event.state.done:
-                self._continue_finished(event)
+    def _render_ended(self, job_id: int, audio, error: str | None = None) -> None:
+        if job_id not in self._render_jobs:  # stopped meanwhile
             return
-        if event.job_id not in self._render_jobs or not event.state.done:
+        start, loop = self._render_jobs.pop(job_id)
+        if audio is not None:
+            self._rendered.emit(audio, start, loop)
             return
-        start, loop = self._render_jobs.pop(event.job_id)
-        if event.kind == "finished":
-            self._rendered.emit(event.result, start, loop)
-        else:
-            self.play_button.setText("▶ Play")
-            if event.kind == "failed":
-                self.banner.show_message(f"Could not render the score: {event.error}", "error")
+        self.play_button.setText("▶ Play")
+        if error is not None:
+            self.banner.show_message(f"Could not render the score: {error}", "error")
 
     def _start_playback(self, audio, start: int, loop: bool) -> None:
         from engine.midi.synth import get_synthesizer
