@@ -51,7 +51,6 @@ class RecordView(QWidget):
         self._reader = None
         self.player = Player()
         self._playing_take: str | None = None
-        self._pending_jobs: dict[int, tuple] = {}
         self._compute = compute
         self._live_jobs: dict[int, Take] = {}  # live transcription job id -> its take
         self._live_job_id: int | None = None  # the one of the recording in progress
@@ -428,7 +427,9 @@ class RecordView(QWidget):
         take = self.library.get(take_id)
         job = self.queue.submit(take_jobs.export_take, self.library, take_id, path, kind="export",
                                 title=f"Export '{take.name}'", priority=Priority.INTERACTIVE, lane="cpu")
-        self._pending_jobs[job.id] = ("export", path)
+        self.bridge.watch(job.id, on_finished=lambda out: self.statusMessage.emit(f"Exported to {out}"),
+                          on_failed=lambda message, _: self.banner.show_message(
+                              f"Export '{take.name}' failed: {message}", "error"))
         return job.id
 
     # -- playback ----------------------------------------------------------------------------
@@ -440,7 +441,18 @@ class RecordView(QWidget):
 
         job = self.queue.submit(take_jobs.load_take, self.library, take_id, kind="load", title=f"Load '{take.name}'",
                                 priority=Priority.INTERACTIVE, lane="cpu")
-        self._pending_jobs[job.id] = ("play", (take_id, start, end))
+        self.bridge.watch(job.id, on_finished=lambda loaded: self._play_loaded(take_id, loaded, start, end),
+                          on_failed=lambda message, _: self.banner.show_message(
+                              f"Load '{take.name}' failed: {message}", "error"))
+
+    def _play_loaded(self, take_id: str, loaded, start: float, end: float | None) -> None:
+        audio, sr = loaded
+        try:
+            self.player.play(audio, sr, start=start, end=end)
+            self._playing_take = take_id
+            self.statusMessage.emit("Playing")
+        except AudioUnavailable as exc:
+            self.banner.show_message(f"Cannot play: {exc}", "error")
 
     def play_span(self, start: float, end: float) -> None:
         """A transcript line was clicked: play that part of the selected take."""
@@ -456,25 +468,6 @@ class RecordView(QWidget):
     def _on_job_event(self, event) -> None:
         if event.job_id in self._live_jobs or event.job_id == self._live_job_id:
             self._on_live_event(event)
-            return
-        pending = self._pending_jobs.get(event.job_id)
-        if pending is None or event.kind not in ("finished", "failed", "cancelled"):
-            return
-        del self._pending_jobs[event.job_id]
-        what, arg = pending
-        if event.kind == "failed":
-            self.banner.show_message(f"{event.title} failed: {event.error}", "error")
-        elif event.kind == "finished" and what == "play":
-            audio, sr = event.result
-            take_id, start, end = arg
-            try:
-                self.player.play(audio, sr, start=start, end=end)
-                self._playing_take = take_id
-                self.statusMessage.emit("Playing")
-            except AudioUnavailable as exc:
-                self.banner.show_message(f"Cannot play: {exc}", "error")
-        elif event.kind == "finished" and what == "export":
-            self.statusMessage.emit(f"Exported to {arg}")
 
     # -- live transcription --------------------------------------------------------------------
     def live_model(self) -> str | None:
