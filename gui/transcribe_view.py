@@ -34,7 +34,7 @@ class TranscribeView(QWidget):
     def __init__(self, queue: JobQueue, bridge: JobsBridge, settings: QSettings, file_view: AudioFileView,
                  compute: callable, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.queue, self.settings, self.file_view = queue, settings, file_view
+        self.queue, self.bridge, self.settings, self.file_view = queue, bridge, settings, file_view
         self.compute = compute  # () -> (ComputeDevice, dtype) chosen in the Settings menu
         self.results: dict[str, object] = {}  # file path -> TranscriptionResult
         self.jobs: dict[int, str] = {}  # job id -> file path
@@ -120,7 +120,6 @@ class TranscribeView(QWidget):
         self.transcript.itemClicked.connect(self._segment_clicked)
         self.model_combo.currentIndexChanged.connect(self._model_changed)
         self.compute_combo.currentIndexChanged.connect(self._compute_changed)
-        bridge.event.connect(self._on_job_event)
         self._load_settings()
         self.refresh_models()
 
@@ -212,7 +211,20 @@ class TranscribeView(QWidget):
         job = self.queue.submit(download_whisper, name, kind="download", title=f"Download {name}", priority=Priority.INTERACTIVE,
                                 lane="cpu")
         self.downloads[job.id] = name
+        self.bridge.watch(job.id, on_finished=lambda folder: self._downloaded(job.id, folder),
+                          on_failed=lambda message, _: self._download_failed(job.id, message),
+                          on_cancelled=lambda: self.downloads.pop(job.id, None))
         return job.id
+
+    def _downloaded(self, job_id: int, folder: str) -> None:
+        name = self.downloads.pop(job_id, folder)
+        self.settings.setValue("transcribe/model", folder)
+        self.refresh_models()
+        self.statusMessage.emit(f"Downloaded {name}")
+
+    def _download_failed(self, job_id: int, message: str) -> None:
+        name = self.downloads.pop(job_id, "the model")
+        self.banner.show_message(f"Could not download {name}: {message}", "error")
 
     # -- files -------------------------------------------------------------------------------
     def choose_files(self) -> None:
@@ -271,6 +283,10 @@ class TranscribeView(QWidget):
                                 title=f"Transcribe {Path(path).name}", priority=Priority.BATCH, lane="gpu")
         self.jobs[job.id] = path
         self._set_status(path, "queued")
+        self.bridge.watch(job.id, on_finished=lambda result: self._transcribed(job.id, path, result),
+                          on_failed=lambda message, _: self._transcription_ended(job.id, path, "failed", message),
+                          on_cancelled=lambda: self._transcription_ended(job.id, path, "cancelled"),
+                          on_progress=lambda f, _: self._set_status(path, "starting" if f is None else f"{f * 100:.0f}%"))
         return job.id
 
     def transcribe_selected(self) -> None:
@@ -284,40 +300,21 @@ class TranscribeView(QWidget):
         if item is not None:
             item.setText(f"{Path(path).name} — {status}")
 
-    def _on_job_event(self, event) -> None:
-        if event.job_id in self.downloads and event.state.done:
-            name = self.downloads.pop(event.job_id)
-            if event.kind == "finished":
-                self.settings.setValue("transcribe/model", event.result)
-                self.refresh_models()
-                self.statusMessage.emit(f"Downloaded {name}")
-            elif event.kind == "failed":
-                message = event.error_message or "unknown error"
-                self.banner.show_message(f"Could not download {name}: {message}", "error")
-            return
-        path = self.jobs.get(event.job_id)
-        if path is None:
-            return
-        if event.kind == "progress" and event.progress is not None:
-            self._set_status(path, f"{event.progress * 100:.0f}%")
-        elif event.kind == "started":
-            self._set_status(path, "starting")
-        elif event.kind == "finished":
-            del self.jobs[event.job_id]
-            result = event.result
-            self.results[path] = result
-            rtf = result.compute_seconds / result.duration if result.duration else 0
-            self._set_status(path, f"done · {format_duration(result.duration)} in {result.compute_seconds:.1f} s")
-            self.statusMessage.emit(f"Transcribed {Path(path).name} (real-time factor {rtf:.2f})")
-            current = self.files.currentItem()
-            if current is not None and current.data(PathRole) == path:
-                self.show_transcript(path)
-        elif event.kind in ("failed", "cancelled"):
-            del self.jobs[event.job_id]
-            self._set_status(path, event.kind)
-            if event.kind == "failed":
-                message = event.error_message or "unknown error"
-                self.banner.show_message(f"Could not transcribe {Path(path).name}: {message}", "error")
+    def _transcribed(self, job_id: int, path: str, result) -> None:
+        self.jobs.pop(job_id, None)
+        self.results[path] = result
+        rtf = result.compute_seconds / result.duration if result.duration else 0
+        self._set_status(path, f"done · {format_duration(result.duration)} in {result.compute_seconds:.1f} s")
+        self.statusMessage.emit(f"Transcribed {Path(path).name} (real-time factor {rtf:.2f})")
+        current = self.files.currentItem()
+        if current is not None and current.data(PathRole) == path:
+            self.show_transcript(path)
+
+    def _transcription_ended(self, job_id: int, path: str, how: str, message: str | None = None) -> None:
+        self.jobs.pop(job_id, None)
+        self._set_status(path, how)
+        if message is not None:
+            self.banner.show_message(f"Could not transcribe {Path(path).name}: {message}", "error")
 
     # -- transcript --------------------------------------------------------------------------
     def _file_selected(self, current: QListWidgetItem | None, _previous=None) -> None:
