@@ -43,6 +43,20 @@ class Priority(enum.IntEnum):
     BATCH = 20  # file transcription, generation, training
 
 
+class EventKind(str, enum.Enum):
+    """What happened to a job (a ``str``: ``event.kind == "finished"`` reads as before)."""
+
+    QUEUED = "queued"
+    STARTED = "started"
+    PROGRESS = "progress"
+    FINISHED = "finished"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    def __str__(self) -> str:
+        return self.value
+
+
 class JobState(str, enum.Enum):
     QUEUED = "queued"
     RUNNING = "running"
@@ -79,7 +93,7 @@ class JobEvent:
 
     seq: int
     job_id: int
-    kind: str  # "queued" | "started" | "progress" | "finished" | "failed" | "cancelled"
+    kind: EventKind
     title: str
     state: JobState
     progress: float | None = None  # 0..1, or None when unknown
@@ -150,7 +164,7 @@ class JobContext:
         self.job.progress = fraction
         if message:
             self.job.message = message
-        self._queue._emit(self.job, "progress")
+        self._queue._emit(self.job, EventKind.PROGRESS)
 
     def checkpoint(self) -> None:
         """Call between steps: raises ``Cancelled`` if asked to stop; lets urgent jobs run."""
@@ -284,7 +298,7 @@ class JobQueue:
             )
             self._jobs[job.id] = job
             # Emit before the job can start, so "queued" always precedes "started".
-            self._emit(job, "queued")
+            self._emit(job, EventKind.QUEUED)
             # Push while still holding the lock: shutdown() takes it too, so a job it accepted
             # is on its lane (and cancellable) before shutdown looks, never pushed after the
             # lane's workers have stopped, where it would stay queued forever.
@@ -356,7 +370,7 @@ class JobQueue:
             return
         job.state = JobState.RUNNING
         job.started_at = time.monotonic()
-        self._emit(job, "started")
+        self._emit(job, EventKind.STARTED)
         ctx = JobContext(self, job, lane)
         try:
             result = job.fn(ctx, *job.args, **job.kwargs)
@@ -374,7 +388,7 @@ class JobQueue:
             job.message = f"done in {time.monotonic() - job.started_at:.1f} s"
             self._finish(job, JobState.FINISHED, "finished")
 
-    def _finish(self, job: Job, state: JobState, kind: str) -> None:
+    def _finish(self, job: Job, state: JobState, kind: EventKind | str) -> None:
         with self._lock:
             if job.state.done:
                 return
@@ -383,12 +397,12 @@ class JobQueue:
             self._emit(job, kind)
         job._done.set()
 
-    def _emit(self, job: Job, kind: str) -> None:
+    def _emit(self, job: Job, kind: EventKind | str) -> None:
         if job.hidden:
             return
         with self._lock:
             event = JobEvent(
-                seq=next(self._seq), job_id=job.id, kind=kind, title=job.title, state=job.state,
+                seq=next(self._seq), job_id=job.id, kind=EventKind(kind), title=job.title, state=job.state,
                 progress=job.progress, message=job.message,
                 result=job.result if kind == "finished" else None,
                 error=job.error, traceback=job.traceback, error_type=job.error_type,

@@ -734,3 +734,18 @@ def test_a_failed_jobs_event_carries_the_errors_type_and_message_apart():
     failed = [e for e in events if e.kind == "failed"][0]
     assert failed.error_type == "ValueError" and failed.error_message == "'a.wav' cannot be read: permission denied"
     assert failed.error == "ValueError: 'a.wav' cannot be read: permission denied"  # the Jobs panel's line
+
+
+def test_event_kinds_are_an_enum_that_still_reads_as_text():
+    from engine.jobs import EventKind
+
+    q = JobQueue()
+    events = []
+    q.subscribe(events.append)
+    try:
+        assert q.submit(lambda ctx: 1).wait(30)
+    finally:
+        q.shutdown()
+    kinds = [e.kind for e in events]
+    assert all(isinstance(k, EventKind) for k in kinds)
+    assert kinds[0] is EventKind.QUEUED and kinds[-1] is EventKind.FINISHED and kinds[-1] == "finished"
