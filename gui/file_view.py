@@ -21,7 +21,7 @@ from engine.audio.playback import Player
 from engine.jobs import JobQueue, Priority
 from gui.jobs import JobsBridge
 from gui.widgets import Banner, format_duration
-from gui.settings import get_str
+from gui.settings import Keys, get_str
 from gui.spectrogram import MAX_STATIC_COLUMNS, SpectrogramView
 from gui.waveform import WaveformView
 
@@ -77,10 +77,10 @@ class AudioFileView(QWidget):
         self._update_buttons()
 
     def choose_and_open(self) -> None:
-        folder = get_str(self.settings, "paths/open_dir", str(Path.home()))
+        folder = get_str(self.settings, Keys.PATHS_OPEN_DIR, str(Path.home()))
         path, _ = QFileDialog.getOpenFileName(self, "Open audio file", folder, AUDIO_FILTER)
         if path:
-            self.settings.setValue("paths/open_dir", str(Path(path).parent))
+            self.settings.setValue(Keys.PATHS_OPEN_DIR, str(Path(path).parent))
             self.open_file(path)
 
     def open_file(self, path: str) -> int:

@@ -18,7 +18,7 @@ from gui.jobs import JobsBridge, JobsPanel
 from gui.piano_roll_view import PianoRollView
 from gui.record_view import RecordView
 from gui.transcribe_view import TranscribeView
-from gui.settings import app_settings
+from gui.settings import Keys, app_settings
 
 
 def _placeholder(title: str, text: str) -> QWidget:
@@ -139,10 +139,10 @@ class MainWindow(QMainWindow):
         settings_menu = self.menuBar().addMenu("&Settings")
         devices = [(d.kind if d.index is None else f"{d.kind}:{d.index}", describe(d)) for d in available_devices()]
         self._device_group = self._choice_menu(
-            settings_menu, "Compute &device", "compute/device",
+            settings_menu, "Compute &device", Keys.COMPUTE_DEVICE,
             [("auto", "Automatic (best available)")] + devices)
         self._dtype_group = self._choice_menu(
-            settings_menu, "Model &precision", "compute/dtype",
+            settings_menu, "Model &precision", Keys.COMPUTE_DTYPE,
             [("auto", "Automatic (float16 on CUDA, else float32)"), ("float32", "float32"),
              ("float16", "float16"), ("bfloat16", "bfloat16")])
 
@@ -187,11 +187,11 @@ class MainWindow(QMainWindow):
     def _resolve_compute(self) -> None:
         """The remembered choice if it is still there (a GPU may be gone), else the best one."""
         try:
-            dev = choose_device(str(self.settings.value("compute/device", "auto")))
+            dev = choose_device(str(self.settings.value(Keys.COMPUTE_DEVICE, "auto")))
         except ValueError:
             dev = choose_device("auto")
         try:
-            dtype = choose_dtype(dev, str(self.settings.value("compute/dtype", "auto")))
+            dtype = choose_dtype(dev, str(self.settings.value(Keys.COMPUTE_DTYPE, "auto")))
         except ValueError:
             dtype = choose_dtype(dev)
         self.compute_device, self.compute_dtype = dev, dtype
@@ -227,24 +227,24 @@ class MainWindow(QMainWindow):
 
     # -- persistence -------------------------------------------------------------------------
     def _restore(self) -> None:
-        geometry = self.settings.value("window/geometry")
+        geometry = self.settings.value(Keys.WINDOW_GEOMETRY)
         if isinstance(geometry, QByteArray) and not geometry.isEmpty():
             self.restoreGeometry(geometry)
         else:
             self.resize(1200, 760)
-        state = self.settings.value("window/state")
+        state = self.settings.value(Keys.WINDOW_STATE)
         if isinstance(state, QByteArray) and not state.isEmpty():
             self.restoreState(state)
         try:
-            page = int(self.settings.value("window/page", 0))
+            page = int(self.settings.value(Keys.WINDOW_PAGE, 0))
         except (TypeError, ValueError):
             page = 0
         self.nav.setCurrentRow(page if 0 <= page < len(self.PAGES) else 0)
 
     def save_settings(self) -> None:
-        self.settings.setValue("window/geometry", self.saveGeometry())
-        self.settings.setValue("window/state", self.saveState())
-        self.settings.setValue("window/page", self.nav.currentRow())
+        self.settings.setValue(Keys.WINDOW_GEOMETRY, self.saveGeometry())
+        self.settings.setValue(Keys.WINDOW_STATE, self.saveState())
+        self.settings.setValue(Keys.WINDOW_PAGE, self.nav.currentRow())
         self.record_view.save_settings()
         self.file_view.save_settings()
         self.transcribe_view.save_settings()

@@ -44,7 +44,7 @@ from engine.models.music_transformer.options import BARS, TEMPERATURE, TOP_P, VA
 from gui.jobs import JobsBridge
 from gui.roll_document import RollDocument
 from gui.roll_widgets import KeyboardWidget, RollCanvas, RollGeometry, RulerWidget, VelocityLane
-from gui.settings import get_str
+from gui.settings import Keys, get_str
 from gui.widgets import Banner
 
 SNAPS = [("1/4", 1, 1), ("1/8", 1, 2), ("1/16", 1, 4), ("1/32", 1, 8),
@@ -235,7 +235,7 @@ class PianoRollView(QWidget):
         self.autosave_timer.timeout.connect(self.autosave)
         self.autosave_timer.start()
 
-        self.snap_combo.setCurrentIndex(int(self.settings.value("roll/snap", 2)))
+        self.snap_combo.setCurrentIndex(int(self.settings.value(Keys.ROLL_SNAP, 2)))
         self._snap_changed()
         self._document_changed()
         self._update_title()
@@ -322,7 +322,7 @@ class PianoRollView(QWidget):
     def _snap_changed(self) -> None:
         _, num, den = SNAPS[self.snap_combo.currentIndex()]
         self.geo.snap = self.doc.score.ticks_per_beat * num // den if num else 0
-        self.settings.setValue("roll/snap", self.snap_combo.currentIndex())
+        self.settings.setValue(Keys.ROLL_SNAP, self.snap_combo.currentIndex())
         self.canvas.update()
 
     def _signature_changed(self) -> None:
@@ -574,7 +574,7 @@ class PianoRollView(QWidget):
     def open_dialog(self) -> None:
         if not self.maybe_save():
             return
-        folder = get_str(self.settings, "paths/midi_dir", str(Path.home()))
+        folder = get_str(self.settings, Keys.PATHS_MIDI_DIR, str(Path.home()))
         path, _ = QFileDialog.getOpenFileName(self, "Open MIDI file", folder, MIDI_FILTER)
         if path:
             self.open_file(path)
@@ -588,7 +588,7 @@ class PianoRollView(QWidget):
             return False
         self.stop()
         self.doc.load(score, str(path))
-        self.settings.setValue("paths/midi_dir", str(Path(path).parent))
+        self.settings.setValue(Keys.PATHS_MIDI_DIR, str(Path(path).parent))
         self.set_loop(0, 0)
         self.set_playhead(0)
         self._update_title()
@@ -603,7 +603,7 @@ class PianoRollView(QWidget):
         return self.save_to(self.doc.path)
 
     def save_as(self) -> bool:
-        folder = get_str(self.settings, "paths/midi_dir", str(Path.home()))
+        folder = get_str(self.settings, Keys.PATHS_MIDI_DIR, str(Path.home()))
         path, _ = QFileDialog.getSaveFileName(self, "Save MIDI file", str(Path(folder) / "motif.mid"), MIDI_FILTER)
         if not path:
             return False
@@ -622,7 +622,7 @@ class PianoRollView(QWidget):
             return False
         self.doc.path = str(path)
         self.doc.undo_stack.setClean()
-        self.settings.setValue("paths/midi_dir", str(Path(path).parent))
+        self.settings.setValue(Keys.PATHS_MIDI_DIR, str(Path(path).parent))
         self._update_title()
         self._clear_autosave()
         self.statusMessage.emit(f"Saved {Path(path).name}")
@@ -770,12 +770,12 @@ class PianoRollView(QWidget):
         self.play_button.setText("▶ Play")
 
     def export_wav_dialog(self) -> None:
-        folder = get_str(self.settings, "paths/export_dir", str(Path.home()))
+        folder = get_str(self.settings, Keys.PATHS_EXPORT_DIR, str(Path.home()))
         stem = Path(self.doc.path).stem if self.doc.path else "motif"
         path, _ = QFileDialog.getSaveFileName(self, "Export audio", str(Path(folder) / f"{stem}.wav"),
                                               "WAV audio (*.wav)")
         if path:
-            self.settings.setValue("paths/export_dir", str(Path(path).parent))
+            self.settings.setValue(Keys.PATHS_EXPORT_DIR, str(Path(path).parent))
             self.export_wav(path if path.endswith(".wav") else path + ".wav")
 
     def export_wav(self, path: str) -> int:

@@ -24,7 +24,7 @@ from engine.tasks import takes as take_jobs
 from gui.jobs import JobsBridge
 from gui.level_meter import LevelMeter
 from gui.live_transcript import LiveTranscriptPanel
-from gui.settings import get_float, get_str
+from gui.settings import Keys, get_float, get_str
 from gui.widgets import Banner, ask_transcript_path, format_duration, write_transcript_or_say_why
 from gui.spectrogram import SpectrogramView
 
@@ -156,7 +156,7 @@ class RecordView(QWidget):
         self.transcript.segmentClicked.connect(self.play_span)
         self.transcript.exportRequested.connect(self._export_transcript)
         self.transcript.enabled_check.toggled.connect(
-            lambda on: self.settings.setValue("record/live_transcription", on))
+            lambda on: self.settings.setValue(Keys.RECORD_LIVE_TRANSCRIPTION, on))
         self.takes.itemSelectionChanged.connect(self._show_selected_transcript)
         self.bridge.event.connect(self._on_job_event)
         self.spectrogram.settingsChanged.connect(self.save_settings)
@@ -188,7 +188,7 @@ class RecordView(QWidget):
             devices = [d for d in audio_devices.list_devices() if d.max_input_channels > 0]
         except AudioUnavailable as exc:
             devices, reason = [], str(exc)
-        wanted = get_str(self.settings, "audio/input_device") or None
+        wanted = get_str(self.settings, Keys.AUDIO_INPUT_DEVICE) or None
         self.device_combo.blockSignals(True)
         self.device_combo.clear()
         for d in devices:
@@ -222,7 +222,7 @@ class RecordView(QWidget):
     def _device_changed(self, _index: int) -> None:
         d = self.current_device()
         if d is not None:
-            self.settings.setValue("audio/input_device", d.name)
+            self.settings.setValue(Keys.AUDIO_INPUT_DEVICE, d.name)
         self.inputChanged.emit(self.input_description())
 
     # -- recording ---------------------------------------------------------------------------
@@ -411,7 +411,7 @@ class RecordView(QWidget):
         if take_id is None:
             return
         take = self.library.get(take_id)
-        folder = get_str(self.settings, "paths/export_dir", str(Path.home()))
+        folder = get_str(self.settings, Keys.PATHS_EXPORT_DIR, str(Path.home()))
         path, chosen = QFileDialog.getSaveFileName(
             self, "Export take", str(Path(folder) / f"{safe_filename(take.name)}.wav"),
             "WAV audio (*.wav);;FLAC audio (*.flac)")
@@ -419,7 +419,7 @@ class RecordView(QWidget):
             return
         if not Path(path).suffix:
             path += ".flac" if "FLAC" in chosen else ".wav"
-        self.settings.setValue("paths/export_dir", str(Path(path).parent))
+        self.settings.setValue(Keys.PATHS_EXPORT_DIR, str(Path(path).parent))
         self.export_take(take_id, path)
 
     def export_take(self, take_id: str, path: str) -> int:
@@ -474,7 +474,7 @@ class RecordView(QWidget):
         """The Whisper model chosen in the Transcribe view, else the first one installed."""
         from engine.models.catalog import installed_models
 
-        wanted = get_str(self.settings, "transcribe/model")
+        wanted = get_str(self.settings, Keys.TRANSCRIBE_MODEL)
         if wanted and Path(wanted).is_dir():
             return wanted
         models = installed_models()
@@ -487,7 +487,7 @@ class RecordView(QWidget):
 
         if device is None or device.kind != "cpu":
             return None
-        chosen = get_str(self.settings, "transcribe/compute_type", "float32")
+        chosen = get_str(self.settings, Keys.TRANSCRIBE_COMPUTE_TYPE, "float32")
         return chosen if chosen in COMPUTE_TYPES else None
 
     def _start_live_transcription(self, session: RecordingSession, reader) -> None:
@@ -630,19 +630,19 @@ class RecordView(QWidget):
     # -- settings and shutdown ---------------------------------------------------------------
     def _load_settings(self) -> None:
         s = self.settings
-        self.spectrogram.scale = get_str(s, "spectrogram/scale", "mel")
-        self.spectrogram.db_range = (get_float(s, "spectrogram/db_floor", -100.0),
-                                     get_float(s, "spectrogram/db_ceiling", 0.0))
-        self.spectrogram.visible_seconds = get_float(s, "spectrogram/visible_seconds", 10.0)
-        self.transcript.enabled_check.setChecked(str(s.value("record/live_transcription", "true")).lower() == "true")
+        self.spectrogram.scale = get_str(s, Keys.SPECTROGRAM_SCALE, "mel")
+        self.spectrogram.db_range = (get_float(s, Keys.SPECTROGRAM_DB_FLOOR, -100.0),
+                                     get_float(s, Keys.SPECTROGRAM_DB_CEILING, 0.0))
+        self.spectrogram.visible_seconds = get_float(s, Keys.SPECTROGRAM_VISIBLE_SECONDS, 10.0)
+        self.transcript.enabled_check.setChecked(str(s.value(Keys.RECORD_LIVE_TRANSCRIPTION, "true")).lower() == "true")
 
     def save_settings(self) -> None:
         s = self.settings
-        s.setValue("spectrogram/scale", self.spectrogram.scale)
+        s.setValue(Keys.SPECTROGRAM_SCALE, self.spectrogram.scale)
         floor, ceiling = self.spectrogram.db_range
-        s.setValue("spectrogram/db_floor", floor)
-        s.setValue("spectrogram/db_ceiling", ceiling)
-        s.setValue("spectrogram/visible_seconds", self.spectrogram.visible_seconds)
+        s.setValue(Keys.SPECTROGRAM_DB_FLOOR, floor)
+        s.setValue(Keys.SPECTROGRAM_DB_CEILING, ceiling)
+        s.setValue(Keys.SPECTROGRAM_VISIBLE_SECONDS, self.spectrogram.visible_seconds)
 
     def shutdown(self) -> None:
         self.stop_recording()

@@ -26,3 +26,31 @@ def get_float(settings: QSettings, key: str, default: float) -> float:
 def get_str(settings: QSettings, key: str, default: str = "") -> str:
     value = settings.value(key, default)
     return default if value is None else str(value)
+
+
+class Keys:
+    """Every settings key the app stores, in one place: a misspelt key is an AttributeError, not
+    a setting silently forgotten. (The Continue panel's keys are ``continue/<option>``.)"""
+
+    AUDIO_INPUT_DEVICE = "audio/input_device"
+    COMPUTE_DEVICE = "compute/device"
+    COMPUTE_DTYPE = "compute/dtype"
+    PATHS_EXPORT_DIR = "paths/export_dir"
+    PATHS_MIDI_DIR = "paths/midi_dir"
+    PATHS_OPEN_DIR = "paths/open_dir"
+    RECORD_LIVE_TRANSCRIPTION = "record/live_transcription"
+    ROLL_SNAP = "roll/snap"
+    SPECTROGRAM_DB_CEILING = "spectrogram/db_ceiling"
+    SPECTROGRAM_DB_FLOOR = "spectrogram/db_floor"
+    SPECTROGRAM_SCALE = "spectrogram/scale"
+    SPECTROGRAM_VISIBLE_SECONDS = "spectrogram/visible_seconds"
+    TRANSCRIBE_BEAM_SIZE = "transcribe/beam_size"
+    TRANSCRIBE_COMPUTE_TYPE = "transcribe/compute_type"
+    TRANSCRIBE_LANGUAGE = "transcribe/language"
+    TRANSCRIBE_MODEL = "transcribe/model"
+    TRANSCRIBE_MODEL_FOLDERS = "transcribe/model_folders"
+    TRANSCRIBE_TASK = "transcribe/task"
+    TRANSCRIBE_WORD_TIMESTAMPS = "transcribe/word_timestamps"
+    WINDOW_GEOMETRY = "window/geometry"
+    WINDOW_PAGE = "window/page"
+    WINDOW_STATE = "window/state"

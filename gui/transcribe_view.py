@@ -22,7 +22,7 @@ from engine.models.whisper.tokenizer import LANGUAGES
 from engine.tasks.transcribe import transcribe_file
 from gui.file_view import AUDIO_FILTER, AudioFileView
 from gui.jobs import JobsBridge
-from gui.settings import get_str
+from gui.settings import Keys, get_str
 from gui.widgets import Banner, ask_transcript_path, format_duration, write_transcript_or_say_why
 
 PathRole = Qt.ItemDataRole.UserRole
@@ -125,11 +125,11 @@ class TranscribeView(QWidget):
 
     # -- models ------------------------------------------------------------------------------
     def _model_folders(self) -> list[str]:
-        value = self.settings.value("transcribe/model_folders", [])
+        value = self.settings.value(Keys.TRANSCRIBE_MODEL_FOLDERS, [])
         return [value] if isinstance(value, str) else list(value or [])
 
     def refresh_models(self) -> None:
-        wanted = get_str(self.settings, "transcribe/model")
+        wanted = get_str(self.settings, Keys.TRANSCRIBE_MODEL)
         self.model_combo.blockSignals(True)
         self.model_combo.clear()
         for entry in installed_models(self._model_folders()):
@@ -150,7 +150,7 @@ class TranscribeView(QWidget):
             self.transcribe_button.setEnabled(False)
             return
         device, dtype = self.compute()
-        self.settings.setValue("transcribe/model", str(entry.path))
+        self.settings.setValue(Keys.TRANSCRIBE_MODEL, str(entry.path))
         multilingual = not entry.name.endswith(".en")
         self.language_combo.setEnabled(multilingual)
         self.task_combo.setEnabled(multilingual)
@@ -170,7 +170,7 @@ class TranscribeView(QWidget):
         return self.compute_combo.currentData() if device.kind == "cpu" else None
 
     def _compute_changed(self, *_: object) -> None:
-        self.settings.setValue("transcribe/compute_type", self.compute_combo.currentData())
+        self.settings.setValue(Keys.TRANSCRIBE_COMPUTE_TYPE, self.compute_combo.currentData())
         self._model_changed()
 
     def choose_model_folder(self) -> None:
@@ -189,8 +189,8 @@ class TranscribeView(QWidget):
             return False
         folders = self._model_folders()
         if folder not in folders:
-            self.settings.setValue("transcribe/model_folders", folders + [folder])
-        self.settings.setValue("transcribe/model", folder)
+            self.settings.setValue(Keys.TRANSCRIBE_MODEL_FOLDERS, folders + [folder])
+        self.settings.setValue(Keys.TRANSCRIBE_MODEL, folder)
         self.refresh_models()
         return True
 
@@ -218,7 +218,7 @@ class TranscribeView(QWidget):
 
     def _downloaded(self, job_id: int, folder: str) -> None:
         name = self.downloads.pop(job_id, folder)
-        self.settings.setValue("transcribe/model", folder)
+        self.settings.setValue(Keys.TRANSCRIBE_MODEL, folder)
         self.refresh_models()
         self.statusMessage.emit(f"Downloaded {name}")
 
@@ -228,10 +228,10 @@ class TranscribeView(QWidget):
 
     # -- files -------------------------------------------------------------------------------
     def choose_files(self) -> None:
-        start = get_str(self.settings, "paths/open_dir", str(Path.home()))
+        start = get_str(self.settings, Keys.PATHS_OPEN_DIR, str(Path.home()))
         paths, _ = QFileDialog.getOpenFileNames(self, "Add audio files", start, AUDIO_FILTER)
         if paths:
-            self.settings.setValue("paths/open_dir", str(Path(paths[0]).parent))
+            self.settings.setValue(Keys.PATHS_OPEN_DIR, str(Path(paths[0]).parent))
             self.add_files(paths)
 
     def add_files(self, paths: list[str], transcribe: bool = True) -> None:
@@ -364,25 +364,25 @@ class TranscribeView(QWidget):
     # -- settings ----------------------------------------------------------------------------
     def _load_settings(self) -> None:
         s = self.settings
-        language = s.value("transcribe/language")
+        language = s.value(Keys.TRANSCRIBE_LANGUAGE)
         index = self.language_combo.findData(language) if language else 0
         self.language_combo.setCurrentIndex(max(0, index))
-        self.task_combo.setCurrentIndex(max(0, self.task_combo.findData(get_str(s, "transcribe/task", "transcribe"))))
+        self.task_combo.setCurrentIndex(max(0, self.task_combo.findData(get_str(s, Keys.TRANSCRIBE_TASK, "transcribe"))))
         try:
-            self.beam_spin.setValue(int(s.value("transcribe/beam_size", 5)))
+            self.beam_spin.setValue(int(s.value(Keys.TRANSCRIBE_BEAM_SIZE, 5)))
         except (TypeError, ValueError):
             self.beam_spin.setValue(5)
-        self.words_check.setChecked(str(s.value("transcribe/word_timestamps", "false")).lower() == "true")
+        self.words_check.setChecked(str(s.value(Keys.TRANSCRIBE_WORD_TIMESTAMPS, "false")).lower() == "true")
         self.compute_combo.blockSignals(True)  # the model label is written once the models are listed
-        self.compute_combo.setCurrentIndex(max(0, self.compute_combo.findData(get_str(s, "transcribe/compute_type",
+        self.compute_combo.setCurrentIndex(max(0, self.compute_combo.findData(get_str(s, Keys.TRANSCRIBE_COMPUTE_TYPE,
                                                                                       "float32"))))
         self.compute_combo.blockSignals(False)
 
     def save_settings(self) -> None:
         s = self.settings
-        s.setValue("transcribe/language", self.language_combo.currentData() or "")
-        s.setValue("transcribe/task", self.task_combo.currentData())
-        s.setValue("transcribe/beam_size", self.beam_spin.value())
-        s.setValue("transcribe/word_timestamps", self.words_check.isChecked())
-        s.setValue("transcribe/compute_type", self.compute_combo.currentData())
+        s.setValue(Keys.TRANSCRIBE_LANGUAGE, self.language_combo.currentData() or "")
+        s.setValue(Keys.TRANSCRIBE_TASK, self.task_combo.currentData())
+        s.setValue(Keys.TRANSCRIBE_BEAM_SIZE, self.beam_spin.value())
+        s.setValue(Keys.TRANSCRIBE_WORD_TIMESTAMPS, self.words_check.isChecked())
+        s.setValue(Keys.TRANSCRIBE_COMPUTE_TYPE, self.compute_combo.currentData())
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
 
+from gui.settings import Keys
+
 
 def format_duration(seconds: float) -> str:
     minutes, secs = divmod(max(0.0, seconds), 60)
@@ -61,14 +63,14 @@ def ask_transcript_path(parent: QWidget, settings, stem: str, default_folder: st
     from engine.transcript import FORMATS
     from gui.settings import get_str
 
-    folder = get_str(settings, "paths/export_dir", default_folder)
+    folder = get_str(settings, Keys.PATHS_EXPORT_DIR, default_folder)
     filters = ";;".join(f"{f.upper()} (*.{f})" for f in FORMATS)
     path, chosen = QFileDialog.getSaveFileName(parent, "Export transcript", str(Path(folder) / f"{stem}.srt"), filters)
     if not path:
         return None
     if not Path(path).suffix:
         path += "." + chosen.split()[0].lower()
-    settings.setValue("paths/export_dir", str(Path(path).parent))
+    settings.setValue(Keys.PATHS_EXPORT_DIR, str(Path(path).parent))
     return path
 
 
