@@ -63,7 +63,9 @@ def live_transcribe(ctx: JobContext, queue: JobQueue, reader: Reader, sample_rat
             write_transcript(transcriber.result(), save_to, "json")
             saved = len(update.segments)
         n = len(update.segments)
-        ctx.progress(None, f"listening · {format_seconds(update.audio_seconds)} · {n} segment{'s' * (n != 1)}")
+        damaged = transcriber.stats.non_finite  # the input sent NaN/infinity: say so, it is heard as silence
+        ctx.progress(None, f"listening · {format_seconds(update.audio_seconds)} · {n} segment{'s' * (n != 1)}"
+                     + (f" · {damaged} damaged samples heard as silence" if damaged else ""))
 
     ctx.progress(None, "listening", force=True)
     while not (stop is not None and stop.is_set()):
