@@ -8,10 +8,8 @@ import soundfile as sf
 from PySide6.QtCore import Qt
 
 from engine.audio.takes import TakeLibrary, transcript_path
-from engine.jobs import JobQueue
 from engine.live.transcriber import LiveUpdate
 from engine.transcript import Segment, TranscriptionResult
-from gui.jobs import JobsBridge
 from gui.live_transcript import LiveTranscriptPanel
 from gui.record_view import RecordView
 from gui.settings import app_settings
@@ -49,7 +47,7 @@ def test_panel_lists_final_segments_and_shows_the_current_line_with_tentative_gr
 
 
 @pytest.fixture
-def view(qtbot, tmp_path):
+def view(record_view_of, tmp_path):
     lib = TakeLibrary(tmp_path / "lib")
     take = lib.begin(16000, 1, name="Interview")
     sf.write(take.path, np.zeros(16000 * 4, np.float32), 16000, format="WAV", subtype="FLOAT")
@@ -57,15 +55,7 @@ def view(qtbot, tmp_path):
     lib.save_transcript(take.id, TranscriptionResult(
         language="en", language_probability=1.0, duration=4.0,
         segments=[seg(0, 0.2, 1.5, " Hello there."), seg(1, 2.0, 3.6, " Second line.")]))
-    queue = JobQueue()
-    bridge = JobsBridge(queue)
-    v = RecordView(lib, queue, bridge, app_settings())
-    qtbot.addWidget(v)
-    v.show()
-    yield v
-    v.shutdown()
-    bridge.close()
-    queue.shutdown()
+    return record_view_of(lib)
 
 
 def test_selecting_a_take_reopens_its_stored_transcript(view, tmp_path):

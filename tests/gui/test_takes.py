@@ -6,10 +6,6 @@ import soundfile as sf
 from PySide6.QtCore import Qt
 
 from engine.audio.takes import TakeLibrary
-from engine.jobs import JobQueue
-from gui.jobs import JobsBridge
-from gui.record_view import RecordView
-from gui.settings import app_settings
 
 
 def _add_take(lib, name, seconds=1.0, sr=16000):
@@ -20,19 +16,11 @@ def _add_take(lib, name, seconds=1.0, sr=16000):
 
 
 @pytest.fixture
-def view(qtbot, tmp_path):
+def view(record_view_of, tmp_path):
     lib = TakeLibrary(tmp_path / "lib")
     _add_take(lib, "Morning idea", 1.0)
     _add_take(lib, "Chorus", 2.5)
-    queue = JobQueue()
-    bridge = JobsBridge(queue)
-    v = RecordView(lib, queue, bridge, app_settings())
-    qtbot.addWidget(v)
-    v.show()
-    yield v
-    v.shutdown()
-    bridge.close()
-    queue.shutdown()
+    return record_view_of(lib)
 
 
 def _row(view, name):
