@@ -291,6 +291,8 @@ class RecordView(QWidget):
             self.device_combo.setEnabled(True)
             self.refresh_button.setEnabled(True)
             self.recordingChanged.emit(False)
+            if self.transcript.enabled_check.isChecked():  # the live job ends by itself; its file stays by the audio
+                self.transcript.status_label.setText("not saved: the transcript so far waits in recovery/ with the audio")
             self.banner.show_message(f"The take was not saved: {exc}", "error",
                                      [("Recover", self.recover_all)])
             return None

@@ -35,6 +35,8 @@ def test_a_take_not_filed_at_stop_is_offered_for_recovery(pulse, qtbot, tmp_path
     assert view.stop_recording() is None
     assert not view.recording and view.record_button.text() == "● Record"
     assert "not saved" in view.banner.label.text() and "disk is full" in view.banner.label.text()
+    if view.transcript.enabled_check.isChecked():  # the live transcript's line says where it went
+        assert "waits in recovery/" in view.transcript.status_label.text()
     assert window.library.list() == []
 
     monkeypatch.setattr(takes_module, "write_text", real_write_text)  # room again
