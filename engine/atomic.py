@@ -35,6 +35,11 @@ def _low_on_space(folder: Path, nbytes: int) -> bool:
 
 def describe_write_error(path: Path, exc: BaseException, nbytes: int = 0) -> str:
     """``could not save 'name': reason``, the reason in words."""
+    return f"could not save '{Path(path).name}': {write_error_reason(path, exc, nbytes)}"
+
+
+def write_error_reason(path: Path, exc: BaseException, nbytes: int = 0) -> str:
+    """Why writing ``path`` failed, in words ("the disk is full", "no permission to write in ...")."""
     path = Path(path)
     if isinstance(exc, OSError) and exc.errno is not None:
         if exc.errno == errno.ENOSPC or exc.errno == errno.EDQUOT:
@@ -53,7 +58,7 @@ def describe_write_error(path: Path, exc: BaseException, nbytes: int = 0) -> str
         reason = "the disk is full"  # some writers (libsndfile) report a short write without saying why
     else:
         reason = str(exc) or type(exc).__name__
-    return f"could not save '{path.name}': {reason}"
+    return reason
 
 
 @contextlib.contextmanager

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import soundfile as sf
 
-from engine.atomic import WriteError, describe_write_error, write_text
+from engine.atomic import WriteError, describe_write_error, write_error_reason, write_text
 from engine.audio.files import AudioFileError
 from engine.transcript import TranscriptionResult
 
@@ -181,7 +181,7 @@ _root_locks_guard = threading.Lock()
 
 def _reason(exc: BaseException, folder: Path) -> str:
     """The cause of a failed write, in words (as ``engine.atomic`` names it)."""
-    return describe_write_error(folder / "x", exc).split(": ", 1)[1]
+    return write_error_reason(folder / "x", exc)
 
 
 def new_take_id() -> str:
