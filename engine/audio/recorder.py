@@ -21,7 +21,8 @@ from typing import Callable
 
 import soundfile as sf
 
-from engine.atomic import WriteError, describe_write_error as describe_save_error
+from engine.atomic import WriteError
+from engine.atomic import describe_write_error as describe_save_error
 from engine.audio.ringbuffer import Reader
 
 _FULL = 1 << 20  # less free room than this after a failed write: the disk is full

@@ -67,8 +67,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     import torch
 
     from engine.device import DeviceError, choose_device
+    from engine.models.common.errors import CheckpointError
     from engine.models.music_transformer.data import build_dataset
-    from engine.models.music_transformer.generate import ModelFileError
     from engine.models.music_transformer.model import MusicTransformerConfig
     from engine.models.music_transformer.train import TrainOptions, check_training, test_nll, train
 
@@ -112,7 +112,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         from engine.atomic import write_text
 
         write_text(Path(args.out) / "log.json", json.dumps(log, indent=1))
-    except (ValueError, ModelFileError) as exc:  # a folder trained with another configuration
+    except (ValueError, CheckpointError) as exc:  # a folder trained with another configuration
         return _fail(str(exc))
     except OSError as exc:  # a dataset or output folder that cannot be read or written
         where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
@@ -125,7 +125,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_continue(args: argparse.Namespace) -> int:
     from engine.atomic import WriteError
     from engine.midi import midifile
-    from engine.models.music_transformer import generate
+    from engine.models.common.errors import CheckpointError
     from engine.tasks import music as music_jobs
 
     try:
@@ -146,7 +146,7 @@ def cmd_continue(args: argparse.Namespace) -> int:
     try:
         variations = music_jobs.continue_motif(None, score, prompt, args.bars, args.variations, args.temperature,
                                                args.top_p, args.seed, model_folder=args.model)
-    except (generate.ModelFileError, ValueError) as exc:  # a model folder that cannot be used, nothing to continue
+    except (CheckpointError, ValueError) as exc:  # a model folder that cannot be used, nothing to continue
         return _fail(str(exc))
     for i, notes in enumerate(variations, start=1):
         result = music_jobs.with_notes(score, tracks[0] if tracks else 0, notes)

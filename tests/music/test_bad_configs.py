@@ -1,12 +1,13 @@
 """A Music Transformer folder whose config.json asks for impossible or absurd sizes is refused
-with one ModelFileError naming the file and the field, before anything is allocated."""
+with one CheckpointError naming the file and the field, before anything is allocated."""
 
 import json
 
 import pytest
 
+from engine.models.common.errors import CheckpointError
 from engine.models.music_transformer import generate
-from engine.models.music_transformer.generate import ASSET_DIR, ModelFileError, load_model
+from engine.models.music_transformer.generate import ASSET_DIR, load_model
 from engine.models.music_transformer.model import MusicTransformerConfig
 
 SHIPPED = json.loads((ASSET_DIR / "config.json").read_text())
@@ -41,7 +42,7 @@ def no_allocation(monkeypatch):
 def test_absurd_dimensions_are_refused_before_allocation(tmp_path, no_allocation, change, words):
     (tmp_path / "config.json").write_text(json.dumps({**SHIPPED, **change}))
     (tmp_path / "model.safetensors").write_bytes((ASSET_DIR / "model.safetensors").read_bytes())
-    with pytest.raises(ModelFileError) as info:
+    with pytest.raises(CheckpointError) as info:
         load_model(tmp_path)
     message = str(info.value)
     assert "config.json" in message and words in message and "\n" not in message
@@ -50,7 +51,7 @@ def test_absurd_dimensions_are_refused_before_allocation(tmp_path, no_allocation
 @pytest.mark.parametrize("text", ["[1, 2]", "{not json", '"d_model"'])
 def test_a_config_that_is_not_an_object_is_refused(tmp_path, no_allocation, text):
     (tmp_path / "config.json").write_text(text)
-    with pytest.raises(ModelFileError, match="config.json"):
+    with pytest.raises(CheckpointError, match="config.json"):
         load_model(tmp_path)
 
 

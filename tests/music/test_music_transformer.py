@@ -148,18 +148,19 @@ def test_continue_places_valid_notes_after_the_prompt_within_the_bars(tmp_path):
 
 
 def test_a_broken_model_folder_is_a_clear_error(tmp_path):
-    from engine.models.music_transformer.generate import ModelFileError, load_model
+    from engine.models.common.errors import CheckpointError
+    from engine.models.music_transformer.generate import load_model
     from engine.models.music_transformer.train import save_weights
 
-    with pytest.raises(ModelFileError, match="missing"):
+    with pytest.raises(CheckpointError, match="missing"):
         load_model(tmp_path)
     save_weights(tiny_model(), tmp_path / "m")
     data = (tmp_path / "m" / "model.safetensors").read_bytes()
     (tmp_path / "m" / "model.safetensors").write_bytes(data[: len(data) // 2])
-    with pytest.raises(ModelFileError, match="could not be read"):
+    with pytest.raises(CheckpointError, match="damaged or truncated"):
         load_model(tmp_path / "m")
     save_weights(tiny_model(), tmp_path / "m")
     cfg = (tmp_path / "m" / "config.json").read_text().replace('"d_ff": 64', '"d_ff": 128')
     (tmp_path / "m" / "config.json").write_text(cfg)
-    with pytest.raises(ModelFileError, match="do not fit"):
+    with pytest.raises(CheckpointError, match="does not fit"):
         load_model(tmp_path / "m")

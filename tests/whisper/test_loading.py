@@ -28,13 +28,9 @@ import torch
 
 transformers = pytest.importorskip("transformers")
 
-from engine.models.whisper.errors import CheckpointError
-from engine.models.whisper.load_ct2 import (
-    DTYPE_NAMES,
-    ModelBin,
-    load_ct2_checkpoint,
-    read_model_bin,
-)
+from engine.models.common.ctranslate2 import DTYPE_NAMES, ModelBin, read_model_bin
+from engine.models.common.errors import CheckpointError
+from engine.models.whisper.load_ct2 import load_ct2_checkpoint
 from engine.models.whisper.load_hf import config_from_hf, hf_name, load_hf_checkpoint
 from engine.models.whisper.loading import detect_format, load_whisper_model, skeleton
 

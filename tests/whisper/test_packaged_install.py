@@ -11,7 +11,7 @@ import pytest
 
 from engine.jobs import Cancelled
 from engine.models import catalog
-from engine.models.whisper.errors import CheckpointError
+from engine.models.common.errors import CheckpointError
 
 
 def _string(text: str) -> bytes:

@@ -5,7 +5,7 @@ import torch
 
 transformers = pytest.importorskip("transformers")
 
-from engine.models.whisper.errors import CheckpointError  # noqa: E402
+from engine.models.common.errors import CheckpointError  # noqa: E402
 from engine.models.whisper.loading import load_whisper_model  # noqa: E402
 
 SMALL = dict(vocab_size=300, d_model=64, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4,

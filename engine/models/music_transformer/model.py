@@ -21,6 +21,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from engine.models.common.attention import split_heads
+from engine.models.common.kv_cache import KVCache
+from engine.models.common.positions import sinusoids
 from engine.models.music_transformer.events import PAD, VOCAB_SIZE
 from engine.models.music_transformer.options import DEFAULT_MAX_LEN, MAX_PARAMETERS, SIZE_LIMITS
 
@@ -93,15 +96,6 @@ def _shift_rows(rel: Tensor) -> Tensor:
     return flat.reshape(*batch, m, k)
 
 
-@dataclass
-class KVCache:
-    """Preallocated keys and values for every layer; ``length`` tokens are filled."""
-
-    k: list[Tensor]
-    v: list[Tensor]
-    length: int = 0
-
-
 class RelativeSelfAttention(nn.Module):
     def __init__(self, cfg: MusicTransformerConfig) -> None:
         super().__init__()
@@ -115,19 +109,13 @@ class RelativeSelfAttention(nn.Module):
             # E[r] is the embedding of distance max_len-1-r: the last row is distance 0
             self.rel = nn.Parameter(torch.randn(cfg.max_len, self.d_head) * self.d_head ** -0.5)
 
-    def _split(self, x: Tensor) -> Tensor:
-        b, t, _ = x.shape
-        return x.view(b, t, self.n_heads, self.d_head).transpose(1, 2)
-
     def forward(self, x: Tensor, cache: KVCache | None = None, layer: int = 0) -> Tensor:
         b, t, d = x.shape
-        q, k, v = (self._split(y) for y in self.qkv(x).chunk(3, dim=-1))
+        q, k, v = (split_heads(y, self.n_heads) for y in self.qkv(x).chunk(3, dim=-1))
         past = 0
         if cache is not None:
             past = cache.length
-            cache.k[layer][:, :, past:past + t] = k
-            cache.v[layer][:, :, past:past + t] = v
-            k, v = cache.k[layer][:, :, :past + t], cache.v[layer][:, :, :past + t]
+            k, v = cache.append(layer, k, v)
         if cache is None and self.local_block and t > self.local_block:
             out = self._local(q, k, v)
         else:
@@ -207,22 +195,13 @@ class Block(nn.Module):
         return x + self.dropout(self.ff(self.ln2(x)))
 
 
-def sinusoids(length: int, channels: int) -> Tensor:
-    position = torch.arange(length, dtype=torch.float32)[:, None]
-    rates = torch.exp(-math.log(10000.0) * torch.arange(0, channels, 2, dtype=torch.float32) / channels)
-    table = torch.zeros(length, channels)
-    table[:, 0::2] = torch.sin(position * rates)
-    table[:, 1::2] = torch.cos(position * rates)
-    return table
-
-
 class MusicTransformer(nn.Module):
     def __init__(self, cfg: MusicTransformerConfig) -> None:
         super().__init__()
         self.cfg = cfg
         self.embed = nn.Embedding(cfg.vocab_size, cfg.d_model, padding_idx=PAD)
         if cfg.position == "absolute":
-            self.register_buffer("positions", sinusoids(cfg.max_len, cfg.d_model), persistent=False)
+            self.register_buffer("positions", sinusoids(cfg.max_len, cfg.d_model, endpoint=False, interleave=True), persistent=False)
         self.dropout = nn.Dropout(cfg.dropout)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
         self.ln = nn.LayerNorm(cfg.d_model)
@@ -232,17 +211,18 @@ class MusicTransformer(nn.Module):
     def device(self) -> torch.device:
         return self.head.weight.device
 
+    def _cache_sizes(self, batch: int) -> tuple[int, int, int, int, int]:
+        c = self.cfg
+        return c.n_layers, batch, c.n_heads, c.max_len, c.d_model // c.n_heads
+
     def cache_bytes(self, batch: int = 1) -> int:
         """What ``new_cache(batch)`` allocates: keys and values of every layer at full length."""
-        c = self.cfg
-        return 2 * c.n_layers * batch * c.max_len * c.d_model * self.head.weight.element_size()
+        return KVCache.bytes_needed(*self._cache_sizes(batch), self.head.weight.dtype)
 
     def new_cache(self, batch: int = 1) -> KVCache:
-        c = self.cfg
-        shape = (batch, c.n_heads, c.max_len, c.d_model // c.n_heads)
+        """A cache for the whole context, allocated at once (it never grows)."""
         w = self.head.weight
-        return KVCache([torch.zeros(shape, dtype=w.dtype, device=w.device) for _ in range(c.n_layers)],
-                       [torch.zeros(shape, dtype=w.dtype, device=w.device) for _ in range(c.n_layers)])
+        return KVCache(*self._cache_sizes(batch), w.dtype, w.device)
 
     def forward(self, tokens: Tensor, cache: KVCache | None = None) -> Tensor:
         """Logits (B, T, vocab). With a cache, ``tokens`` continue the cached sequence."""

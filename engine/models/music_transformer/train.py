@@ -20,11 +20,11 @@ import torch
 import torch.nn.functional as F
 
 from engine.atomic import atomic_path, write_text
+from engine.models.common.torch_files import DamagedFile, RefusedFile, load_safely
 from engine.models.music_transformer.data import Batches, evaluation_windows, load_split
 from engine.models.music_transformer.events import PAD
 from engine.models.music_transformer.model import MusicTransformer, MusicTransformerConfig
 from engine.models.music_transformer.options import BATCH, LR, MAX_TRAIN_ATTENTION_BYTES, STEPS, check_range
-from engine.models.torch_files import DamagedFile, RefusedFile, load_safely
 
 
 @dataclass

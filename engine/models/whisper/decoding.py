@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from engine.cancel import Cancelled
+from engine.models.common.sampling import sample
 from engine.models.whisper.model import Whisper
 from engine.models.whisper.tokenizer import WhisperTokenizer
 
@@ -329,8 +330,7 @@ def decode_batch(model: Whisper, tokenizer: WhisperTokenizer, features: Tensor,
             if o.temperature == 0:
                 next_tok = logprobs.argmax(dim=-1)
             else:
-                # what Categorical(logits=...).sample() draws, without building the distribution
-                next_tok = torch.multinomial(F.softmax(logits / o.temperature, dim=-1), 1, True).squeeze(1)
+                next_tok = sample(logits, o.temperature)  # what Categorical(logits=...).sample() draws
             current = logprobs.gather(1, next_tok[:, None]).squeeze(1).tolist()
             chosen_tokens = next_tok.tolist()
             next_tokens = []

@@ -19,16 +19,14 @@ Hugging Face names (``WhisperForConditionalGeneration`` saves them under ``model
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
-import torch
 from torch import Tensor
 
-from engine.models.torch_files import DamagedFile, RefusedFile, load_safely
+from engine.models.common.checkpoints import read_hf_weights, read_json, stored_dtype
+from engine.models.common.errors import CheckpointError, first_few
 from engine.models.whisper.config import WhisperConfig
-from engine.models.whisper.errors import CheckpointError, first_few
 from engine.models.whisper.skeleton import check_state_dict, expected_shapes
 
 _PARTS = {  # ours -> Hugging Face, inside a layer
@@ -67,18 +65,6 @@ def hf_name(ours: str) -> str:
     return ours
 
 
-def _read_json(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise CheckpointError(f"{path} is missing") from exc
-    except (OSError, ValueError) as exc:
-        raise CheckpointError(f"cannot read {path}: {exc}") from exc
-    if not isinstance(data, dict):
-        raise CheckpointError(f"{path} should hold a JSON object, found {type(data).__name__}")
-    return data
-
-
 def _token_list(data: dict, key: str, path: Path) -> list[int]:
     try:
         return [int(t) for t in data.get(key) or []]
@@ -90,7 +76,7 @@ def config_from_hf(folder: Path) -> WhisperConfig:
     """Our config from config.json, with alignment heads and suppressed tokens from
     generation_config.json when the folder has one (else what config.json says)."""
     path = folder / "config.json"
-    c = _read_json(path)
+    c = read_json(path)
     if c.get("model_type") != "whisper":
         raise CheckpointError(f"{path} describes a {c.get('model_type')!r} model; expected model_type 'whisper'")
     missing = [key for key in _HF_DIMENSIONS.values() if key not in c]
@@ -112,7 +98,7 @@ def config_from_hf(folder: Path) -> WhisperConfig:
     cfg.begin_suppress_tokens = _token_list(c, "begin_suppress_tokens", path)
     gen_path = folder / "generation_config.json"
     if gen_path.is_file():
-        g = _read_json(gen_path)
+        g = read_json(gen_path)
         try:
             cfg.alignment_heads = [(int(layer), int(head)) for layer, head in g.get("alignment_heads") or []]
         except (TypeError, ValueError) as exc:
@@ -129,78 +115,11 @@ def config_from_hf(folder: Path) -> WhisperConfig:
     return cfg
 
 
-def _load_safetensors(path: Path) -> dict[str, Tensor]:
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
-    if not path.is_file():
-        raise CheckpointError(f"{path} is missing")
-    try:
-        return load_file(str(path))
-    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        raise CheckpointError(f"{path} is damaged or truncated ({path.stat().st_size} bytes): {exc}") from exc
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-
-
-def _load_bin(path: Path) -> dict[str, Tensor]:
-    if not path.is_file():
-        raise CheckpointError(f"{path} is missing")
-    try:
-        data = load_safely(path)
-    except RefusedFile as exc:
-        raise CheckpointError(f"{exc}; use the model's model.safetensors instead") from None
-    except DamagedFile as exc:
-        raise CheckpointError(str(exc)) from exc
-    if isinstance(data, dict) and "state_dict" in data and isinstance(data["state_dict"], dict):
-        data = data["state_dict"]
-    if not isinstance(data, dict) or not all(isinstance(v, Tensor) for v in data.values()):
-        raise CheckpointError(f"{path} does not hold a dictionary of named tensors")
-    return data
-
-
-def _shards(folder: Path, index_name: str) -> list[Path]:
-    weight_map = _read_json(folder / index_name).get("weight_map")
-    if not isinstance(weight_map, dict) or not weight_map:
-        raise CheckpointError(f"{folder / index_name} has no weight_map")
-    return [folder / name for name in sorted(set(weight_map.values()))]
-
-
-def read_weights(folder: Path) -> tuple[dict[str, Tensor], str]:
-    """Every tensor of the folder (file names) and a description of where they came from."""
-    weights: dict[str, Tensor] = {}
-    if (folder / "model.safetensors.index.json").is_file():
-        for shard in _shards(folder, "model.safetensors.index.json"):
-            weights.update(_load_safetensors(shard))
-        return weights, str(folder / "model.safetensors.index.json")
-    if (folder / "model.safetensors").is_file():
-        return _load_safetensors(folder / "model.safetensors"), str(folder / "model.safetensors")
-    if (folder / "pytorch_model.bin.index.json").is_file():
-        for shard in _shards(folder, "pytorch_model.bin.index.json"):
-            weights.update(_load_bin(shard))
-        return weights, str(folder / "pytorch_model.bin.index.json")
-    if (folder / "pytorch_model.bin").is_file():
-        return _load_bin(folder / "pytorch_model.bin"), str(folder / "pytorch_model.bin")
-    raise CheckpointError(f"{folder} has no weights: expected model.safetensors (or model.safetensors.index.json "
-                          f"with its shards) or pytorch_model.bin")
-
-
-def _weight_dtype(weights: dict[str, Tensor]) -> str:
-    """The floating dtype holding most of the parameters, as stored."""
-    counts: dict[torch.dtype, int] = {}
-    for t in weights.values():
-        if t.is_floating_point():
-            counts[t.dtype] = counts.get(t.dtype, 0) + t.numel()
-    return str(max(counts, key=counts.get)).removeprefix("torch.") if counts else "unknown"
-
-
 def read_hf_checkpoint(folder: Path | str) -> tuple[WhisperConfig, dict[str, Tensor], str]:
     """Config, state dict (our names, dtype as stored) and stored weight dtype of a Hugging Face folder."""
     folder = Path(folder)
     cfg = config_from_hf(folder)
-    weights, source = read_weights(folder)
+    weights, source = read_hf_weights(folder)
     ours_by_file = {hf_name(k): k for k in expected_shapes(cfg)}
     sd: dict[str, Tensor] = {}
     unexpected = []
@@ -221,7 +140,7 @@ def read_hf_checkpoint(folder: Path | str) -> tuple[WhisperConfig, dict[str, Ten
     if positions is not None and positions[1] != (cfg.n_audio_ctx, cfg.n_audio_state):
         raise CheckpointError(f"{source}: {positions[0]} is {positions[1]}, expected "
                               f"({cfg.n_audio_ctx}, {cfg.n_audio_state}) (max_source_positions, d_model in config.json)")
-    return cfg, sd, _weight_dtype(weights)
+    return cfg, sd, stored_dtype(weights)
 
 
 def load_hf_checkpoint(folder: Path | str) -> tuple[WhisperConfig, dict[str, Tensor]]:

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import torch
 
+from engine.models.common.checkpoints import HF_WEIGHT_FILES, assign_weights
+from engine.models.common.errors import CheckpointError, first_few
 from engine.models.whisper.config import WhisperConfig
-from engine.models.whisper.errors import CheckpointError, first_few
 from engine.models.whisper.load_ct2 import read_ct2_checkpoint
 from engine.models.whisper.load_hf import read_hf_checkpoint
 from engine.models.whisper.model import Whisper
@@ -21,8 +22,6 @@ from engine.models.whisper.skeleton import check_state_dict, describe, skeleton 
 
 FORMAT_HELP = ("expected config.json with model.safetensors or pytorch_model.bin (Hugging Face format) "
                "or model.bin with config.json (CTranslate2 / faster-whisper format)")
-_HF_WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
-               "pytorch_model.bin.index.json")
 
 
 def detect_format(folder: Path | str) -> str:
@@ -32,7 +31,7 @@ def detect_format(folder: Path | str) -> str:
         raise CheckpointError(f"{folder} is not a folder; {FORMAT_HELP}")
     if (folder / "model.bin").is_file():
         return "ctranslate2"
-    if (folder / "config.json").is_file() and any((folder / n).is_file() for n in _HF_WEIGHTS):
+    if (folder / "config.json").is_file() and any((folder / n).is_file() for n in HF_WEIGHT_FILES):
         return "huggingface"
     present = sorted(p.name for p in folder.iterdir())
     found = f"found {first_few(present, 6)}" if present else "the folder is empty"
@@ -62,18 +61,8 @@ def build_model(config: WhisperConfig, state_dict: dict[str, torch.Tensor], sour
     we go and the weights never exist twice in full.
     """
     check_state_dict(config, state_dict, source)
-    device = torch.device(device)
-    model = skeleton(config)
-    for name in list(state_dict):
-        state_dict[name] = state_dict[name].to(device=device, dtype=dtype)
-    model.load_state_dict(state_dict, strict=True, assign=True)
-    state_dict.clear()
-    # the encoder's fixed positions are in no checkpoint: computed with the model, moved here
-    model.encoder.positional_embedding = model.encoder.positional_embedding.to(device=device, dtype=dtype)
-    for name, t in list(model.named_parameters()) + list(model.named_buffers()):
-        if t.is_meta:  # impossible after a strict load; a guard against future changes to the model
-            raise CheckpointError(f"{source}: {name} was not loaded")
-    return model.eval()
+    # the encoder's fixed positions are in no checkpoint: computed with the model, moved with it
+    return assign_weights(skeleton(config), state_dict, source, device=device, dtype=dtype)
 
 
 def model_name(folder: Path) -> str:

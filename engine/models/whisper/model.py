@@ -6,32 +6,24 @@ positions, blocks with causal self-attention and cross-attention to the audio, a
 LayerNorm, logits tied to the token embedding.
 
 Speed: attention goes through ``scaled_dot_product_attention``; the decoder's self-attention keys
-and values live in a cache (``DecoderCache``) written in place, so a decoding step costs one
+and values live in a cache (``common.kv_cache.KVCache``) written in place, so a decoding step costs one
 token's worth of work; the cross-attention keys and values are computed once per audio window
 (``TextDecoder.cross_kv``) and read once per step for all the hypotheses of that window
 (``MultiHeadAttention.attend_grouped``). Several windows decode together as one batch: prompts
-of different lengths are left-padded (``DecoderCache.pad``). Parameter names follow
+of different lengths are left-padded (``KVCache.pad``). Parameter names follow
 openai/whisper; the loaders map the Hugging Face and CTranslate2 names onto them.
 """
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from engine.models.common.attention import attend_grouped, attention, split_heads
+from engine.models.common.kv_cache import KVCache
+from engine.models.common.positions import sinusoids
 from engine.models.whisper.config import WhisperConfig
-
-
-def sinusoids(length: int, channels: int, max_timescale: float = 10000.0) -> Tensor:
-    """The encoder's fixed positional embedding (same formula as the published model)."""
-    assert channels % 2 == 0
-    log_timescale_increment = math.log(max_timescale) / (channels // 2 - 1)
-    inv_timescales = torch.exp(-log_timescale_increment * torch.arange(channels // 2, dtype=torch.float32))
-    scaled_time = torch.arange(length, dtype=torch.float32)[:, None] * inv_timescales[None, :]
-    return torch.cat([torch.sin(scaled_time), torch.cos(scaled_time)], dim=1)
 
 
 class LayerNorm(nn.LayerNorm):
@@ -55,12 +47,7 @@ class MultiHeadAttention(nn.Module):
 
     def split(self, x: Tensor) -> Tensor:
         """(B, T, D) -> (B, H, T, D/H)"""
-        b, t, d = x.shape
-        return x.view(b, t, self.n_head, d // self.n_head).transpose(1, 2)
-
-    def merge(self, x: Tensor) -> Tensor:
-        b, h, t, dh = x.shape
-        return x.transpose(1, 2).reshape(b, t, h * dh)
+        return split_heads(x, self.n_head)
 
     def kv(self, x: Tensor) -> tuple[Tensor, Tensor]:
         return self.split(self.key(x)), self.split(self.value(x))
@@ -74,26 +61,13 @@ class MultiHeadAttention(nn.Module):
 
     def attend(self, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None,
                need_weights: bool = False) -> tuple[Tensor, Tensor | None]:
-        if not need_weights:
-            return self.out(self.merge(F.scaled_dot_product_attention(q, k, v, attn_mask=mask))), None
-        scale = q.shape[-1] ** -0.5
-        scores = (q.float() @ k.float().transpose(-1, -2)) * scale
-        if mask is not None:
-            scores = scores.masked_fill(~mask, float("-inf")) if mask.dtype == torch.bool else scores + mask
-        weights = scores.softmax(dim=-1)
-        return self.out(self.merge((weights @ v.float()).to(q.dtype))), scores
+        out, scores = attention(q, k, v, mask, need_scores=need_weights)
+        return self.out(out), scores
 
     def attend_grouped(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
-        """Attention without a mask for G consecutive rows per key/value row: q (N*G, T, D)
-        projected, k and v (N, H, S, D/H). The G rows' queries are folded into one sequence per
-        key row, so the keys and values are read once per window, not once per hypothesis (and
-        never copied G times). Exact: without a mask every query attends independently."""
-        n, h, _, dh = k.shape
-        b, t, d = q.shape
-        g = b // n
-        q = q.view(n, g, t, h, dh).permute(0, 3, 1, 2, 4).reshape(n, h, g * t, dh)
-        out = F.scaled_dot_product_attention(q, k, v)  # (N, H, G*T, D/H)
-        return self.out(out.view(n, h, g, t, dh).permute(0, 2, 3, 1, 4).reshape(b, t, d))
+        """``common.attention.attend_grouped`` then the output projection: q (N*G, T, D)
+        projected, k and v (N, H, S, D/H), the G hypotheses of a window reading its keys once."""
+        return self.out(attend_grouped(q, k, v))
 
 
 class EncoderBlock(nn.Module):
@@ -148,82 +122,6 @@ class DecoderBlock(nn.Module):
         self.mlp_ln = LayerNorm(n_state)
 
 
-class DecoderCache:
-    """Self-attention keys/values for every layer, (batch, heads, capacity, head_dim) each.
-
-    ``length`` positions are filled, the same number in every row. Prompts of different lengths
-    decoded together are left-padded to one length: ``pad[row]`` positions at the start of a row
-    are padding (masked, and the row's positions count from after them); ``pad`` is None when no
-    row is padded. The capacity grows on demand (doubling, up to ``max_length``), so a short
-    decode never holds the whole text context for every hypothesis. ``reorder`` follows beam
-    search's choice of hypotheses and drops the rows of finished windows.
-    """
-
-    def __init__(self, n_layer: int, batch: int, n_head: int, capacity: int, head_dim: int,
-                 dtype: torch.dtype, device: torch.device, max_length: int | None = None,
-                 pad: Tensor | None = None) -> None:
-        shape = (batch, n_head, capacity, head_dim)
-        self.k = [torch.empty(shape, dtype=dtype, device=device) for _ in range(n_layer)]
-        self.v = [torch.empty(shape, dtype=dtype, device=device) for _ in range(n_layer)]
-        self.length = 0
-        self.max_length = max(capacity, max_length or capacity)
-        self.pad = pad
-        self.min_pad = int(pad.min()) if pad is not None and pad.numel() else 0
-
-    @property
-    def batch(self) -> int:
-        return self.k[0].shape[0]
-
-    @property
-    def capacity(self) -> int:
-        return self.k[0].shape[2]
-
-    def reserve(self, length: int) -> None:
-        """Room for ``length`` positions (copies what is filled into larger buffers if needed)."""
-        if length <= self.capacity:
-            return
-        if length > self.max_length:
-            raise ValueError(f"the decoder cache holds at most {self.max_length} positions, asked for {length}")
-        capacity = min(self.max_length, max(length, 2 * self.capacity))
-        n = self.length
-        for cache in (self.k, self.v):
-            for layer, old in enumerate(cache):
-                new = old.new_empty((old.shape[0], old.shape[1], capacity, old.shape[3]))
-                new[:, :, :n] = old[:, :, :n]
-                cache[layer] = new
-
-    def reorder(self, indices: Tensor, start: int = 0) -> None:
-        """Row i becomes the old row ``indices[i]``; fewer indices than rows drop rows.
-
-        Positions before ``start`` are not copied: the caller knows they are equal in each row
-        and its source (beams of one window share its prompt). When the number of rows changes
-        every position is copied.
-        """
-        n = self.length
-        same = indices.shape[0] == self.batch
-        for cache in (self.k, self.v):
-            for layer, old in enumerate(cache):
-                if same:
-                    if start < n:
-                        old[:, :, start:n] = old[indices, :, start:n]
-                else:
-                    new = old.new_empty((indices.shape[0],) + tuple(old.shape[1:]))
-                    new[:, :, :n] = old[indices, :, :n]
-                    cache[layer] = new
-        if self.pad is not None:
-            self.pad = self.pad[indices]
-            self.min_pad = int(self.pad.min()) if self.pad.numel() else 0
-
-    def repeat(self, times: int) -> None:
-        """Each row becomes ``times`` consecutive copies (one prompt, several hypotheses)."""
-        if times > 1:
-            rows = torch.arange(self.batch, device=self.k[0].device).repeat_interleave(times)
-            self.reorder(rows)
-
-    def truncate(self, length: int) -> None:
-        self.length = min(self.length, length)
-
-
 CrossKV = list[tuple[Tensor, Tensor]]
 
 
@@ -239,18 +137,18 @@ class TextDecoder(nn.Module):
         self.output_projection: nn.Module | None = None
 
     def new_cache(self, batch: int, dtype: torch.dtype | None = None, device=None, capacity: int | None = None,
-                  max_length: int | None = None, pad: Tensor | None = None) -> DecoderCache:
+                  max_length: int | None = None, pad: Tensor | None = None) -> KVCache:
         """A cache for ``batch`` rows; by default the whole text context, allocated at once."""
         w = self.token_embedding.weight
         capacity = capacity or self.n_ctx
-        return DecoderCache(len(self.blocks), batch, self.n_head, capacity, self.n_state // self.n_head,
+        return KVCache(len(self.blocks), batch, self.n_head, capacity, self.n_state // self.n_head,
                             dtype or w.dtype, device or w.device, max_length=max_length, pad=pad)
 
     def cross_kv(self, audio_features: Tensor) -> CrossKV:
         """Keys and values of the audio for every layer's cross-attention: once per window."""
         return [block.cross_attn.kv(audio_features) for block in self.blocks]
 
-    def forward(self, tokens: Tensor, cross: CrossKV, cache: DecoderCache | None = None,
+    def forward(self, tokens: Tensor, cross: CrossKV, cache: KVCache | None = None,
                 need_cross_weights: bool = False) -> tuple[Tensor, list[Tensor] | None]:
         """tokens (B, T) -> logits (B, T, n_vocab) in float32.
 
@@ -269,7 +167,7 @@ class TextDecoder(nn.Module):
             return self.output_projection(x).float()
         return (x @ self.token_embedding.weight.to(x.dtype).T).float()
 
-    def hidden(self, tokens: Tensor, cross: CrossKV, cache: DecoderCache | None = None,
+    def hidden(self, tokens: Tensor, cross: CrossKV, cache: KVCache | None = None,
                need_cross_weights: bool = False) -> tuple[Tensor, list[Tensor] | None]:
         """``forward`` without the logits: the final (layer-normed) hidden states (B, T, D), so a
         caller can project only the positions it needs (the logits are the costliest matmul)."""
@@ -303,9 +201,7 @@ class TextDecoder(nn.Module):
             h = block.attn_ln(x)
             q, k, v = a.project(h)
             if cache is not None:
-                cache.k[i][:, :, offset:offset + t] = k
-                cache.v[i][:, :, offset:offset + t] = v
-                k, v = cache.k[i][:, :, :offset + t], cache.v[i][:, :, :offset + t]
+                k, v = cache.append(i, k, v)
             x = x + a.attend(q, k, v, mask)[0]
 
             c = block.cross_attn

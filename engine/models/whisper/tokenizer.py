@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tokenizers import Tokenizer
 
-from engine.models.whisper.errors import CheckpointError
+from engine.models.common.errors import CheckpointError
 
 # openai/whisper's language table, in vocabulary order (the first 99; yue is the 100th in v3).
 LANGUAGES = {

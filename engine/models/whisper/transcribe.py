@@ -413,7 +413,7 @@ class WhisperPipeline:
 
     def __init__(self, folder: str | Path, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32,
                  compute_type: str | None = None):
-        from engine.models.whisper.errors import CheckpointError
+        from engine.models.common.errors import CheckpointError
         from engine.models.whisper.loading import load_whisper_model
 
         dtype, int8 = resolve_compute_type(compute_type, device, dtype)

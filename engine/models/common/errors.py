@@ -1,4 +1,4 @@
-"""Errors a person can act on when a checkpoint is not what it should be."""
+"""The one error every model family raises for a checkpoint a person has to fix."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 
 class CheckpointError(Exception):
-    """A model folder or weight file is missing, corrupt, truncated or of the wrong shape.
+    """A model folder or weight file is missing, corrupt, truncated, refused or of the wrong shape.
 
-    The message says which file, what was expected and what was found.
+    ``str()`` is the one line to show: which file, what was expected and what was found.
     """
 
 
