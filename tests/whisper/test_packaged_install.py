@@ -12,6 +12,7 @@ import pytest
 from engine.jobs import Cancelled
 from engine.models import catalog
 from engine.models.common.errors import CheckpointError
+from engine.models.whisper import sources
 
 
 def _string(text: str) -> bytes:
@@ -42,11 +43,11 @@ def fake(tmp_path, monkeypatch):
              site / "p1" / "config.json": b"{}", site / "p1" / "tokenizer.json": b"{}"}
     for path, data in files.items():
         path.write_bytes(data)
-    parts = catalog.PackagedParts(catalog.PACKAGED["base"], (site / "p1" / "model.bin.part1", site / "p2" / "model.bin.part2"),
+    parts = sources.PackagedParts(sources.PACKAGED["base"], (site / "p1" / "model.bin.part1", site / "p2" / "model.bin.part2"),
                                   (site / "p1" / "config.json", site / "p1" / "tokenizer.json"),
                                   {p: hashlib.sha256(d).digest() for p, d in files.items()})
-    monkeypatch.setattr(catalog, "packaged_parts", lambda name: parts if name == "base" else None)
-    monkeypatch.setattr(catalog, "_CHUNK", 1024)  # several chunks, so failures can land mid-file
+    monkeypatch.setattr(sources, "packaged_parts", lambda name: parts if name == "base" else None)
+    monkeypatch.setattr(sources, "_CHUNK", 1024)  # several chunks, so failures can land mid-file
     return parts, blob
 
 
@@ -91,14 +92,14 @@ def test_full_disk_mid_write_leaves_nothing(fake, monkeypatch):
         f = real_open(path, mode, *a, **kw)
         return Full(f) if "w" in mode and Path(path).name == "model.bin" else f
 
-    monkeypatch.setattr(catalog, "open", fake_open, raising=False)
+    monkeypatch.setattr(sources, "open", fake_open, raising=False)
     with pytest.raises(CheckpointError, match="disk is full.*Nothing was installed"):
         catalog.download_model("base")
     assert _left(catalog.models_dir()) == []
 
 
 def test_not_enough_free_space_is_said_before_writing(fake, monkeypatch):
-    monkeypatch.setattr(catalog.shutil, "disk_usage", lambda p: type("U", (), {"free": 1000})())
+    monkeypatch.setattr(sources.shutil, "disk_usage", lambda p: type("U", (), {"free": 1000})())
     with pytest.raises(CheckpointError, match="not enough disk space"):
         catalog.download_model("base")
     assert _left(catalog.models_dir()) == []
@@ -162,7 +163,7 @@ def test_without_the_packages_download_goes_to_the_hub(monkeypatch):
     import huggingface_hub
     from huggingface_hub.errors import LocalEntryNotFoundError
 
-    monkeypatch.setattr(catalog, "packaged_parts", lambda name: None)
+    monkeypatch.setattr(sources, "packaged_parts", lambda name: None)
     asked = []
 
     def offline(repo, **kw):

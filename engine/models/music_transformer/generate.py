@@ -49,6 +49,19 @@ def check_options(bars: float, variations: int, temperature: float, top_p: float
     check_range("top-p", top_p, TOP_P)
 
 
+def detect_folder(folder: Path) -> str:
+    """``"safetensors"`` when ``folder`` holds a Music Transformer (a usable config.json beside
+    model.safetensors); a CheckpointError saying what is missing otherwise. Reads no weights."""
+    config_path = Path(folder) / "config.json"
+    try:
+        MusicTransformerConfig.from_dict(json.loads(config_path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError) as exc:
+        raise CheckpointError(f"{folder} is not a Music Transformer folder: {config_path.name}: {exc}") from None
+    if not (Path(folder) / "model.safetensors").is_file():
+        raise CheckpointError(f"{folder} is not a Music Transformer folder: model.safetensors is missing")
+    return "safetensors"
+
+
 def load_model(folder: str | Path = ASSET_DIR, device: str = "cpu", dtype: torch.dtype = torch.float32) -> MusicTransformer:
     """``folder`` holds model.safetensors and config.json (what training and the assets ship);
     a CheckpointError names the file when either cannot be used."""
