@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import signal
-import sys
 import threading
 
-from engine.cli.common import float_in, int_in
+from engine.cli.common import fail, float_in, int_in, warn
 from engine.models.whisper.options import COMPUTE_TYPES
 
 
@@ -88,21 +87,18 @@ def cmd_record(args: argparse.Namespace) -> int:
         library = TakeLibrary()
         device = find_device(args.device, "input", exact=True)
     except (AudioUnavailable, TakeError, OSError) as exc:
-        print(f"motet: {exc}", file=sys.stderr)
-        return 2
+        return fail(str(exc))
     model = None
     if args.transcribe:  # before anything is recorded: a model that cannot load stops it here
         try:
             model = _load_live_model(args)
         except Exception as exc:  # noqa: BLE001 - CheckpointError, a damaged or foreign file
-            print(f"motet: the model for --transcribe cannot be used: {exc}", file=sys.stderr)
-            return 2
+            return fail(f"the model for --transcribe cannot be used: {exc}")
     try:
         session = RecordingSession(library, device, channels=args.channels, name=args.name,
-                                   on_error=lambda m: print(f"motet: {m}", file=sys.stderr))
+                                   on_error=warn)
     except (AudioUnavailable, TakeError, OSError) as exc:  # a read-only or full data folder
-        print(f"motet: {exc}", file=sys.stderr)
-        return 2
+        return fail(str(exc))
     live = None
     try:
         live = _start_live(model, session, transcript_path(session.take.path)) if model else None
@@ -114,8 +110,7 @@ def cmd_record(args: argparse.Namespace) -> int:
             library.discard_recovery(session.take)
         except (TakeError, OSError):
             pass
-        print(f"motet: {exc}", file=sys.stderr)
-        return 2
+        return fail(str(exc))
     done = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: done.set())
     signal.signal(signal.SIGTERM, lambda *_: done.set())
@@ -128,12 +123,11 @@ def cmd_record(args: argparse.Namespace) -> int:
             break
         if live is not None and not live_failed and live[1].error:  # say so now; the take goes on
             live_failed = True
-            print(f"motet: live transcription failed: {live[1].error}; still recording, the audio is kept",
-                  file=sys.stderr, flush=True)
+            warn(f"live transcription failed: {live[1].error}; still recording, the audio is kept")
     try:
         take = session.stop()
     except (TakeError, OSError) as exc:  # not filed (a full disk): the audio waits in recovery/
-        print(f"motet: {exc}", file=sys.stderr)
+        warn(str(exc))
         if live is not None:
             live[0].shutdown()
         return 1
@@ -143,13 +137,13 @@ def cmd_record(args: argparse.Namespace) -> int:
         queue.shutdown()
         if job.error:
             live_failed = True
-            print(f"motet: live transcription failed: {job.error}", file=sys.stderr)
+            warn(f"live transcription failed: {job.error}")
         elif job.result is not None:
             try:
                 library.save_transcript(take.id, job.result)
             except (TakeError, OSError) as exc:
                 live_failed = True
-                print(f"motet: the transcript was not saved with the take: {exc}", file=sys.stderr)
+                warn(f"the transcript was not saved with the take: {exc}")
     print(f"saved '{take.name}': {take.duration:.2f} s -> {take.path}")
     return 1 if session.error or live_failed else 0
 
@@ -213,7 +207,7 @@ def cmd_takes(args: argparse.Namespace) -> int:
                     t = lib.recover(take)
                 except Exception as exc:  # noqa: BLE001 - a damaged file, a full disk: the others go on
                     failed += 1
-                    print(f"motet: could not recover '{take.name}': {exc}", file=sys.stderr)
+                    warn(f"could not recover '{take.name}': {exc}")
                     continue
                 print(f"recovered '{t.name}': {t.duration:.2f} s -> {t.path}")
         for t in lib.list():
@@ -224,8 +218,7 @@ def cmd_takes(args: argparse.Namespace) -> int:
                   + ", ".join(f"'{t.name}'" for t in live))
         pending = lib.pending_recoveries()
     except TakeError as exc:  # the library is missing, unreadable, or held too long by another Motet
-        print(f"motet: {exc}", file=sys.stderr)
-        return 2
+        return fail(str(exc))
     if pending:
         print(f"{len(pending)} take(s) left by a crash; run `motet takes --recover`")
     return 1 if failed else 0

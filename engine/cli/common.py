@@ -7,6 +7,17 @@ import math
 import sys
 
 
+def warn(message: str, after_progress: bool = False) -> None:
+    """One line on stderr: ``motet: message`` (on a new line when a progress bar was showing)."""
+    print(f"{chr(10) if after_progress else ''}motet: {message}", file=sys.stderr, flush=True)
+
+
+def fail(message: str, status: int = 2, after_progress: bool = False) -> int:
+    """``warn`` and the exit status to return: ``return fail("...")``."""
+    warn(message, after_progress)
+    return status
+
+
 def progress_bar(label: str) -> "callable":
     def show(fraction: float) -> None:
         print(f"\r{label} {fraction * 100:5.1f}%", end="", file=sys.stderr, flush=True)

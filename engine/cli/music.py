@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from engine.cli.common import float_in, int_in, progress_bar
+from engine.cli.common import fail, float_in, int_in, progress_bar
 from engine.models.music_transformer.options import (
     BARS,
     BATCH,
@@ -58,11 +58,6 @@ def add_parsers(sub) -> None:
     p.add_argument("--out", default=".", help="folder for <name>-continued-N.mid")
 
 
-def _fail(message: str, status: int = 2) -> int:
-    print(f"motet: {message}", file=sys.stderr)
-    return status
-
-
 def cmd_train(args: argparse.Namespace) -> int:
     import torch
 
@@ -76,9 +71,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     try:
         device = str(choose_device(args.device).torch_device)
     except DeviceError as exc:
-        return _fail(f"--device: {exc}")
+        return fail(f"--device: {exc}")
     if args.d_model % args.heads:
-        return _fail(f"--d-model {args.d_model} must be divisible by --heads {args.heads}")
+        return fail(f"--d-model {args.d_model} must be divisible by --heads {args.heads}")
     try:
         config = MusicTransformerConfig(d_model=args.d_model, n_layers=args.layers, n_heads=args.heads,
                                         d_ff=4 * args.d_model, position=args.position)
@@ -86,7 +81,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                                eval_every=args.eval_every, lr=args.lr)
         check_training(config, options)
     except ValueError as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
     if args.threads:
         torch.set_num_threads(args.threads)
     data = Path(args.data)
@@ -113,10 +108,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         write_text(Path(args.out) / "log.json", json.dumps(log, indent=1))
     except (ValueError, CheckpointError) as exc:  # a folder trained with another configuration
-        return _fail(str(exc))
+        return fail(str(exc))
     except OSError as exc:  # a dataset or output folder that cannot be read or written
         where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
-        return _fail(f"{where}{exc.strerror or exc}", 1)
+        return fail(f"{where}{exc.strerror or exc}", 1)
     print(json.dumps({"best_valid_nll": log["best_valid_nll"], "test_nll": nll, "steps": log["steps"][-1:],
                       "position": args.position, "weights": str(Path(args.out) / "best")}))
     return 0
@@ -131,28 +126,28 @@ def cmd_continue(args: argparse.Namespace) -> int:
     try:
         score = midifile.read_midi(args.midi)
     except midifile.MidiFileError as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
     if args.track is not None and args.track >= len(score.tracks):
         count = len(score.tracks)
-        return _fail(f"--track {args.track}: '{Path(args.midi).name}' has {count} track{'s' * (count != 1)}"
+        return fail(f"--track {args.track}: '{Path(args.midi).name}' has {count} track{'s' * (count != 1)}"
                      + (f" (0 to {count - 1})" if count else ""))
     out = Path(args.out)
     try:  # before generating: a folder that cannot be made is known at once
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        return _fail(f"--out {out}: cannot make this folder ({exc.strerror or exc})")
+        return fail(f"--out {out}: cannot make this folder ({exc.strerror or exc})")
     tracks = [args.track] if args.track is not None else [i for i, t in enumerate(score.tracks) if not t.is_drums]
     prompt = [n for i in tracks for n in score.tracks[i].notes]
     try:
         variations = music_jobs.continue_motif(None, score, prompt, args.bars, args.variations, args.temperature,
                                                args.top_p, args.seed, model_folder=args.model)
     except (CheckpointError, ValueError) as exc:  # a model folder that cannot be used, nothing to continue
-        return _fail(str(exc))
+        return fail(str(exc))
     for i, notes in enumerate(variations, start=1):
         result = music_jobs.with_notes(score, tracks[0] if tracks else 0, notes)
         try:
             path = midifile.write_midi(result, out / f"{Path(args.midi).stem}-continued-{i}.mid")
         except WriteError as exc:  # its message names the file and the cause
-            return _fail(str(exc), 1)
+            return fail(str(exc), 1)
         print(f"{path}: {len(notes)} new notes")
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from engine.cli.common import int_in, progress_bar
+from engine.cli.common import fail, int_in, progress_bar, warn
 from engine.models.whisper.options import COMPUTE_TYPES, DEFAULT_BATCH, MAX_BATCH, MAX_BEAM_SIZE
 
 
@@ -63,8 +63,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     out_dir = Path(args.output_dir)
     problem = _output_problem(out_dir, [Path(name) for name in args.files], args.format)
     if problem:  # before the model loads: a mistake in the command costs nothing
-        print(f"motet: {problem}", file=sys.stderr)
-        return 2
+        return fail(str(problem))
     try:
         # int8 runs on the CPU: with --device auto that is where it goes; an explicit GPU is refused
         device = choose_device("cpu" if args.compute_type == "int8" and args.device == "auto" else args.device)
@@ -72,19 +71,15 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
         pipeline = WhisperPipeline(folder, device=device.torch_device, dtype=choose_dtype(device),
                                    compute_type=args.compute_type)
     except (ValueError, CheckpointError) as exc:
-        print(f"motet: {exc}", file=sys.stderr)
-        return 2
+        return fail(str(exc))
     if args.language and not pipeline.model.config.is_multilingual and args.language != "en":
-        print(f"motet: {pipeline.info['name']} is English-only; --language {args.language} needs a multilingual model",
-              file=sys.stderr)
-        return 2
+        return fail(f"{pipeline.info['name']} is English-only; --language {args.language} needs a multilingual model")
     options = TranscribeOptions(language=args.language, task=args.task, beam_size=args.beam_size,
                                 word_timestamps=args.word_timestamps)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        print(f"motet: cannot make the folder {out_dir}: {exc.strerror or exc}", file=sys.stderr)
-        return 2
+        return fail(f"cannot make the folder {out_dir}: {exc.strerror or exc}")
     failures = 0
     names = list(args.files)
     finished = 0
@@ -104,7 +99,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
                 raise result
             out = write_transcript(result, out_dir / f"{Path(name).stem}.{args.format}", args.format)
         except (AudioFileError, OSError, ValueError) as exc:
-            print(f"\nmotet: {exc}", file=sys.stderr)
+            warn(f"{exc}", after_progress=True)
             failures += 1
             continue
         rtf = result.compute_seconds / result.duration if result.duration else 0.0
@@ -154,7 +149,6 @@ def cmd_models(args: argparse.Namespace) -> int:
     try:
         path = catalog.download_model(args.name, progress=progress_bar(args.name), family_name=args.family or "whisper")
     except CheckpointError as exc:
-        print(f"\nmotet: {exc}", file=sys.stderr)
-        return 2
+        return fail(f"{exc}", 2, after_progress=True)
     print(f"\rdownloaded {args.name} -> {path}")
     return 0
