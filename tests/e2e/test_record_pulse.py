@@ -11,12 +11,12 @@ import time
 import numpy as np
 import pytest
 import soundfile as sf
-from PySide6.QtCore import Qt
 from audio_helpers import active_span, peak_frequency, write_tone
+from PySide6.QtCore import Qt
 from qt_wait import wait_until
 
 from engine.audio.takes import TakeLibrary
-from gui.main_window import MainWindow
+from gui.shell.main_window import MainWindow
 
 pytestmark = pytest.mark.pulse
 

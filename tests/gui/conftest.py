@@ -3,9 +3,9 @@
 import pytest
 
 from engine.jobs import JobQueue
-from gui.jobs import JobsBridge
-from gui.record_view import RecordView
-from gui.settings import app_settings
+from gui.common.settings import app_settings
+from gui.jobs.bridge import JobsBridge
+from gui.record.view import RecordView
 
 
 @pytest.fixture

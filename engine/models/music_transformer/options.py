@@ -8,6 +8,7 @@ line's parser must stay cheap.
 
 from __future__ import annotations
 
+from engine.models.common.limits import check_range  # noqa: F401 - re-exported: the family's limits and their check
 from engine.models.music_transformer.events import VOCAB_SIZE
 
 # Continue: (lowest, highest) of each option. Variations are the batch of the KV cache (about
@@ -33,9 +34,3 @@ LR = (0.0, 1.0)  # the lowest excluded
 THREADS = (1, 1024)
 MAX_TRAIN_ATTENTION_BYTES = 16 << 30  # attention scores kept for the backward pass, all layers
 
-
-def check_range(name: str, value, limits: tuple) -> None:
-    """ValueError naming ``name`` unless ``value`` is a finite number within ``limits``."""
-    low, high = limits
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
-        raise ValueError(f"{name} must be between {low:g} and {high:g}, not {value!r}")

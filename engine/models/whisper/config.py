@@ -58,6 +58,16 @@ class WhisperConfig:
         decoder = (self.n_vocab + self.n_text_ctx) * dt + self.n_text_layer * 16 * dt * dt
         return encoder + decoder
 
+    def check_alignment_heads(self, source: object) -> None:
+        """CheckpointError naming ``source`` when an alignment head lies outside the decoder."""
+        bad = [(layer, head) for layer, head in self.alignment_heads
+               if not (0 <= layer < self.n_text_layer and 0 <= head < self.n_text_head)]
+        if bad:
+            from engine.models.common.errors import CheckpointError
+
+            raise CheckpointError(f"{source}: alignment heads {bad[:4]} lie outside the decoder's "
+                                  f"{self.n_text_layer} layers x {self.n_text_head} heads")
+
     def problems(self, names: dict[str, str] | None = None) -> list[str]:
         """What makes this config unbuildable or absurd, each in a few words (empty: fine).
 

@@ -84,11 +84,7 @@ def _config(folder: Path, mb: ModelBin, v: Variables) -> WhisperConfig:
         except (OSError, ValueError, TypeError, AttributeError) as exc:
             raise CheckpointError(f"{meta_path} is not a CTranslate2 Whisper config (alignment_heads as "
                                   f"[layer, head] pairs, suppress_ids, suppress_ids_begin): {exc}") from exc
-        bad = [(layer, head) for layer, head in cfg.alignment_heads
-               if not (0 <= layer < cfg.n_text_layer and 0 <= head < cfg.n_text_head)]
-        if bad:
-            raise CheckpointError(f"{meta_path}: alignment heads {bad[:4]} lie outside the decoder's "
-                                  f"{cfg.n_text_layer} layers x {cfg.n_text_head} heads")
+        cfg.check_alignment_heads(meta_path)
     return cfg
 
 

@@ -107,11 +107,7 @@ def config_from_hf(folder: Path) -> WhisperConfig:
             cfg.suppress_tokens = _token_list(g, "suppress_tokens", gen_path)
         if g.get("begin_suppress_tokens") is not None:
             cfg.begin_suppress_tokens = _token_list(g, "begin_suppress_tokens", gen_path)
-        bad = [(layer, head) for layer, head in cfg.alignment_heads
-               if not (0 <= layer < cfg.n_text_layer and 0 <= head < cfg.n_text_head)]
-        if bad:
-            raise CheckpointError(f"{gen_path}: alignment heads {bad[:4]} lie outside the decoder's "
-                                  f"{cfg.n_text_layer} layers x {cfg.n_text_head} heads")
+        cfg.check_alignment_heads(gen_path)
     return cfg
 
 

@@ -1,0 +1,1 @@
+"""What every feature shares: persistent settings and small widgets (banner, durations, exports)."""

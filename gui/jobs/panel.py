@@ -1,0 +1,178 @@
+"""The Jobs panel: queued, running and ended jobs with progress, errors and Cancel buttons.
+
+It shows the jobs in a ``QTreeView`` over :class:`JobsModel`; progress bars and Cancel buttons
+are painted by :class:`JobsDelegate`, and rows are updated in place as the bridge's batches come.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QEvent, QObject, QRect, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTreeView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.jobs import JobEvent, JobQueue, JobState
+from gui.jobs.bridge import JobsBridge
+from gui.jobs.delegate import JobsDelegate
+from gui.jobs.model import JobsModel
+
+__all__ = ["JobsPanel"]
+
+
+class JobsPanel(QWidget):
+    """Queued, running and ended jobs with their progress, errors and Cancel buttons."""
+
+    cancelRequested = Signal(int)  # job id, after queue.cancel() was called for it
+
+    ANIMATION_MS = 50
+
+    def __init__(self, bridge: JobsBridge, queue: JobQueue, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.bridge = bridge
+        self.queue = queue
+        self.setObjectName("JobsPanel")
+
+        self.model = JobsModel(self)
+        self.delegate = JobsDelegate(self)
+
+        self.header_label = QLabel(self)
+        self.header_label.setObjectName("jobsCounts")
+        self.clear_button = QPushButton("Clear finished", self)
+        self.clear_button.setObjectName("clearFinished")
+        self.clear_button.setToolTip("Remove finished, failed and cancelled jobs from the list")
+
+        self.view = self._build_view()
+        self.view.installEventFilter(self)  # Delete cancels the selected jobs
+
+        top = QHBoxLayout()
+        top.setContentsMargins(0, 0, 0, 0)
+        top.addWidget(self.header_label, 1)
+        top.addWidget(self.clear_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(top)
+        layout.addWidget(self.view, 1)
+
+        self._busy_timer = QTimer(self)
+        self._busy_timer.setInterval(self.ANIMATION_MS)
+        self._busy_timer.timeout.connect(self._animate_busy)
+
+        self.delegate.cancelClicked.connect(self.cancel_job)
+        self.clear_button.clicked.connect(self.clear_finished)
+        self.model.countsChanged.connect(self._update_counts)
+        bridge.batch.connect(self._on_batch)
+
+        self.model.add_jobs(queue.jobs())  # jobs submitted before the panel existed
+        self._update_counts()
+        self._update_busy_timer()
+
+    # -- construction ----------------------------------------------------------------------
+    def _build_view(self) -> QTreeView:
+        """The job list: uniform rows (cheap with many jobs), progress and Cancel painted by the delegate."""
+        view = QTreeView(self)
+        view.setObjectName("jobsView")
+        view.setModel(self.model)
+        view.setItemDelegate(self.delegate)
+        view.setRootIsDecorated(False)
+        view.setUniformRowHeights(True)  # keeps layout O(1) per change with many rows
+        view.setAlternatingRowColors(True)
+        view.setAllColumnsShowFocus(True)
+        view.setMouseTracking(True)
+        view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        view.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        header = view.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(JobsModel.COL_MESSAGE, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(JobsModel.COL_CANCEL, QHeaderView.ResizeMode.Fixed)
+        view.setColumnWidth(JobsModel.COL_TITLE, 200)
+        view.setColumnWidth(JobsModel.COL_STATE, 90)
+        view.setColumnWidth(JobsModel.COL_PROGRESS, 140)
+        view.setColumnWidth(JobsModel.COL_CANCEL, 76)
+        return view
+
+    # -- actions ---------------------------------------------------------------------------
+    @Slot(int)
+    def cancel_job(self, job_id: int) -> bool:
+        """Ask the queue to cancel ``job_id`` (never waits for it to stop)."""
+        ok = self.queue.cancel(job_id)
+        if ok:
+            self.model.mark_cancel_requested(job_id)
+            self.cancelRequested.emit(job_id)
+        return ok
+
+    @Slot()
+    def clear_finished(self) -> None:
+        """Forget ended jobs in the queue and remove their rows."""
+        self.queue.forget_finished()
+        self.model.remove_done()
+
+    def cancel_button_rect(self, job_id: int) -> QRect:
+        """Where the Cancel button of ``job_id`` is, in viewport coordinates (empty if none)."""
+        r = self.model.row_of(job_id)
+        if r < 0:
+            return QRect()
+        cell = self.view.visualRect(self.model.index(r, JobsModel.COL_CANCEL))
+        return JobsDelegate.button_rect(cell) if cell.isValid() else QRect()
+
+    def counts_text(self) -> str:
+        return self.header_label.text()
+
+    # -- events ----------------------------------------------------------------------------
+    @Slot(object)
+    def _on_batch(self, events: list[JobEvent]) -> None:
+        self.model.apply_events(events)
+        self._update_busy_timer()
+
+    def _update_counts(self) -> None:
+        c = self.model.counts()
+        parts = [f"{c[s]} {s.value}" for s in (JobState.RUNNING, JobState.QUEUED, JobState.FINISHED,
+                                                JobState.FAILED, JobState.CANCELLED) if c[s]]
+        self.header_label.setText(" · ".join(parts) if parts else "No jobs")
+        self.clear_button.setEnabled(any(c[s] for s in JobState if s.done))
+
+    def _busy_rows(self) -> list[int]:
+        if not self.model.counts()[JobState.RUNNING]:
+            return []
+        m = self.model
+        return [i for i in range(m.rowCount())
+                if m.row_at(i).state is JobState.RUNNING and m.row_at(i).progress is None]
+
+    def _update_busy_timer(self) -> None:
+        busy = bool(self._busy_rows())
+        if busy and not self._busy_timer.isActive():
+            self._busy_timer.start()
+        elif not busy and self._busy_timer.isActive():
+            self._busy_timer.stop()
+
+    def _animate_busy(self) -> None:
+        rows = self._busy_rows()
+        if not rows:
+            self._busy_timer.stop()
+            return
+        vp = self.view.viewport()
+        for r in rows:
+            rect = self.view.visualRect(self.model.index(r, JobsModel.COL_PROGRESS))
+            if rect.isValid() and rect.intersects(vp.rect()):
+                vp.update(rect)
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        if obj is self.view and event.type() == QEvent.Type.KeyPress:
+            assert isinstance(event, QKeyEvent)
+            if event.key() == Qt.Key.Key_Delete:  # Delete cancels the selected active jobs
+                ids = {int(i.data(JobsModel.JobIdRole)) for i in self.view.selectionModel().selectedRows()}
+                for job_id in sorted(ids):
+                    row = self.model.job_row(job_id)
+                    if row is not None and row.active and not row.cancel_requested:
+                        self.cancel_job(job_id)
+                return bool(ids)
+        return super().eventFilter(obj, event)

@@ -1,0 +1,62 @@
+"""The Record view's input devices: list them, remember the chosen one, say why none can be used."""
+
+from __future__ import annotations
+
+from engine.audio import devices as audio_devices
+from engine.audio.devices import AudioDevice, AudioUnavailable
+from gui.common.settings import Keys, get_str
+
+
+class InputDevicesMixin:
+    """Part of :class:`gui.record.view.RecordView`: the device combo box and its Refresh button."""
+
+    def refresh_devices(self, rescan: bool = False) -> None:
+        if self.session is not None:
+            return  # never swap devices under a running recording
+        reason = ""
+        if rescan:
+            self.stop_playback()  # re-initialising PortAudio ends every open stream
+            try:
+                audio_devices.rescan()
+            except AudioUnavailable as exc:
+                reason = str(exc)
+        try:
+            devices = [d for d in audio_devices.list_devices() if d.max_input_channels > 0]
+        except AudioUnavailable as exc:
+            devices, reason = [], str(exc)
+        wanted = get_str(self.settings, Keys.AUDIO_INPUT_DEVICE) or None
+        self.device_combo.blockSignals(True)
+        self.device_combo.clear()
+        for d in devices:
+            self.device_combo.addItem(f"{d.name}  ·  {d.default_samplerate / 1000:g} kHz", d)
+        chosen = next((i for i, d in enumerate(devices) if d.name == wanted), None)
+        if chosen is None:
+            chosen = next((i for i, d in enumerate(devices) if d.is_default_input), 0)
+        if devices:
+            self.device_combo.setCurrentIndex(chosen)
+        self.device_combo.blockSignals(False)
+        has_input = bool(devices)
+        self.record_button.setEnabled(has_input)
+        self.device_combo.setEnabled(has_input)
+        if has_input:
+            self.reason_label.hide()
+        else:
+            why = f" ({reason})" if reason else ""
+            self.reason_label.setText(
+                f"Recording is unavailable: no audio input device was found{why}. "
+                "Connect a microphone, then press Refresh.")
+            self.reason_label.show()
+        self.inputChanged.emit(self.input_description())
+
+    def current_device(self) -> AudioDevice | None:
+        return self.device_combo.currentData()
+
+    def input_description(self) -> str:
+        d = self.current_device()
+        return d.name if d else "No audio input"
+
+    def _device_changed(self, _index: int) -> None:
+        d = self.current_device()
+        if d is not None:
+            self.settings.setValue(Keys.AUDIO_INPUT_DEVICE, d.name)
+        self.inputChanged.emit(self.input_description())

@@ -1,0 +1,189 @@
+"""The Record view's takes: the list, and what can be done with one (play, rename, delete, export,
+transcribe). Loading and exporting run on the job queue, so a long take never freezes the window."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.audio.devices import AudioUnavailable
+from engine.audio.takes import safe_filename
+from engine.jobs import Priority
+from engine.tasks import takes as take_jobs
+from gui.common.settings import Keys, get_str
+from gui.common.widgets import format_duration
+
+
+class TakesMixin:
+    """Part of :class:`gui.record.view.RecordView`: the takes list, its buttons and their actions."""
+
+    def _build_takes_box(self) -> QWidget:
+        """The takes list (rename in place) with its row of buttons under it."""
+        self.takes = QTreeWidget()
+        self.takes.setObjectName("takes")
+        self.takes.setHeaderLabels(["Name", "Date", "Duration"])
+        self.takes.setRootIsDecorated(False)
+        self.takes.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.takes.setEditTriggers(QAbstractItemView.EditTrigger.EditKeyPressed
+                                   | QAbstractItemView.EditTrigger.DoubleClicked)
+        header = self.takes.header()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
+        self.play_button = QPushButton("▶ Play")
+        self.stop_play_button = QPushButton("■ Stop")
+        self.rename_button = QPushButton("Rename")
+        self.delete_button = QPushButton("Delete")
+        self.export_button = QPushButton("Export…")
+        self.transcribe_button = QPushButton("Transcribe")
+        self.transcribe_button.setToolTip("Transcribe the selected take with Whisper")
+        take_buttons = QHBoxLayout()
+        for b in (self.play_button, self.stop_play_button, self.rename_button, self.delete_button,
+                  self.export_button, self.transcribe_button):
+            take_buttons.addWidget(b)
+        take_buttons.addStretch(1)
+        takes_box = QWidget()
+        takes_layout = QVBoxLayout(takes_box)
+        takes_layout.setContentsMargins(0, 0, 0, 0)
+        takes_layout.addWidget(QLabel("<b>Takes</b>"))
+        takes_layout.addWidget(self.takes, 1)
+        takes_layout.addLayout(take_buttons)
+        return takes_box
+
+    def refresh_takes(self, select: str | None = None) -> None:
+        self.takes.blockSignals(True)
+        self.takes.clear()
+        for take in self.library.list():
+            created = take.created_dt.strftime("%Y-%m-%d %H:%M")
+            item = QTreeWidgetItem([take.name, created, format_duration(take.duration)])
+            item.setData(0, Qt.ItemDataRole.UserRole, take.id)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
+            item.setTextAlignment(2, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            self.takes.addTopLevelItem(item)
+            if take.id == select:
+                item.setSelected(True)
+                self.takes.setCurrentItem(item)
+        self.takes.blockSignals(False)
+        self._update_take_buttons()
+
+    def selected_take_id(self) -> str | None:
+        items = self.takes.selectedItems()
+        return items[0].data(0, Qt.ItemDataRole.UserRole) if items else None
+
+    def _update_take_buttons(self) -> None:
+        has = self.selected_take_id() is not None
+        for b in (self.play_button, self.rename_button, self.delete_button, self.export_button,
+                  self.transcribe_button):
+            b.setEnabled(has)
+
+    def _transcribe_selected(self) -> None:
+        take_id = self.selected_take_id()
+        if take_id is not None:
+            self.transcribeRequested.emit(self.library.get(take_id).path)
+
+    def _item_renamed(self, item: QTreeWidgetItem, column: int) -> None:
+        if column != 0:
+            return
+        take_id = item.data(0, Qt.ItemDataRole.UserRole)
+        try:
+            self.library.rename(take_id, item.text(0))
+        except (ValueError, KeyError, OSError) as exc:
+            self.banner.show_message(f"Could not rename the take: {exc}", "error")
+            self.refresh_takes(select=take_id)
+
+    def rename_take(self, take_id: str, name: str) -> None:
+        self.library.rename(take_id, name)
+        self.refresh_takes(select=take_id)
+
+    def _rename_selected(self) -> None:
+        items = self.takes.selectedItems()
+        if items:
+            self.takes.editItem(items[0], 0)
+
+    def delete_selected(self, confirm: bool = True) -> None:
+        take_id = self.selected_take_id()
+        if take_id is None:
+            return
+        take = self.library.get(take_id)
+        if confirm and QMessageBox.question(
+            self, "Delete take", f"Delete '{take.name}' ({format_duration(take.duration)})? This cannot be undone.",
+        ) != QMessageBox.StandardButton.Yes:
+            return
+        if self._playing_take == take_id:
+            self.stop_playback()
+        self.library.delete(take_id)
+        self.refresh_takes()
+        self.statusMessage.emit(f"Deleted '{take.name}'")
+
+    def _export_selected(self) -> None:
+        take_id = self.selected_take_id()
+        if take_id is None:
+            return
+        take = self.library.get(take_id)
+        folder = get_str(self.settings, Keys.PATHS_EXPORT_DIR, str(Path.home()))
+        path, chosen = QFileDialog.getSaveFileName(
+            self, "Export take", str(Path(folder) / f"{safe_filename(take.name)}.wav"),
+            "WAV audio (*.wav);;FLAC audio (*.flac)")
+        if not path:
+            return
+        if not Path(path).suffix:
+            path += ".flac" if "FLAC" in chosen else ".wav"
+        self.settings.setValue(Keys.PATHS_EXPORT_DIR, str(Path(path).parent))
+        self.export_take(take_id, path)
+
+    def export_take(self, take_id: str, path: str) -> int:
+        """Export on the job queue (a long take must not freeze the window); returns the job id."""
+        take = self.library.get(take_id)
+        job = self.queue.submit(take_jobs.export_take, self.library, take_id, path, kind="export",
+                                title=f"Export '{take.name}'", priority=Priority.INTERACTIVE, lane="cpu")
+        self.bridge.watch(job.id, on_finished=lambda out: self.statusMessage.emit(f"Exported to {out}"),
+                          on_failed=lambda message, _: self.banner.show_message(
+                              f"Export '{take.name}' failed: {message}", "error"))
+        return job.id
+
+    # -- playback ----------------------------------------------------------------------------
+    def play_selected(self, start: float = 0.0, end: float | None = None) -> None:
+        take_id = self.selected_take_id()
+        if take_id is None:
+            return
+        take = self.library.get(take_id)
+
+        job = self.queue.submit(take_jobs.load_take, self.library, take_id, kind="load", title=f"Load '{take.name}'",
+                                priority=Priority.INTERACTIVE, lane="cpu")
+        self.bridge.watch(job.id, on_finished=lambda loaded: self._play_loaded(take_id, loaded, start, end),
+                          on_failed=lambda message, _: self.banner.show_message(
+                              f"Load '{take.name}' failed: {message}", "error"))
+
+    def _play_loaded(self, take_id: str, loaded, start: float, end: float | None) -> None:
+        audio, sr = loaded
+        try:
+            self.player.play(audio, sr, start=start, end=end)
+            self._playing_take = take_id
+            self.statusMessage.emit("Playing")
+        except AudioUnavailable as exc:
+            self.banner.show_message(f"Cannot play: {exc}", "error")
+
+    def play_span(self, start: float, end: float) -> None:
+        """A transcript line was clicked: play that part of the selected take."""
+        if self.recording:
+            self.statusMessage.emit("Playback is available once the recording has stopped")
+            return
+        self.play_selected(start, end)
+
+    def stop_playback(self) -> None:
+        self.player.stop()
+        self._playing_take = None

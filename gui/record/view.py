@@ -1,0 +1,305 @@
+"""The Record view: pick an input, record with a live spectrogram, level meter and live
+transcript, manage takes (each with its stored transcript).
+
+The view is put together from this folder's parts: input devices (``devices``), the takes list
+and its actions (``takes``), the live transcription job (``live_transcription``) and crash
+recovery (``recovery``). Recording itself, settings and shutdown are here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSplitter, QVBoxLayout, QWidget
+
+from engine.audio.dsp import level_dbfs
+from engine.audio.playback import Player
+from engine.audio.session import RecordingSession
+from engine.audio.takes import Take, TakeError, TakeLibrary
+from engine.jobs import JobQueue, JobState
+from gui.common.settings import Keys, get_float, get_str
+from gui.common.widgets import Banner, format_duration
+from gui.jobs.bridge import JobsBridge
+from gui.record.devices import InputDevicesMixin
+from gui.record.level_meter import LevelMeter
+from gui.record.live_transcript import LiveTranscriptPanel
+from gui.record.live_transcription import LiveTranscriptionMixin
+from gui.record.recovery import RecoveryMixin
+from gui.record.takes import TakesMixin
+from gui.spectrogram.view import SpectrogramView
+
+
+class RecordView(InputDevicesMixin, TakesMixin, LiveTranscriptionMixin, RecoveryMixin, QWidget):
+    inputChanged = Signal(str)
+    statusMessage = Signal(str)
+    recordingChanged = Signal(bool)
+    takeAdded = Signal(object)
+    transcribeRequested = Signal(str)  # the path of a take to transcribe
+    _recordingError = Signal(str)  # from the recorder/capture threads
+    _liveUpdate = Signal(object)  # from the live transcription job's thread
+
+    UPDATE_MS = 16  # ~60 display updates per second
+
+    def __init__(self, library: TakeLibrary, queue: JobQueue, bridge: JobsBridge, settings: QSettings,
+                 parent: QWidget | None = None, compute: Callable[[], tuple] | None = None) -> None:
+        super().__init__(parent)
+        self.library = library
+        self.queue = queue
+        self.bridge = bridge
+        self.settings = settings
+        self.session: RecordingSession | None = None
+        self._reader = None
+        self.player = Player()
+        self._playing_take: str | None = None
+        self._compute = compute
+        self._live_jobs: dict[int, Take] = {}  # live transcription job id -> its take
+        self._live_job_id: int | None = None  # the one of the recording in progress
+        self._live_reader = None
+
+        top = self._build_input_row()
+        self.banner = Banner()
+        self.spectrogram = SpectrogramView()
+        takes_box = self._build_takes_box()
+        self.transcript = LiveTranscriptPanel()
+        self._build_layout(top, takes_box)
+        self._connect_signals()
+        self._add_shortcuts()
+
+        self._load_settings()
+        self.refresh_devices()
+        self.refresh_takes()
+        self._offer_recovery()
+
+    # -- construction ------------------------------------------------------------------------
+    def _build_input_row(self) -> QHBoxLayout:
+        """Input device, Refresh, Record, elapsed time, level meter, overflow count."""
+        self.device_combo = QComboBox()
+        self.device_combo.setMinimumWidth(160)
+        self.device_combo.setToolTip("Audio input device")
+        self.refresh_button = QPushButton("Refresh")
+        self.refresh_button.setToolTip("Look for audio devices again")
+        self.record_button = QPushButton("● Record")
+        self.record_button.setCheckable(True)
+        self.record_button.setToolTip("Start or stop recording (Space)")
+        self.record_button.setMinimumWidth(110)
+        self.elapsed_label = QLabel(format_duration(0))
+        self.elapsed_label.setStyleSheet("font-family: monospace; font-size: 15px;")
+        self.overflow_label = QLabel("")
+        self.overflow_label.setToolTip("Audio blocks the computer could not keep up with")
+        self.meter = LevelMeter()
+        self.reason_label = QLabel("")
+        self.reason_label.setStyleSheet("color: #a33;")
+        self.reason_label.setWordWrap(True)
+
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Input:"))
+        top.addWidget(self.device_combo, 1)
+        top.addWidget(self.refresh_button)
+        top.addSpacing(12)
+        top.addWidget(self.record_button)
+        top.addWidget(self.elapsed_label)
+        top.addWidget(self.meter, 1)
+        top.addWidget(self.overflow_label)
+        return top
+
+    def _build_layout(self, top: QHBoxLayout, takes_box: QWidget) -> None:
+        """The input row above the spectrogram, live transcript and takes, which share a splitter."""
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(self.spectrogram)
+        splitter.addWidget(self.transcript)
+        splitter.addWidget(takes_box)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+        splitter.setStretchFactor(2, 2)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.reason_label)
+        layout.addWidget(self.banner)
+        layout.addWidget(splitter, 1)
+
+    def _connect_signals(self) -> None:
+        """The display timer, and each button, list and job signal to its handler."""
+        self.timer = QTimer(self)
+        self.timer.setInterval(self.UPDATE_MS)
+        self.timer.timeout.connect(self._tick)
+        self.record_button.clicked.connect(self._record_clicked)
+        self.refresh_button.clicked.connect(lambda: self.refresh_devices(rescan=True))
+        self.device_combo.currentIndexChanged.connect(self._device_changed)
+        self.play_button.clicked.connect(lambda: self.play_selected())
+        self.stop_play_button.clicked.connect(self.stop_playback)
+        self.rename_button.clicked.connect(self._rename_selected)
+        self.delete_button.clicked.connect(lambda: self.delete_selected(confirm=True))
+        self.export_button.clicked.connect(self._export_selected)
+        self.transcribe_button.clicked.connect(self._transcribe_selected)
+        self.takes.itemChanged.connect(self._item_renamed)
+        self.takes.itemSelectionChanged.connect(self._update_take_buttons)
+        self.takes.itemActivated.connect(lambda *_: self.play_selected())
+        self._recordingError.connect(self._on_recording_error)
+        self._liveUpdate.connect(self.transcript.show_update)
+        self.transcript.segmentClicked.connect(self.play_span)
+        self.transcript.exportRequested.connect(self._export_transcript)
+        self.transcript.enabled_check.toggled.connect(
+            lambda on: self.settings.setValue(Keys.RECORD_LIVE_TRANSCRIPTION, on))
+        self.takes.itemSelectionChanged.connect(self._show_selected_transcript)
+        self.bridge.event.connect(self._on_job_event)
+        self.spectrogram.settingsChanged.connect(self.save_settings)
+
+    def _add_shortcuts(self) -> None:
+        """Space records or stops (anywhere in the view); Delete and F2 act on the selected take."""
+        space = QShortcut(QKeySequence(Qt.Key.Key_Space), self)
+        space.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        space.activated.connect(self.toggle_recording)
+        QShortcut(QKeySequence(Qt.Key.Key_Delete), self.takes,
+                  activated=lambda: self.delete_selected(confirm=True))
+        QShortcut(QKeySequence(Qt.Key.Key_F2), self.takes, activated=self._rename_selected)
+
+    # -- recording ---------------------------------------------------------------------------
+    @property
+    def recording(self) -> bool:
+        return self.session is not None
+
+    def toggle_recording(self) -> None:
+        if self.recording:
+            self.stop_recording()
+        elif self.record_button.isEnabled():
+            self.start_recording()
+
+    def _record_clicked(self) -> None:
+        self.toggle_recording()
+        self.record_button.setChecked(self.recording)
+
+    def start_recording(self, name: str | None = None) -> bool:
+        if self.session is not None:
+            return True
+        device = self.current_device()
+        if device is None:
+            self.banner.show_message("There is no audio input device to record from.", "error")
+            return False
+        self.stop_playback()
+        try:
+            session = RecordingSession(self.library, device, channels=1, name=name,
+                                       on_error=self._recordingError.emit)
+            live_reader = session.reader()  # taken before capture starts: not a sample is missed
+            session.start()
+        except Exception as exc:  # noqa: BLE001 - AudioUnavailable, permission errors, full disk
+            self.banner.show_message(f"Could not start recording: {exc}", "error")
+            self.record_button.setChecked(False)
+            return False
+        self.session = session
+        self._reader = session.reader()
+        self.transcript.clear()
+        if self.transcript.enabled_check.isChecked():
+            self._start_live_transcription(session, live_reader)
+        self.spectrogram.start_live(session.sample_rate)
+        self.meter.reset()
+        self.banner.hide()
+        self.timer.start()
+        self.record_button.setText("■ Stop")
+        self.record_button.setChecked(True)
+        self.device_combo.setEnabled(False)
+        self.refresh_button.setEnabled(False)
+        self.statusMessage.emit(f"Recording from {device.name} at {session.sample_rate} Hz")
+        self.recordingChanged.emit(True)
+        return True
+
+    def stop_recording(self) -> Take | None:
+        session, self.session = self.session, None
+        if session is None:
+            return None
+        self.timer.stop()
+        self._tick_once(session)  # draw what arrived since the last tick
+        try:
+            take = session.stop()  # the live job then transcribes the rest and ends
+        except (TakeError, OSError) as exc:  # not filed (a full disk): the audio waits in recovery/
+            self._reader = None
+            self._live_reader = None
+            self._live_job_id = None
+            self.record_button.setText("● Record")
+            self.record_button.setChecked(False)
+            self.device_combo.setEnabled(True)
+            self.refresh_button.setEnabled(True)
+            self.recordingChanged.emit(False)
+            if self.transcript.enabled_check.isChecked():  # the live job ends by itself; its file stays by the audio
+                self.transcript.status_label.setText("not saved: the transcript so far waits in recovery/ with the audio")
+            self.banner.show_message(f"The take was not saved: {exc}", "error",
+                                     [("Recover", self.recover_all)])
+            return None
+        self._reader = None
+        self._live_reader = None
+        if self._live_job_id is not None:
+            self._live_jobs[self._live_job_id] = take
+            self._live_job_id = None
+            self.transcript.status_label.setText("finishing the transcript…")
+        self.record_button.setText("● Record")
+        self.record_button.setChecked(False)
+        self.device_combo.setEnabled(True)
+        self.refresh_button.setEnabled(True)
+        self.refresh_takes(select=take.id)
+        self.statusMessage.emit(f"Saved '{take.name}' ({format_duration(take.duration)})")
+        self.recordingChanged.emit(False)
+        self.takeAdded.emit(take)
+        return take
+
+    def _on_recording_error(self, message: str) -> None:
+        if self.session is None:
+            return
+        take = self.stop_recording()
+        if take is None:  # not filed either: stop_recording's banner says where the audio is
+            self.banner.show_message(f"Recording stopped: {message}. {self.banner.label.text()}", "error",
+                                     [("Recover", self.recover_all)])
+            return
+        saved = f" The take '{take.name}' ({format_duration(take.duration)}) was saved."
+        self.banner.show_message(f"Recording stopped: {message}.{saved}", "error")
+
+    def _tick(self) -> None:
+        if self.session is not None:
+            self._tick_once(self.session)
+
+    def _tick_once(self, session: RecordingSession) -> None:
+        reader = self._reader
+        if reader is None:
+            return
+        block = reader.read()
+        if len(block):
+            mono = block.mean(axis=1) if block.shape[1] > 1 else block[:, 0]
+            self.spectrogram.push_audio(mono)
+            self.meter.set_level(*level_dbfs(mono))
+        self.elapsed_label.setText(format_duration(session.duration))
+        lost = session.overflows + (1 if reader.lost_frames else 0)  # + the display falling behind
+        if self._live_reader is not None and self._live_reader.lost_frames:
+            lost += 1  # the live transcription fell more than the ring buffer behind
+        self.overflow_label.setText(f"⚠ {lost} overflow{'s' if lost != 1 else ''}" if lost else "")
+
+    # -- settings and shutdown ---------------------------------------------------------------
+    def _load_settings(self) -> None:
+        s = self.settings
+        self.spectrogram.scale = get_str(s, Keys.SPECTROGRAM_SCALE, "mel")
+        self.spectrogram.db_range = (get_float(s, Keys.SPECTROGRAM_DB_FLOOR, -100.0),
+                                     get_float(s, Keys.SPECTROGRAM_DB_CEILING, 0.0))
+        self.spectrogram.visible_seconds = get_float(s, Keys.SPECTROGRAM_VISIBLE_SECONDS, 10.0)
+        self.transcript.enabled_check.setChecked(str(s.value(Keys.RECORD_LIVE_TRANSCRIPTION, "true")).lower() == "true")
+
+    def save_settings(self) -> None:
+        s = self.settings
+        s.setValue(Keys.SPECTROGRAM_SCALE, self.spectrogram.scale)
+        floor, ceiling = self.spectrogram.db_range
+        s.setValue(Keys.SPECTROGRAM_DB_FLOOR, floor)
+        s.setValue(Keys.SPECTROGRAM_DB_CEILING, ceiling)
+        s.setValue(Keys.SPECTROGRAM_VISIBLE_SECONDS, self.spectrogram.visible_seconds)
+
+    def shutdown(self) -> None:
+        self.stop_recording()
+        self.stop_playback()
+        # closing while a live transcript is being finished: let it finish (bounded), keep it
+        for job_id, take in list(self._live_jobs.items()):
+            job = self.queue.get(job_id)
+            if job is not None and job.wait(15.0) and job.state is JobState.FINISHED:
+                try:
+                    self.library.save_transcript(take.id, job.result)
+                except OSError:
+                    pass  # the transcript saved while recording stays with the take
+            self._live_jobs.pop(job_id, None)
+

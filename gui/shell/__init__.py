@@ -1,0 +1,1 @@
+"""The application shell: the `motet` entry point, the QApplication and the main window."""

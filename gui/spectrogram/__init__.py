@@ -1,0 +1,1 @@
+"""The spectrogram feature: a scrolling image of live audio, or a static one of a whole file."""

@@ -1,0 +1,1 @@
+"""The Transcribe feature: audio files in (spectrogram, waveform, playback), Whisper transcripts out."""

