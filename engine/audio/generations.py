@@ -1,0 +1,152 @@
+"""Generated music kept across restarts: ``<data>/generations/<id>.flac`` with a JSON sidecar
+holding the prompt, the model, the seed and every setting, so any result can be reproduced.
+
+Each result is written whole or not at all (atomic writes, the sidecar last: a clip without its
+sidecar is never listed). Exports carry the prompt, model and seed in the file's own tags (WAV
+INFO chunk, FLAC Vorbis comments) so they survive being copied elsewhere.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from engine.atomic import atomic_path, write_text
+
+FOLDER = "generations"  # under the data folder
+
+
+class GenerationError(Exception):
+    """A result that cannot be stored, found or exported; ``str()`` is the line to show."""
+
+
+@dataclass
+class Generation:
+    id: str
+    prompt: str
+    model: str
+    seed: int
+    seconds: float
+    sample_rate: int
+    channels: int
+    created: float
+    settings: dict = field(default_factory=dict)  # guidance, temperature, top-k, top-p, variation...
+    path: Path | None = None  # the audio, filled in by the library
+
+    @property
+    def description(self) -> str:
+        """One line for a file's comment tag and the GUI's tooltip."""
+        parts = [f"model {self.model}", f"seed {self.seed}"]
+        parts += [f"{k} {v}" for k, v in self.settings.items()]
+        return f"{self.prompt} ({', '.join(parts)})"
+
+
+def tag(out: sf.SoundFile, g: Generation) -> None:
+    """Prompt, model and seed into the file's tags (what soundfile writes for WAV and FLAC)."""
+    out.title = g.prompt[:200]
+    out.comment = g.description[:1000]
+    out.software = f"Motet, {g.model}"
+
+
+class GenerationLibrary:
+    def __init__(self, root: Path | str | None = None) -> None:
+        if root is None:
+            from engine.audio.takes import data_dir
+
+            root = data_dir() / FOLDER
+        self.root = Path(root)
+
+    def add(self, audio: np.ndarray, sample_rate: int, prompt: str, model: str, seed: int,
+            settings: dict | None = None) -> Generation:
+        """Store ``audio`` (channels, samples) float; the stored Generation."""
+        audio = np.asarray(audio, dtype=np.float32)
+        if audio.ndim == 1:
+            audio = audio[None]
+        if audio.ndim != 2 or not audio.size or not np.isfinite(audio).all():
+            raise GenerationError("the generated audio is empty or damaged; nothing was stored")
+        g = Generation(uuid.uuid4().hex[:12], prompt, model, int(seed), audio.shape[1] / sample_rate, sample_rate,
+                       audio.shape[0], time.time(), dict(settings or {}))
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            path = self.root / f"{g.id}.flac"
+            with atomic_path(path, audio.nbytes // 2) as tmp, \
+                    sf.SoundFile(str(tmp), "w", sample_rate, audio.shape[0], subtype="PCM_24", format="FLAC") as out:
+                tag(out, g)
+                out.write(np.clip(audio.T, -1.0, 1.0))
+            write_text(self.root / f"{g.id}.json", json.dumps(self._meta(g), indent=1))
+        except OSError as exc:
+            (self.root / f"{g.id}.flac").unlink(missing_ok=True)
+            raise GenerationError(f"could not store the result in {self.root}: {exc}") from exc
+        g.path = path
+        return g
+
+    @staticmethod
+    def _meta(g: Generation) -> dict:
+        data = asdict(g)
+        data.pop("path")
+        return data
+
+    def list(self) -> list[Generation]:
+        """Every stored result, newest first; a sidecar that cannot be read is passed over."""
+        found = []
+        try:
+            sidecars = list(self.root.glob("*.json"))
+        except OSError:
+            return []
+        for meta in sidecars:
+            try:
+                data = json.loads(meta.read_text(encoding="utf-8"))
+                g = Generation(**{k: data[k] for k in Generation.__dataclass_fields__ if k in data and k != "path"})
+            except (OSError, ValueError, TypeError):
+                continue
+            g.path = meta.with_suffix(".flac")
+            if g.path.is_file():
+                found.append(g)
+        return sorted(found, key=lambda g: -g.created)
+
+    def get(self, generation_id: str) -> Generation:
+        for g in self.list():
+            if g.id == generation_id:
+                return g
+        raise GenerationError(f"no stored result {generation_id!r} in {self.root}")
+
+    def audio(self, generation_id: str) -> tuple[np.ndarray, int]:
+        """(channels, samples) float32 and the sample rate."""
+        g = self.get(generation_id)
+        try:
+            data, rate = sf.read(str(g.path), dtype="float32", always_2d=True)
+        except (OSError, RuntimeError, sf.LibsndfileError) as exc:
+            raise GenerationError(f"the stored audio of {g.prompt!r} cannot be read ({g.path}): {exc}") from exc
+        return data.T, rate
+
+    def delete(self, generation_id: str) -> None:
+        """Remove a result: the sidecar first, so a failure never leaves a listed result without audio."""
+        for suffix in (".json", ".flac"):
+            try:
+                (self.root / f"{generation_id}{suffix}").unlink(missing_ok=True)
+            except OSError as exc:
+                raise GenerationError(f"could not delete the result: {exc}") from exc
+
+    def export(self, generation_id: str, dest: Path | str) -> Path:
+        """WAV or FLAC by the suffix, with the prompt, model and seed in its tags, atomically."""
+        g = self.get(generation_id)
+        dest = Path(dest)
+        fmt = (dest.suffix.lstrip(".") or "wav").upper()
+        if fmt not in ("WAV", "FLAC"):
+            raise GenerationError(f"cannot export as {fmt}: choose WAV or FLAC")
+        audio, rate = self.audio(generation_id)
+        try:
+            with atomic_path(dest, audio.nbytes // 2) as tmp, sf.SoundFile(
+                    str(tmp), "w", rate, audio.shape[0], subtype="PCM_16" if fmt == "WAV" else "PCM_24",
+                    format=fmt) as out:
+                tag(out, g)
+                out.write(audio.T)
+        except OSError as exc:
+            raise GenerationError(f"could not export to {dest}: {exc}") from exc
+        return dest

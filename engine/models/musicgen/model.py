@@ -1,0 +1,195 @@
+"""MusicGen's language model (Copet et al. 2023): a Transformer decoder over EnCodec codes,
+conditioned on text states by cross-attention, written for fast inference.
+
+Input: K codebooks per step, each with its own embedding (vocabulary + 1 rows: the last is the
+start token), summed, plus fixed sinusoidal positions ([cos | sin]). Pre-norm layers: causal
+self-attention, cross-attention to the text states, a GELU feed-forward; no biases in attention
+or the feed-forward (as published). A final LayerNorm, then one linear head per codebook.
+The text states pass through ``proj`` (transformers' ``enc_to_dec_proj``) when the text encoder's
+width differs from the decoder's, and are zeroed where the text mask is 0.
+
+Speed: attention goes through ``scaled_dot_product_attention``; the self-attention keys and values
+live in a ``KVCache`` written in place, so a step costs one token's work; the cross-attention keys
+and values are computed once per generation and kept in ``LMCache``. Parameter names are ours;
+``loading.py`` maps transformers' names onto them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from engine.models.common.attention import attention, split_heads
+from engine.models.common.kv_cache import KVCache
+from engine.models.common.positions import sinusoids
+from engine.models.musicgen.config import MusicgenDecoderConfig
+from engine.models.musicgen.delay import codebook_delays
+
+INITIAL_POSITIONS = 2048  # rows of the position table built with the model; it grows on demand
+
+
+class LayerNorm(nn.LayerNorm):
+    """LayerNorm computed in float32 whatever the model dtype (steadier in float16)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.layer_norm(x.float(), self.normalized_shape, self.weight.float(), self.bias.float(),
+                            self.eps).type(x.dtype)
+
+
+class Attention(nn.Module):
+    def __init__(self, width: int, n_head: int) -> None:
+        super().__init__()
+        self.n_head = n_head
+        self.q = nn.Linear(width, width, bias=False)
+        self.k = nn.Linear(width, width, bias=False)
+        self.v = nn.Linear(width, width, bias=False)
+        self.out = nn.Linear(width, width, bias=False)
+
+    def kv(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        return split_heads(self.k(x), self.n_head), split_heads(self.v(x), self.n_head)
+
+    def query(self, x: Tensor) -> Tensor:
+        return split_heads(self.q(x), self.n_head)
+
+
+class Layer(nn.Module):
+    def __init__(self, width: int, n_head: int, ffn: int) -> None:
+        super().__init__()
+        self.self_norm = LayerNorm(width)
+        self.self_attn = Attention(width, n_head)
+        self.cross_norm = LayerNorm(width)
+        self.cross_attn = Attention(width, n_head)
+        self.ffn_norm = LayerNorm(width)
+        self.fc1 = nn.Linear(width, ffn, bias=False)
+        self.fc2 = nn.Linear(ffn, width, bias=False)
+
+    def forward(self, x: Tensor, index: int, cache: KVCache | None, mask: Tensor | None,
+                cross: tuple[Tensor, Tensor], cross_mask: Tensor | None) -> Tensor:
+        h = self.self_norm(x)
+        q = self.self_attn.query(h)
+        k, v = self.self_attn.kv(h)
+        if cache is not None:
+            k, v = cache.append(index, k, v)
+        x = x + self.self_attn.out(attention(q, k, v, mask)[0])
+        q = self.cross_attn.query(self.cross_norm(x))
+        x = x + self.cross_attn.out(attention(q, *cross, cross_mask)[0])
+        return x + self.fc2(F.gelu(self.fc1(self.ffn_norm(x))))
+
+
+@dataclass
+class LMCache:
+    """What a generation keeps between steps: the self-attention cache and the cross-attention
+    keys and values of every layer (computed on the first call), with their mask."""
+
+    kv: KVCache
+    cross: list[tuple[Tensor, Tensor]] | None = None
+    cross_mask: Tensor | None = None
+
+
+class MusicgenLM(nn.Module):
+    def __init__(self, config: MusicgenDecoderConfig) -> None:
+        super().__init__()
+        self.config = config
+        width, vocab = config.hidden_size, config.vocab_size
+        self.delays = codebook_delays(config.num_codebooks, config.audio_channels)
+        self.embed = nn.ModuleList(nn.Embedding(vocab + 1, width) for _ in range(config.num_codebooks))
+        rows = min(config.max_position_embeddings, INITIAL_POSITIONS)
+        self.register_buffer("positions", sinusoids(rows, width, cos_first=True), persistent=False)
+        self.layers = nn.ModuleList(Layer(width, config.num_attention_heads, config.ffn_dim)
+                                    for _ in range(config.num_hidden_layers))
+        self.norm = LayerNorm(width)
+        self.heads = nn.ModuleList(nn.Linear(width, vocab, bias=False) for _ in range(config.num_codebooks))
+        self.proj = nn.Linear(config.encoder_width, width) if config.has_projection else None
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.norm.weight.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.norm.weight.device
+
+    def new_cache(self, batch: int, capacity: int) -> LMCache:
+        """An empty cache for ``batch`` rows of at most ``capacity`` steps, allocated at once."""
+        c = self.config
+        self._ensure_positions(capacity)
+        return LMCache(KVCache(len(self.layers), batch, c.num_attention_heads, capacity, c.head_dim,
+                               self.dtype, self.device))
+
+    def _ensure_positions(self, length: int) -> None:
+        """Positions go on past the table (as in transformers): a longer one, computed as the first."""
+        if length > self.positions.shape[0]:
+            table = sinusoids(max(length, 2 * self.positions.shape[0]), self.config.hidden_size, cos_first=True)
+            self.positions = table.to(device=self.positions.device, dtype=self.positions.dtype)
+
+    def cross_kv(self, encoder_states: Tensor, encoder_mask: Tensor | None = None
+                 ) -> tuple[list[tuple[Tensor, Tensor]], Tensor | None]:
+        """Every layer's cross-attention keys and values of the text states (B, S, D_text), and the
+        mask to attend with (B, 1, 1, S), None when every position counts.
+
+        The states are projected, then zeroed where ``encoder_mask`` is 0 (transformers'
+        ``MusicgenForConditionalGeneration``). A row with no position at all (the unconditional
+        branch of guidance) then has zero keys and values; it attends to all of them evenly, which
+        reads exactly zero, as transformers does."""
+        if encoder_states.ndim != 3 or encoder_states.shape[-1] != self.config.encoder_width:
+            raise ValueError(f"text states should be (batch, length, {self.config.encoder_width}), "
+                             f"got {tuple(encoder_states.shape)}")
+        x = encoder_states.to(device=self.device, dtype=self.dtype)
+        if self.proj is not None:
+            x = self.proj(x)
+        mask = None
+        if encoder_mask is not None:
+            if encoder_mask.shape != encoder_states.shape[:2]:
+                raise ValueError(f"the text mask is {tuple(encoder_mask.shape)}, the states "
+                                 f"{tuple(encoder_states.shape)}")
+            keep = encoder_mask.to(self.device) != 0
+            x = x * keep[..., None].to(x.dtype)
+            mask = (keep | ~keep.any(-1, keepdim=True))[:, None, None, :]
+        return [layer.cross_attn.kv(x) for layer in self.layers], mask
+
+    def hidden(self, codes: Tensor, encoder_states: Tensor | None = None, encoder_mask: Tensor | None = None,
+               cache: LMCache | None = None) -> Tensor:
+        """``forward`` without the heads: the final hidden states (B, T, D), so that generation
+        projects only the last step."""
+        b, k, t = codes.shape
+        if k != self.config.num_codebooks:
+            raise ValueError(f"codes should be (batch, {self.config.num_codebooks}, steps), got {tuple(codes.shape)}")
+        if cache is not None and cache.cross is not None:
+            cross, cross_mask = cache.cross, cache.cross_mask
+        elif encoder_states is None:
+            raise ValueError("the text states are needed (on a cache's first call, or without a cache)")
+        else:
+            cross, cross_mask = self.cross_kv(encoder_states, encoder_mask)
+            if cache is not None:
+                cache.cross, cache.cross_mask = cross, cross_mask
+        offset = cache.kv.length if cache is not None else 0
+        self._ensure_positions(offset + t)
+        x = sum(embed(codes[:, i]) for i, embed in enumerate(self.embed))
+        x = x + self.positions[offset:offset + t].to(x.dtype)
+        kv = cache.kv if cache is not None else None
+        if kv is not None:
+            kv.reserve(offset + t)
+        mask = None  # one new step sees everything before it
+        if t > 1:
+            mask = torch.ones(t, offset + t, dtype=torch.bool, device=x.device).tril(diagonal=offset)
+        for index, layer in enumerate(self.layers):
+            x = layer(x, index, kv, mask, cross[index], cross_mask)
+        if kv is not None:
+            kv.length += t
+        return self.norm(x)
+
+    def logits(self, x: Tensor) -> Tensor:
+        """Hidden states (B, T, D) -> float32 logits (B, K, T, vocab), one head per codebook."""
+        return torch.stack([head(x) for head in self.heads], dim=1).float()
+
+    def forward(self, codes: Tensor, encoder_states: Tensor | None = None, encoder_mask: Tensor | None = None,
+                cache: LMCache | None = None) -> Tensor:
+        """codes (B, K, T) -> logits (B, K, T, vocab) in float32.
+
+        ``encoder_states`` (B, S, D_text) are the text encoder's output, ``encoder_mask`` (B, S) its
+        attention mask (1: a token, 0: padding). With a cache the codes continue the cached steps,
+        and the states are read on the first call only (later calls may pass None)."""
+        return self.logits(self.hidden(codes, encoder_states, encoder_mask, cache))

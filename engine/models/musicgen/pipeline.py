@@ -1,0 +1,171 @@
+"""Text (and optionally audio) to music with a MusicGen folder: T5 reads the prompt, the language
+model samples EnCodec codes with classifier-free guidance, EnCodec turns them into audio.
+
+A Hugging Face MusicGen folder (``facebook/musicgen-small`` and the like) holds all three in one
+checkpoint: ``text_encoder.*`` (T5), ``audio_encoder.*`` (EnCodec 32 kHz), ``decoder.*`` and
+``enc_to_dec_proj.*`` (the language model), with config.json's sections to match and T5's
+tokenizer.json beside them. Each part is read by its own loader, which takes its tensors out of
+the one dictionary; anything left over is not part of a MusicGen model.
+
+Longer than the 30 s the models were trained on: the piece is made in windows the way audiocraft
+extends one: each new window is prompted with the last 20 s of codes and adds 10 s
+(``options.STRIDE_SECONDS``), up to 5 minutes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from engine.models.common.checkpoints import read_hf_weights, read_json
+from engine.models.common.errors import CheckpointError, first_few
+from engine.models.encodec.loading import build_encodec
+from engine.models.musicgen.generate import generate
+from engine.models.musicgen.loading import build_musicgen_lm
+from engine.models.musicgen.options import STRIDE_SECONDS, WINDOW_SECONDS
+from engine.models.t5.loading import build_t5_encoder
+from engine.models.t5.tokenizer import T5Tokenizer
+
+
+def model_name(folder: Path) -> str:
+    """``facebook/musicgen-small`` for a Hugging Face cache snapshot, else the folder's name."""
+    parts = folder.resolve().parts
+    if len(parts) >= 3 and parts[-2] == "snapshots" and parts[-3].startswith("models--"):
+        return parts[-3].removeprefix("models--").replace("--", "/")
+    return folder.name
+
+
+def detect_folder(folder: Path) -> str:
+    """``"huggingface"`` for a MusicGen folder (config.json of model_type musicgen, tokenizer.json
+    and weights); a CheckpointError saying what is missing otherwise. Reads no weights."""
+    folder = Path(folder)
+    config = read_json(folder / "config.json")
+    if config.get("model_type") != "musicgen":
+        raise CheckpointError(f"{folder} holds a {config.get('model_type')!r} model, not MusicGen")
+    for needed in ("tokenizer.json",):
+        if not (folder / needed).is_file():
+            raise CheckpointError(f"{folder} is not a complete MusicGen folder: {needed} is missing")
+    if not any((folder / n).is_file() for n in ("model.safetensors", "model.safetensors.index.json",
+                                                 "pytorch_model.bin", "pytorch_model.bin.index.json")):
+        raise CheckpointError(f"{folder} is not a complete MusicGen folder: it has no weights")
+    return "huggingface"
+
+
+class MusicGen:
+    """A MusicGen folder loaded: tokenizer, T5, the language model and EnCodec, on one device."""
+
+    def __init__(self, folder: Path | str, device: str | torch.device = "cpu",
+                 dtype: torch.dtype = torch.float32) -> None:
+        folder = Path(folder)
+        detect_folder(folder)
+        config_path = folder / "config.json"
+        config = read_json(config_path)
+        weights, source = read_hf_weights(folder)
+        self.tokenizer = T5Tokenizer.from_file(folder / "tokenizer.json")
+        self.lm = build_musicgen_lm(config, weights, source, device, dtype, config_source=str(config_path))
+        for section in ("text_encoder", "audio_encoder"):
+            if not isinstance(config.get(section), dict):
+                raise CheckpointError(f"{config_path} has no {section} section; expected a MusicGen config.json")
+        self.text_encoder = build_t5_encoder(config["text_encoder"], weights, source, device, dtype,
+                                             prefix="text_encoder.", config_source=str(config_path))
+        self.codec = build_encodec(config["audio_encoder"], weights, source, device, dtype,
+                                   prefix="audio_encoder.", config_source=str(config_path))
+        if weights:
+            raise CheckpointError(f"{source} holds {len(weights)} tensors that are not part of a MusicGen model: "
+                                  f"{first_few(sorted(weights), 5)}")
+        self.name = model_name(folder)
+        self.path = folder
+        self.channels = self.lm.config.audio_channels
+        self.sample_rate = self.codec.config.sampling_rate
+        self.frame_rate = self.codec.config.frame_rate
+        if self.lm.config.num_codebooks != self.channels * self.codec.config.num_codebooks:
+            raise CheckpointError(f"{config_path}: the decoder predicts {self.lm.config.num_codebooks} codebooks but "
+                                  f"the codec gives {self.codec.config.num_codebooks} per channel "
+                                  f"x {self.channels} channel(s)")
+
+    @property
+    def device(self) -> torch.device:
+        return self.lm.device
+
+    def parameters(self):
+        """Every tensor of the three parts (the model registry counts their bytes)."""
+        for part in (self.lm, self.text_encoder, self.codec):
+            yield from part.parameters()
+
+    def buffers(self):
+        for part in (self.lm, self.text_encoder, self.codec):
+            yield from part.buffers()
+
+    # -- audio <-> codes -------------------------------------------------------------------------
+    @torch.inference_mode()
+    def encode_audio(self, audio: np.ndarray, sample_rate: int) -> Tensor:
+        """Codes (1, K, T) of ``audio`` (channels, samples): resampled to the codec's rate, mixed to
+        mono or spread to stereo as the model needs; a stereo model's codebooks interleaved."""
+        import torchaudio
+
+        wave = torch.as_tensor(np.asarray(audio, dtype=np.float32))
+        if wave.ndim == 1:
+            wave = wave[None]
+        if sample_rate != self.sample_rate:
+            wave = torchaudio.functional.resample(wave, sample_rate, self.sample_rate)
+        wave = wave.mean(0, keepdim=True) if self.channels == 1 else wave[:2].expand(2, -1) if wave.shape[0] == 1 \
+            else wave[:2]
+        if self.channels == 1:
+            return self.codec.encode(wave[None])
+        left, right = self.codec.encode(wave[None, :1]), self.codec.encode(wave[None, 1:])
+        return torch.stack([left, right], dim=2).flatten(1, 2)  # (1, K, T): left, right, left, ...
+
+    @torch.inference_mode()
+    def decode_codes(self, codes: Tensor) -> np.ndarray:
+        """Audio (B, channels, N) float32 of codes (B, K, T)."""
+        if self.channels == 1:
+            audio = self.codec.decode(codes)
+        else:
+            audio = torch.cat([self.codec.decode(codes[:, 0::2]), self.codec.decode(codes[:, 1::2])], dim=1)
+        return audio.float().cpu().numpy()
+
+    # -- generation ------------------------------------------------------------------------------
+    @torch.inference_mode()
+    def generate(self, prompts: list[str], seconds: float, guidance: float = 3.0, temperature: float = 1.0,
+                 top_k: int = 250, top_p: float = 0.0, seed: int | None = None,
+                 continuation: tuple[np.ndarray, int] | None = None,
+                 progress: Callable[[float], None] | None = None,
+                 should_stop: Callable[[], bool] | None = None) -> np.ndarray:
+        """Audio (len(prompts), channels, N) at ``sample_rate``: ``seconds`` of new music per prompt,
+        after the audio of ``continuation`` (samples (channels, N), its rate) when one is given (the
+        result then starts with that audio as the codec hears it)."""
+        ids, mask = self.tokenizer.encode(list(prompts))
+        device = self.device
+        states = self.text_encoder(ids.to(device), mask.to(device))
+        batch = len(prompts)
+        wanted = max(1, round(seconds * self.frame_rate))
+        window = round(WINDOW_SECONDS * self.frame_rate)
+        keep = window - round(STRIDE_SECONDS * self.frame_rate)  # the next window's prompt
+        prompt = None
+        pieces = []
+        if continuation is not None:
+            prompt = self.encode_audio(*continuation).expand(batch, -1, -1)[..., -keep:]
+            pieces.append(prompt)
+        made, window_index = 0, 0
+        while made < wanted:
+            given = 0 if prompt is None else prompt.shape[-1]
+            steps = min(wanted - made, window - given)
+            done_before = made
+
+            def report(fraction: float, done_before=done_before, steps=steps) -> None:
+                if progress is not None:
+                    progress((done_before + fraction * steps) / wanted)
+
+            new = generate(self.lm, states, mask, steps, guidance, temperature, top_k, top_p,
+                           seed=None if seed is None else seed + window_index, prompt_codes=prompt,
+                           progress=report, should_stop=should_stop)
+            pieces.append(new)
+            made += steps
+            window_index += 1
+            whole = new if prompt is None else torch.cat([prompt, new], dim=-1)
+            prompt = whole[..., -keep:]
+        return self.decode_codes(torch.cat(pieces, dim=-1))

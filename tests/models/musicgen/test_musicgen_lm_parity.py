@@ -1,0 +1,144 @@
+"""Our MusicGen language model against transformers' on identical random weights: logits (with a
+padded text mask, and step by step through the cache), and whole generations with guidance.
+
+The generation reference is transformers' own ``MusicgenForConditionalGeneration.generate`` on a
+tiny composite model (T5 + EnCodec + decoder) saved with ``save_pretrained``: its text encoder
+gives the states we feed to ours, and the codes it hands to EnCodec's ``decode`` (recorded by
+replacing that method) are the reference. That path includes ``enc_to_dec_proj``, the states
+zeroed by the mask, the unconditional branch, the delay pattern and its undoing.
+"""
+
+import types
+
+import pytest
+import torch
+
+transformers = pytest.importorskip("transformers")
+
+from engine.models.common.checkpoints import read_hf_weights, read_json  # noqa: E402
+from engine.models.musicgen.generate import generate  # noqa: E402
+from engine.models.musicgen.loading import build_musicgen_lm  # noqa: E402
+
+transformers.logging.set_verbosity_error()  # tiny configs make it warn about token ids
+
+DECODER = dict(vocab_size=2048, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, ffn_dim=64,
+               max_position_embeddings=64)
+
+
+def _decoder_config(channels: int):
+    return transformers.MusicgenDecoderConfig(num_codebooks=4 * channels, audio_channels=channels, **DECODER)
+
+
+def _inputs(codebooks: int, width: int, seed: int):
+    g = torch.Generator().manual_seed(seed)
+    codes = torch.randint(0, 2049, (2, codebooks, 9), generator=g)  # 2048: the start token
+    states = torch.randn(2, 6, width, generator=g)
+    mask = torch.ones(2, 6, dtype=torch.long)
+    mask[1, 3:] = 0
+    return codes, states, mask
+
+
+@pytest.mark.parametrize("channels", [1, 2])
+def test_logits_and_cache_match_transformers(channels):
+    torch.manual_seed(channels)
+    ref = transformers.MusicgenForCausalLM(_decoder_config(channels)).eval()
+    with torch.no_grad():  # larger than transformers' initialisation: sharper attention, logits of about 5
+        for p in ref.parameters():
+            p.add_(torch.randn_like(p) * 0.2)
+    weights = {f"decoder.{name}": t.clone() for name, t in ref.state_dict().items()}
+    ours = build_musicgen_lm({"decoder": ref.config.to_dict(), "text_encoder": {"d_model": 32}}, weights, "test")
+    assert ours.proj is None
+    k = 4 * channels
+    codes, states, mask = _inputs(k, 32, seed=channels)
+    with torch.no_grad():
+        expected = ref(input_ids=codes.reshape(2 * k, 9), encoder_hidden_states=states,
+                       encoder_attention_mask=mask).logits.reshape(2, k, 9, -1)
+        got = ours(codes, states, mask)
+        cache = ours.new_cache(2, capacity=9)
+        steps = [ours(codes[..., :4], states, mask, cache)]
+        steps += [ours(codes[..., i:i + 1], None, None, cache) for i in range(4, 9)]
+    assert got.shape == (2, k, 9, 2048)
+    assert (got - expected).abs().max().item() < 1e-5
+    assert (torch.cat(steps, dim=2) - expected).abs().max().item() < 1e-5
+
+
+def _composite(channels: int, seed: int, folder):
+    """A tiny MusicGen saved and read back: (transformers' model in float64, ours in float64)."""
+    torch.manual_seed(seed)
+    text = transformers.T5Config(vocab_size=99, d_model=24, d_kv=8, d_ff=37, num_layers=2, num_heads=3)
+    codec = transformers.EncodecConfig(codebook_size=64, hidden_size=8, num_filters=4, num_residual_layers=1,
+                                       upsampling_ratios=[2, 2], codebook_dim=8, target_bandwidths=[1.0])
+    config = transformers.MusicgenConfig(text_encoder=text.to_dict(), audio_encoder=codec.to_dict(),
+                                         decoder=_decoder_config(channels).to_dict())
+    ref = transformers.MusicgenForConditionalGeneration(config).eval()
+    ref.save_pretrained(folder)
+    weights, source = read_hf_weights(folder)
+    ours = build_musicgen_lm(read_json(folder / "config.json"), weights, source, dtype=torch.float64)
+    assert ours.proj is not None  # T5 width 24, decoder 32: enc_to_dec_proj
+    assert all(name.startswith(("text_encoder.", "audio_encoder.")) for name in weights)
+    return ref.double(), ours
+
+
+def _reference_codes(ref, channels: int, **kwargs) -> torch.Tensor:
+    """The codes transformers' generate hands to EnCodec (B, K, frames), channels interleaved."""
+    calls = []
+
+    def decode(codes, audio_scales=None, **_):
+        calls.append(codes[0].clone())
+        return types.SimpleNamespace(audio_values=torch.zeros(1, 1, 1))
+
+    ref.audio_encoder.decode = decode
+    with torch.no_grad():
+        ref.generate(**kwargs)
+    if channels == 1:
+        return calls[0]
+    left, right = calls
+    return torch.stack([left, right], dim=2).flatten(1, 2)
+
+
+def _text(ref):
+    g = torch.Generator().manual_seed(7)
+    ids = torch.randint(0, 99, (2, 7), generator=g)
+    mask = torch.ones(2, 7, dtype=torch.long)
+    mask[1, 4:] = 0
+    with torch.no_grad():
+        states = ref.text_encoder(input_ids=ids, attention_mask=mask).last_hidden_state
+    return ids, mask, states
+
+
+@pytest.mark.parametrize("channels", [1, 2])
+def test_greedy_generation_with_guidance_matches_transformers(tmp_path, channels):
+    ref, ours = _composite(channels, seed=10 + channels, folder=tmp_path)
+    ids, mask, states = _text(ref)
+    frames = 12
+    expected = _reference_codes(ref, channels, input_ids=ids, attention_mask=mask, do_sample=False,
+                                guidance_scale=3.0, max_new_tokens=frames + max(ours.delays))
+    got = generate(ours, states, mask, frames, guidance_scale=3.0, top_k=1)
+    assert got.shape == expected.shape == (2, 4 * channels, frames)
+    assert torch.equal(got, expected)
+
+
+def test_prompt_continuation_and_no_guidance_match_transformers(tmp_path):
+    ref, ours = _composite(1, seed=3, folder=tmp_path)
+    ids, mask, states = _text(ref)
+    prompt = torch.randint(0, 2048, (2, 4, 5), generator=torch.Generator().manual_seed(1))
+    expected = _reference_codes(ref, 1, input_ids=ids, attention_mask=mask, do_sample=False, guidance_scale=3.0,
+                                decoder_input_ids=prompt.reshape(8, 5), max_new_tokens=10 + 3)
+    assert torch.equal(expected[..., :5], prompt)  # transformers returns the prompt too
+    got = generate(ours, states, mask, 10, guidance_scale=3.0, top_k=1, prompt_codes=prompt)
+    assert torch.equal(got, expected[..., 5:])
+
+    expected = _reference_codes(ref, 1, input_ids=ids, attention_mask=mask, do_sample=False, guidance_scale=1.0,
+                                max_new_tokens=8 + 3)
+    assert torch.equal(generate(ours, states, mask, 8, guidance_scale=1.0, temperature=0.0), expected)
+
+
+def test_sampling_draws_what_transformers_draws_from_the_same_global_seed(tmp_path):
+    ref, ours = _composite(1, seed=4, folder=tmp_path)
+    ids, mask, states = _text(ref)
+    torch.manual_seed(123)
+    expected = _reference_codes(ref, 1, input_ids=ids, attention_mask=mask, do_sample=True, guidance_scale=3.0,
+                                temperature=0.8, top_k=50, max_new_tokens=10 + 3)
+    torch.manual_seed(123)
+    got = generate(ours, states, mask, 10, guidance_scale=3.0, temperature=0.8, top_k=50)
+    assert torch.equal(got, expected)

@@ -1,0 +1,44 @@
+"""A tiny random MusicGen folder, as ``save_pretrained`` writes one, with a T5-like tokenizer.json:
+what the pipeline, task, CLI and GUI tests load (real MusicGen weights cannot be fetched here).
+The codec has the 32 kHz model's hop (640 samples, 50 frames a second) with tiny widths."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from t5_helpers import write_tokenizer
+
+CODEBOOK = 64
+
+
+def tiny_musicgen(folder: Path, channels: int = 1, seed: int = 0):
+    """Save a tiny MusicGen in ``folder``; returns transformers' model (eval, float32)."""
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    torch.manual_seed(seed)
+    text = transformers.T5Config(vocab_size=99, d_model=24, d_kv=8, d_ff=37, num_layers=2, num_heads=3)
+    codec = transformers.EncodecConfig(
+        sampling_rate=32000, audio_channels=1, codebook_size=CODEBOOK, hidden_size=8, num_filters=4,
+        num_residual_layers=1, upsampling_ratios=[8, 5, 4, 4], codebook_dim=8, num_lstm_layers=1,
+        target_bandwidths=[4 * 6 * 50 / 1000])  # 4 codebooks of 64 entries at 50 Hz
+    decoder = transformers.MusicgenDecoderConfig(
+        vocab_size=CODEBOOK, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, ffn_dim=64,
+        max_position_embeddings=256, num_codebooks=4 * channels, audio_channels=channels,
+        pad_token_id=CODEBOOK, bos_token_id=CODEBOOK, decoder_start_token_id=CODEBOOK)
+    config = transformers.MusicgenConfig(text_encoder=text.to_dict(), audio_encoder=codec.to_dict(),
+                                         decoder=decoder.to_dict())
+    model = transformers.MusicgenForConditionalGeneration(config).eval()
+    with torch.no_grad():  # away from the initialisation: sharper attention, codes that differ
+        g = torch.Generator().manual_seed(seed)
+        for name, p in model.named_parameters():
+            if p.dim() > 1 and not name.startswith("audio_encoder."):  # the text must matter too
+                p.add_(torch.randn(p.shape, generator=g) * (0.5 if "encoder_attn" in name or "proj" in name else 0.2))
+        for name, buffer in model.audio_encoder.named_buffers():
+            if name.endswith("codebook.embed"):  # transformers starts them at zero: every code would sound alike
+                buffer.copy_(torch.randn(buffer.shape, generator=g))
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(folder)
+    write_tokenizer(folder / "tokenizer.json")
+    return model
