@@ -54,6 +54,24 @@ def tag(out: sf.SoundFile, g: Generation) -> None:
     out.software = f"Motet, {g.model}"
 
 
+def write_tagged(audio: np.ndarray, rate: int, dest: Path | str, g: Generation) -> Path:
+    """``audio`` (channels, N) as WAV or FLAC (by the suffix) with ``g``'s prompt, model and seed in
+    its tags, atomically."""
+    dest = Path(dest)
+    fmt = (dest.suffix.lstrip(".") or "wav").upper()
+    if fmt not in ("WAV", "FLAC"):
+        raise GenerationError(f"cannot write {dest.name}: choose a .wav or .flac file")
+    try:
+        with atomic_path(dest, audio.nbytes // 2) as tmp, sf.SoundFile(
+                str(tmp), "w", rate, audio.shape[0], subtype="PCM_16" if fmt == "WAV" else "PCM_24",
+                format=fmt) as out:
+            tag(out, g)
+            out.write(np.clip(audio.T, -1.0, 1.0))
+    except OSError as exc:
+        raise GenerationError(f"could not write {dest}: {exc}") from exc
+    return dest
+
+
 class GenerationLibrary:
     def __init__(self, root: Path | str | None = None) -> None:
         if root is None:
@@ -136,17 +154,5 @@ class GenerationLibrary:
     def export(self, generation_id: str, dest: Path | str) -> Path:
         """WAV or FLAC by the suffix, with the prompt, model and seed in its tags, atomically."""
         g = self.get(generation_id)
-        dest = Path(dest)
-        fmt = (dest.suffix.lstrip(".") or "wav").upper()
-        if fmt not in ("WAV", "FLAC"):
-            raise GenerationError(f"cannot export as {fmt}: choose WAV or FLAC")
         audio, rate = self.audio(generation_id)
-        try:
-            with atomic_path(dest, audio.nbytes // 2) as tmp, sf.SoundFile(
-                    str(tmp), "w", rate, audio.shape[0], subtype="PCM_16" if fmt == "WAV" else "PCM_24",
-                    format=fmt) as out:
-                tag(out, g)
-                out.write(audio.T)
-        except OSError as exc:
-            raise GenerationError(f"could not export to {dest}: {exc}") from exc
-        return dest
+        return write_tagged(audio, rate, dest, g)

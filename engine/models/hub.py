@@ -36,9 +36,11 @@ def download_snapshot(repo: str, patterns: Iterable[str], progress: Callable[[fl
     except Cancelled:
         raise
     except (LocalEntryNotFoundError, OSError) as exc:
-        raise CheckpointError(f"cannot reach the Hugging Face Hub to download {repo} (offline?): {exc}. "
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise CheckpointError(f"cannot reach the Hugging Face Hub to download {repo} (offline?): {reason}. "
                               "Nothing was installed; try again when online, or add a model folder.") from exc
     except HFValidationError as exc:
         raise CheckpointError(f"{repo!r} is not a model name: {exc}") from exc
     except Exception as exc:  # noqa: BLE001 - repository not found, HTTP errors
-        raise CheckpointError(f"could not download {repo}: {exc}") from exc
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise CheckpointError(f"could not download {repo}: {reason}") from exc

@@ -12,3 +12,11 @@ def download_whisper(ctx: JobContext, name: str) -> str:
 
     return str(download_model(name, progress=lambda f: ctx.progress(f, "downloading"),
                               should_stop=lambda: ctx.cancelled))
+
+
+def download_model_job(ctx: JobContext, name: str, family: str) -> str:
+    """Job body (cpu lane): a model of any catalog family installed (Generate's model picker)."""
+    from engine.models.catalog import download_model
+
+    return str(download_model(name, progress=lambda f: ctx.progress(f, "downloading"),
+                              should_stop=lambda: ctx.cancelled, family_name=family))

@@ -44,7 +44,7 @@ def test_export_carries_prompt_model_and_seed_in_its_tags(tmp_path, suffix):
         assert f.title == "a lively jig"
         assert "musicgen-small" in f.comment and "seed 1234" in f.comment
     assert not [p for p in (tmp_path).iterdir() if p.name.startswith(".")]  # no temporary left
-    with pytest.raises(GenerationError, match="WAV or FLAC"):
+    with pytest.raises(GenerationError, match="wav or .flac"):
         lib.export(g.id, tmp_path / "jig.mp3")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from engine.models.common.limits import check_range
 
-SECONDS = (1.0, 300.0)  # up to 5 minutes: beyond 30 s the model continues in windows
+SECONDS = (0.2, 300.0)  # up to 5 minutes: beyond 30 s the model continues in windows
 DEFAULT_SECONDS = 10.0
 GUIDANCE = (1.0, 10.0)  # classifier-free guidance scale; 1 is off
 DEFAULT_GUIDANCE = 3.0

@@ -1,0 +1,102 @@
+"""The Generate job without Qt: through the job queue with progress, kept in the library with its
+settings, reproducible by its seed, cancellable, and a clear error for what cannot be used."""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("transformers")
+
+from musicgen_helpers import tiny_musicgen  # noqa: E402
+
+from engine.audio.generations import GenerationLibrary  # noqa: E402
+from engine.jobs import JobQueue, JobState  # noqa: E402
+from engine.models.registry import models  # noqa: E402
+from engine.tasks.generate import GenerateRequest, generate_music  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    path = tmp_path_factory.mktemp("mg") / "tiny-musicgen"
+    tiny_musicgen(path)
+    return path
+
+
+def run_job(fn, *args, **kwargs):
+    queue, events = JobQueue(), []
+    queue.subscribe(events.append)
+    try:
+        job = queue.submit(fn, *args, lane="gpu", **kwargs)
+        assert job.wait(300)
+    finally:
+        queue.shutdown()
+    return job, events
+
+
+def test_a_job_stores_each_variation_with_its_settings(folder, tmp_path):
+    library = GenerationLibrary(tmp_path)
+    request = GenerateRequest("lofi piano", seconds=0.4, seed=11, variations=2, top_k=50)
+    job, events = run_job(generate_music, folder, request, library=library)
+    assert job.state is JobState.FINISHED, job.error
+    stored = job.result
+    assert [g.settings["variation"] for g in stored] == [1, 2]
+    assert all(g.seed == 11 and g.model == "tiny-musicgen" and g.prompt == "lofi piano" for g in stored)
+    assert all(g.seconds == pytest.approx(0.4) and g.sample_rate == 32000 for g in stored)
+    assert {g.id for g in GenerationLibrary(tmp_path).list()} == {g.id for g in stored}
+    messages = [e.message for e in events if e.kind == "progress"]
+    assert messages[0] == "loading MusicGen" and any("steps/s" in m for m in messages)
+    assert any(e.key[0] == "musicgen" for e in models.loaded())  # kept for the next job
+    # the same request without a job (the CLI) gives the same audio
+    again = generate_music(None, folder, request, library=library)
+    assert np.array_equal(library.audio(again[0].id)[0], library.audio(stored[0].id)[0])
+
+
+def test_without_a_seed_one_is_drawn_and_kept(folder, tmp_path):
+    [g] = generate_music(None, folder, GenerateRequest("drums", seconds=0.2), library=GenerationLibrary(tmp_path))
+    assert isinstance(g.seed, int) and g.seed >= 0
+
+
+def test_continuing_a_file(folder, tmp_path):
+    import soundfile as sf
+
+    t = np.arange(32000) / 32000
+    sf.write(tmp_path / "take.wav", (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 32000)
+    request = GenerateRequest("more", seconds=0.2, seed=1, continue_from=str(tmp_path / "take.wav"),
+                              continue_start=0.5)
+    [g] = generate_music(None, folder, request, library=GenerationLibrary(tmp_path / "lib"))
+    assert g.seconds == pytest.approx(0.7)  # the half second used, and the new 0.2 s
+    assert g.settings["continued_from"] == "take.wav"
+    with pytest.raises(ValueError, match="shorter than 0.1 s"):
+        generate_music(None, folder, GenerateRequest("x", seconds=0.2, continue_from=str(tmp_path / "take.wav"),
+                                                     continue_start=0.99), library=GenerationLibrary(tmp_path))
+
+
+def test_cancel_leaves_no_result(folder, tmp_path):
+    library = GenerationLibrary(tmp_path)
+    queue = JobQueue()
+    try:
+        job = queue.submit(generate_music, folder, GenerateRequest("long", seconds=20), library=library, lane="gpu")
+        while job.progress is None or job.progress < 0.02:
+            if job.wait(0.05):
+                break
+        queue.cancel(job.id)
+        assert job.wait(120)
+    finally:
+        queue.shutdown()
+    assert job.state is JobState.CANCELLED and library.list() == []
+
+
+@pytest.mark.parametrize("request_, words", [
+    (GenerateRequest("x", seconds=0), "seconds"),
+    (GenerateRequest("x", guidance=50), "guidance"),
+    (GenerateRequest("x", variations=9), "variations"),
+    (GenerateRequest("  "), "type a prompt"),
+])
+def test_bad_requests_are_named(folder, tmp_path, request_, words):
+    job, _ = run_job(generate_music, folder, request_, library=GenerationLibrary(tmp_path))
+    assert job.state is JobState.FAILED and words in job.error_message
+
+
+def test_a_folder_that_is_not_musicgen_fails_in_one_line(tmp_path):
+    job, _ = run_job(generate_music, tmp_path, GenerateRequest("x", seconds=0.2), library=GenerationLibrary(tmp_path))
+    assert job.state is JobState.FAILED and job.error_type == "CheckpointError"
+    assert "config.json is missing" in job.error_message and "\n" not in job.error_message
