@@ -12,8 +12,12 @@ from t5_helpers import write_tokenizer
 CODEBOOK = 64
 
 
-def tiny_musicgen(folder: Path, channels: int = 1, seed: int = 0):
-    """Save a tiny MusicGen in ``folder``; returns transformers' model (eval, float32)."""
+CHROMA_LENGTH = 10  # a melody model's chroma rows (235 in the published one)
+
+
+def tiny_musicgen(folder: Path, channels: int = 1, seed: int = 0, melody: bool = False):
+    """Save a tiny MusicGen (``melody``: MusicGen melody) in ``folder``; returns transformers'
+    model (eval, float32)."""
     import transformers
 
     transformers.logging.set_verbosity_error()
@@ -23,13 +27,17 @@ def tiny_musicgen(folder: Path, channels: int = 1, seed: int = 0):
         sampling_rate=32000, audio_channels=1, codebook_size=CODEBOOK, hidden_size=8, num_filters=4,
         num_residual_layers=1, upsampling_ratios=[8, 5, 4, 4], codebook_dim=8, num_lstm_layers=1,
         target_bandwidths=[4 * 6 * 50 / 1000])  # 4 codebooks of 64 entries at 50 Hz
-    decoder = transformers.MusicgenDecoderConfig(
+    decoder_class = transformers.MusicgenMelodyDecoderConfig if melody else transformers.MusicgenDecoderConfig
+    decoder = decoder_class(
         vocab_size=CODEBOOK, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, ffn_dim=64,
         max_position_embeddings=256, num_codebooks=4 * channels, audio_channels=channels,
         pad_token_id=CODEBOOK, bos_token_id=CODEBOOK, decoder_start_token_id=CODEBOOK)
-    config = transformers.MusicgenConfig(text_encoder=text.to_dict(), audio_encoder=codec.to_dict(),
-                                         decoder=decoder.to_dict())
-    model = transformers.MusicgenForConditionalGeneration(config).eval()
+    parts = dict(text_encoder=text.to_dict(), audio_encoder=codec.to_dict(), decoder=decoder.to_dict())
+    if melody:
+        config = transformers.MusicgenMelodyConfig(**parts, chroma_length=CHROMA_LENGTH)
+        model = transformers.MusicgenMelodyForConditionalGeneration(config).eval()
+    else:
+        model = transformers.MusicgenForConditionalGeneration(transformers.MusicgenConfig(**parts)).eval()
     with torch.no_grad():  # away from the initialisation: sharper attention, codes that differ
         g = torch.Generator().manual_seed(seed)
         for name, p in model.named_parameters():

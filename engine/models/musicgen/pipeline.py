@@ -24,10 +24,14 @@ from torch import Tensor
 from engine.models.common.checkpoints import read_hf_weights, read_json
 from engine.models.common.errors import CheckpointError, first_few
 from engine.models.encodec.loading import build_encodec
+from engine.models.musicgen.audiocraft import is_audiocraft_folder, read_audiocraft_lm
+from engine.models.musicgen.chroma import chroma_features
 from engine.models.musicgen.generate import generate
 from engine.models.musicgen.loading import build_musicgen_lm
+from engine.models.musicgen.melody import MODEL_TYPE as MELODY_TYPE
+from engine.models.musicgen.melody import MelodyConfig, build_melody_lm, generate_melody
 from engine.models.musicgen.options import STRIDE_SECONDS, WINDOW_SECONDS
-from engine.models.t5.loading import build_t5_encoder
+from engine.models.t5.loading import build_t5_encoder, load_t5_encoder
 from engine.models.t5.tokenizer import T5Tokenizer
 
 
@@ -39,12 +43,20 @@ def model_name(folder: Path) -> str:
     return folder.name
 
 
+HF_TYPES = ("musicgen", MELODY_TYPE)
+T5_SUBFOLDER = "t5"  # beside an audiocraft checkpoint: the T5 it was trained with (audiocraft fetches t5-base)
+
+
 def detect_folder(folder: Path) -> str:
-    """``"huggingface"`` for a MusicGen folder (config.json of model_type musicgen, tokenizer.json
-    and weights); a CheckpointError saying what is missing otherwise. Reads no weights."""
+    """``"huggingface"`` for a Hugging Face MusicGen folder (config.json of model_type musicgen or
+    musicgen_melody, tokenizer.json and weights), ``"audiocraft"`` for audiocraft's
+    state_dict.bin + compression_state_dict.bin; a CheckpointError saying what is missing
+    otherwise. Reads no weights."""
     folder = Path(folder)
+    if is_audiocraft_folder(folder):
+        return "audiocraft"
     config = read_json(folder / "config.json")
-    if config.get("model_type") != "musicgen":
+    if config.get("model_type") not in HF_TYPES:
         raise CheckpointError(f"{folder} holds a {config.get('model_type')!r} model, not MusicGen")
     for needed in ("tokenizer.json",):
         if not (folder / needed).is_file():
@@ -59,14 +71,33 @@ class MusicGen:
     """A MusicGen folder loaded: tokenizer, T5, the language model and EnCodec, on one device."""
 
     def __init__(self, folder: Path | str, device: str | torch.device = "cpu",
-                 dtype: torch.dtype = torch.float32) -> None:
+                 dtype: torch.dtype = torch.float32, t5_folder: Path | str | None = None,
+                 encodec_folder: Path | str | None = None) -> None:
+        """``t5_folder`` and ``encodec_folder`` serve audiocraft checkpoints only, which hold neither
+        the T5 (default: a ``t5`` folder beside the checkpoint) nor, sometimes, the codec."""
         folder = Path(folder)
-        detect_folder(folder)
+        if detect_folder(folder) == "audiocraft":
+            self._load_audiocraft(folder, device, dtype, t5_folder or folder / T5_SUBFOLDER, encodec_folder)
+        else:
+            self._load_huggingface(folder, device, dtype)
+        self.melody = isinstance(self.lm.config, MelodyConfig)
+        self.name = model_name(folder)
+        self.path = folder
+        self.channels = self.lm.config.audio_channels
+        self.sample_rate = self.codec.config.sampling_rate
+        self.frame_rate = self.codec.config.frame_rate
+        if self.lm.config.num_codebooks != self.channels * self.codec.config.num_codebooks:
+            raise CheckpointError(f"{folder}: the decoder predicts {self.lm.config.num_codebooks} codebooks but "
+                                  f"the codec gives {self.codec.config.num_codebooks} per channel "
+                                  f"x {self.channels} channel(s)")
+
+    def _load_huggingface(self, folder: Path, device, dtype) -> None:
         config_path = folder / "config.json"
         config = read_json(config_path)
         weights, source = read_hf_weights(folder)
         self.tokenizer = T5Tokenizer.from_file(folder / "tokenizer.json")
-        self.lm = build_musicgen_lm(config, weights, source, device, dtype, config_source=str(config_path))
+        build = build_melody_lm if config.get("model_type") == MELODY_TYPE else build_musicgen_lm
+        self.lm = build(config, weights, source, device, dtype, config_source=str(config_path))
         for section in ("text_encoder", "audio_encoder"):
             if not isinstance(config.get(section), dict):
                 raise CheckpointError(f"{config_path} has no {section} section; expected a MusicGen config.json")
@@ -77,15 +108,18 @@ class MusicGen:
         if weights:
             raise CheckpointError(f"{source} holds {len(weights)} tensors that are not part of a MusicGen model: "
                                   f"{first_few(sorted(weights), 5)}")
-        self.name = model_name(folder)
-        self.path = folder
-        self.channels = self.lm.config.audio_channels
-        self.sample_rate = self.codec.config.sampling_rate
-        self.frame_rate = self.codec.config.frame_rate
-        if self.lm.config.num_codebooks != self.channels * self.codec.config.num_codebooks:
-            raise CheckpointError(f"{config_path}: the decoder predicts {self.lm.config.num_codebooks} codebooks but "
-                                  f"the codec gives {self.codec.config.num_codebooks} per channel "
-                                  f"x {self.channels} channel(s)")
+
+    def _load_audiocraft(self, folder: Path, device, dtype, t5_folder: Path, encodec_folder) -> None:
+        config, weights = read_audiocraft_lm(folder, t5_folder if Path(t5_folder).is_dir() else None, encodec_folder)
+        sources = config["_sources"]
+        self.lm = build_musicgen_lm(config, weights, sources["decoder"], device, dtype,
+                                    config_source=f"{sources['decoder']} (xp.cfg)")
+        self.codec = build_encodec(config["audio_encoder"], weights, sources["audio_encoder"], device, dtype,
+                                   prefix="audio_encoder.", config_source=sources["audio_encoder"])
+        self.text_encoder, tokenizer = load_t5_encoder(t5_folder, device, dtype)
+        if tokenizer is None:
+            raise CheckpointError(f"{t5_folder} has no tokenizer.json (T5's, which turns the prompt into tokens)")
+        self.tokenizer = tokenizer
 
     @property
     def device(self) -> torch.device:
@@ -133,11 +167,15 @@ class MusicGen:
     def generate(self, prompts: list[str], seconds: float, guidance: float = 3.0, temperature: float = 1.0,
                  top_k: int = 250, top_p: float = 0.0, seed: int | None = None,
                  continuation: tuple[np.ndarray, int] | None = None,
+                 melody: tuple[np.ndarray, int] | None = None,
                  progress: Callable[[float], None] | None = None,
                  should_stop: Callable[[], bool] | None = None) -> np.ndarray:
         """Audio (len(prompts), channels, N) at ``sample_rate``: ``seconds`` of new music per prompt,
         after the audio of ``continuation`` (samples (channels, N), its rate) when one is given (the
-        result then starts with that audio as the codec hears it)."""
+        result then starts with that audio as the codec hears it). ``melody`` (samples, rate) is
+        the tune a melody model follows: its chromagram, from each window's start, wrapped around."""
+        if melody is not None and not self.melody:
+            raise ValueError(f"{self.name} does not take a melody: that needs a melody model (musicgen-melody)")
         ids, mask = self.tokenizer.encode(list(prompts))
         device = self.device
         states = self.text_encoder(ids.to(device), mask.to(device))
@@ -160,12 +198,29 @@ class MusicGen:
                 if progress is not None:
                     progress((done_before + fraction * steps) / wanted)
 
-            new = generate(self.lm, states, mask, steps, guidance, temperature, top_k, top_p,
-                           seed=None if seed is None else seed + window_index, prompt_codes=prompt,
-                           progress=report, should_stop=should_stop)
+            window_seed = None if seed is None else seed + window_index
+            if self.melody:
+                chroma = None if melody is None else self._chroma(melody, made / self.frame_rate)
+                new = generate_melody(self.lm, states, mask, chroma, steps, guidance, temperature, top_k, top_p,
+                                      seed=window_seed, progress=report, should_stop=should_stop,
+                                      prompt_codes=prompt)
+            else:
+                new = generate(self.lm, states, mask, steps, guidance, temperature, top_k, top_p,
+                               seed=window_seed, prompt_codes=prompt, progress=report, should_stop=should_stop)
             pieces.append(new)
             made += steps
             window_index += 1
             whole = new if prompt is None else torch.cat([prompt, new], dim=-1)
             prompt = whole[..., -keep:]
         return self.decode_codes(torch.cat(pieces, dim=-1))
+
+    def _chroma(self, melody: tuple[np.ndarray, int], start_s: float) -> Tensor:
+        """The melody's chromagram for a window starting ``start_s`` into the piece: the reference
+        from that point on, wrapped around to the window's length (audiocraft's way)."""
+        audio, rate = melody
+        audio = np.asarray(audio, dtype=np.float32)
+        audio = audio[None] if audio.ndim == 1 else audio
+        if start_s > 0:
+            n = audio.shape[-1]
+            audio = audio[:, (round(start_s * rate) + np.arange(round(WINDOW_SECONDS * rate))) % n]
+        return chroma_features(audio, rate).to(self.device)

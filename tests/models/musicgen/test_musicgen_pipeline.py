@@ -104,3 +104,19 @@ def test_a_folder_that_is_not_musicgen_is_refused(tmp_path, mono):
             (broken / f.name).write_bytes(f.read_bytes())
     with pytest.raises(CheckpointError, match="tokenizer.json is missing"):
         MusicGen(broken)
+
+
+def test_a_melody_model_follows_the_melody_and_others_refuse_one(tmp_path, mono):
+    tiny_musicgen(tmp_path / "melody", melody=True, seed=4)
+    ours = MusicGen(tmp_path / "melody")
+    assert ours.melody
+    rate = 32000
+    t = np.arange(rate * 2) / rate
+    tune_a = (0.3 * np.sin(2 * np.pi * 261.6 * t)).astype(np.float32)  # C
+    tune_b = (0.3 * np.sin(2 * np.pi * 370.0 * t)).astype(np.float32)  # F#
+    a = ours.generate(["the music"], seconds=0.3, top_k=1, melody=(tune_a, rate))
+    b = ours.generate(["the music"], seconds=0.3, top_k=1, melody=(tune_b, rate))
+    assert a.shape == (1, 1, 15 * 640) and np.abs(a - b).max() > 1e-4  # the tune changes the music
+    _, plain = mono
+    with pytest.raises(ValueError, match="melody model"):
+        MusicGen(plain).generate(["x"], seconds=0.2, melody=(tune_a, rate))
