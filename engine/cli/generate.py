@@ -40,7 +40,7 @@ def add_parsers(sub) -> None:
                    help="continue this audio file (its last 20 s at most)")
     p.add_argument("--continue-start", type=float_in(0, 1e6), default=0.0, help="seconds into AUDIO to start")
     p.add_argument("--continue-end", type=float_in(0, 1e6), default=None, help="seconds into AUDIO to end")
-    p.add_argument("--melody", default=None, metavar="AUDIO", help="melody from audio (the melody model only)")
+    p.add_argument("--melody", default=None, metavar="AUDIO", help="follow this audio's melody (a melody model: musicgen-melody)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: the best available)")
     p.add_argument("--out", default=None, help="FILE.wav or .flac (variations: FILE-1.wav, ...; "
                                                "default: the prompt's first words in this folder)")
@@ -72,16 +72,14 @@ def cmd_generate(args: argparse.Namespace) -> int:
         return fail(f"--out {args.out}: choose a .wav or .flac file")
     if not outs[0].parent.is_dir():
         return fail(f"--out {args.out}: the folder {outs[0].parent} does not exist")
-    if args.melody:
-        return fail("--melody needs the melody model (musicgen-melody), which Motet cannot run yet; "
-                    "use --continue to carry on from audio instead")
     try:
         device = choose_device(args.device)
         folder = resolve_model(args.model, family_name="musicgen")
     except (DeviceError, CheckpointError) as exc:
         return fail(str(exc))
     request = GenerateRequest(args.prompt, args.seconds, args.cfg, args.temperature, args.top_k, args.top_p,
-                              args.seed, args.variations, args.continue_from, args.continue_start, args.continue_end)
+                              args.seed, args.variations, args.continue_from, args.continue_start, args.continue_end,
+                              args.melody)
     show = progress_bar(f"generating {args.seconds:g} s")
     library = GenerationLibrary()
 

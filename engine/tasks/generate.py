@@ -31,6 +31,7 @@ class GenerateRequest:
     continue_from: str | None = None  # an audio file (a take or any file) to continue
     continue_start: float = 0.0  # the part of it to use, in seconds
     continue_end: float | None = None
+    melody_from: str | None = None  # an audio file whose tune a melody model follows
 
     def settings(self) -> dict:
         """What the result remembers beside prompt, model and seed."""
@@ -38,6 +39,8 @@ class GenerateRequest:
                "top_p": self.top_p}
         if self.continue_from:
             out["continued_from"] = Path(self.continue_from).name
+        if self.melody_from:
+            out["melody_from"] = Path(self.melody_from).name
         return out
 
 
@@ -81,6 +84,12 @@ def generate_music(ctx: JobContext | None, folder: str | Path, request: Generate
         raise ValueError("type a prompt (or choose audio to continue)")
     seed = r.seed if r.seed is not None else random.randint(0, SEED_MAX)
     continuation = _continuation(r)
+    melody = None
+    if r.melody_from:
+        from engine.audio.files import load_audio
+
+        audio, rate = load_audio(r.melody_from)
+        melody = (audio.T, rate)
     report = ctx.progress if ctx is not None else report or (lambda fraction, message: None)
     report(None, "loading MusicGen")
     model = musicgen(folder, device, dtype)
@@ -99,10 +108,11 @@ def generate_music(ctx: JobContext | None, folder: str | Path, request: Generate
         return False
 
     audio = model.generate([r.prompt] * r.variations, r.seconds, r.guidance, r.temperature, r.top_k, r.top_p,
-                           seed, continuation, progress=progress, should_stop=should_stop)
+                           seed, continuation, melody, progress=progress, should_stop=should_stop)
     library = library or GenerationLibrary()
     stored = []
     for index, clip in enumerate(audio):
-        settings = {**r.settings(), **({"variation": index + 1} if r.variations > 1 else {})}
+        settings = {**r.settings(), **({"variation": index + 1, "variations": r.variations}
+                                        if r.variations > 1 else {})}
         stored.append(library.add(clip, model.sample_rate, r.prompt, model.name, seed, settings))
     return stored

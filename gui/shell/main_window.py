@@ -65,7 +65,9 @@ class MainWindow(QMainWindow):
         self.stack.addWidget(self.transcribe_view)
         self.piano_roll = PianoRollView(self.queue, self.bridge, self.settings, self)
         self.stack.addWidget(self.piano_roll)
-        self.generate_view = GenerateView()
+        self.generate_view = GenerateView(self.queue, self.bridge, self.settings,
+                                          compute=lambda: (self.compute_device, self.compute_dtype),
+                                          takes=self.library)
         self.stack.addWidget(self.generate_view)
 
     def _build_navigation(self) -> None:
@@ -108,6 +110,7 @@ class MainWindow(QMainWindow):
         self.record_view.statusMessage.connect(lambda m: self.statusBar().showMessage(m, 8000))
         self.file_view.statusMessage.connect(lambda m: self.statusBar().showMessage(m, 8000))
         self.transcribe_view.statusMessage.connect(lambda m: self.statusBar().showMessage(m, 8000))
+        self.generate_view.statusMessage.connect(lambda m: self.statusBar().showMessage(m, 8000))
         self.record_view.transcribeRequested.connect(self._transcribe_take)
         self._show_input(self.record_view.input_description())
 
@@ -264,6 +267,7 @@ class MainWindow(QMainWindow):
         self.piano_roll.shutdown()
         self.record_view.shutdown()  # a take being recorded is stopped and saved, never lost
         self.file_view.shutdown()
+        self.generate_view.shutdown()  # playback stopped, generations cancelled (results made are kept)
         self.save_settings()
         self.bridge.close()
         if self._owns_queue:

@@ -67,6 +67,14 @@ def detect_folder(folder: Path) -> str:
     return "huggingface"
 
 
+def is_melody_folder(folder: Path | str) -> bool:
+    """Whether a MusicGen folder holds the melody model (reads config.json only)."""
+    try:
+        return read_json(Path(folder) / "config.json").get("model_type") == MELODY_TYPE
+    except CheckpointError:
+        return False
+
+
 class MusicGen:
     """A MusicGen folder loaded: tokenizer, T5, the language model and EnCodec, on one device."""
 
