@@ -65,11 +65,23 @@ def run_motet(folder: Path, seconds: float, compute: str) -> dict:
 
     start = time.perf_counter()
     model = MusicGen(folder)
-    if compute == "int8":
-        from engine.models.musicgen.quantize import quantize_lm_int8
-
-        quantize_lm_int8(model.lm)
     loaded = time.perf_counter() - start
+    extra = {}
+    if compute in ("int8", "int8-per-call", "bfloat16"):
+        import copy
+
+        from engine.models.musicgen.quantize import int8_agreement, quantize_lm_int8
+
+        reference = copy.deepcopy(model.lm)
+        if compute.startswith("int8"):
+            quantize_lm_int8(model.lm, per_row=compute != "int8-per-call")
+        else:
+            model.lm.to(torch.bfloat16)
+        ids, mask = model.tokenizer.encode([PROMPT])
+        with torch.inference_mode():
+            states = model.text_encoder(ids, mask)
+        extra["max_kl_nats_vs_float32"] = round(int8_agreement(reference, model.lm, states, mask), 4)
+        del reference
     steps = round(seconds * model.frame_rate)
     with torch.inference_mode():
         start = time.perf_counter()
@@ -84,7 +96,7 @@ def run_motet(folder: Path, seconds: float, compute: str) -> dict:
         total = time.perf_counter() - start
     return {"steps": steps, "steps_per_s": round(steps / generated, 2), "total_s": round(total, 2),
             "encodec_decode_s": round(decoded, 2), "encodec_x_realtime": round(audio.shape[-1] / 32000 / decoded, 1),
-            "load_s": round(loaded, 1)}
+            "load_s": round(loaded, 1), **extra}
 
 
 def run_transformers(folder: Path, seconds: float, compute: str) -> dict:
@@ -161,7 +173,7 @@ def main() -> None:
     peer = results.get("transformers:float32", {}).get("steps_per_s")
     report = {"benchmark": "MusicGen (musicgen-small shapes, random weights), CPU", "cpu_count": os.cpu_count(),
               "threads": args.threads, "seconds": args.seconds, "guidance": 3.0, "top_k": 250, "results": results}
-    for compute in ("float32", "int8"):
+    for compute in ("float32", "int8", "bfloat16"):
         ours = results.get(f"motet:{compute}", {}).get("steps_per_s")
         if ours and peer:
             report[f"ratio_{compute}"] = round(ours / peer, 2)

@@ -44,12 +44,12 @@ class Generation:
         """One line for a file's comment tag and the GUI's tooltip."""
         parts = [f"model {self.model}", f"seed {self.seed}"]
         parts += [f"{k} {v}" for k, v in self.settings.items()]
-        return f"{self.prompt} ({', '.join(parts)})"
+        return f"{self.prompt or '(no prompt: unconditional)'} ({', '.join(parts)})"
 
 
 def tag(out: sf.SoundFile, g: Generation) -> None:
     """Prompt, model and seed into the file's tags (what soundfile writes for WAV and FLAC)."""
-    out.title = g.prompt[:200]
+    out.title = g.prompt[:200] or "(no prompt: unconditional)"  # libsndfile refuses an empty tag
     out.comment = g.description[:1000]
     out.software = f"Motet, {g.model}"
 

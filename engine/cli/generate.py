@@ -42,6 +42,9 @@ def add_parsers(sub) -> None:
     p.add_argument("--continue-end", type=float_in(0, 1e6), default=None, help="seconds into AUDIO to end")
     p.add_argument("--melody", default=None, metavar="AUDIO", help="follow this audio's melody (a melody model: musicgen-melody)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: the best available)")
+    p.add_argument("--compute-type", choices=("float32", "int8"), default="float32",
+                   help="int8: the language model in int8 on the CPU, about 2x faster (checked against "
+                        "float32 on first use)")
     p.add_argument("--out", default=None, help="FILE.wav or .flac (variations: FILE-1.wav, ...; "
                                                "default: the prompt's first words in this folder)")
 
@@ -79,7 +82,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         return fail(str(exc))
     request = GenerateRequest(args.prompt, args.seconds, args.cfg, args.temperature, args.top_k, args.top_p,
                               args.seed, args.variations, args.continue_from, args.continue_start, args.continue_end,
-                              args.melody)
+                              args.melody, args.compute_type)
     show = progress_bar(f"generating {args.seconds:g} s")
     library = GenerationLibrary()
 

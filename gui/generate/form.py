@@ -189,8 +189,6 @@ class GenerateForm(QWidget):
 
     def request(self, source: tuple[str, float, float | None] | None = None) -> GenerateRequest:
         """What to generate; ValueError (a line to show) for a value the engine would refuse."""
-        if not self.prompt_text() and source is None:
-            raise ValueError("type a prompt first (or choose audio to continue)")
         request = GenerateRequest(
             prompt=self.prompt_text(), seconds=self.seconds_spin.value(), guidance=self.guidance_spin.value(),
             temperature=self.temperature_spin.value(), top_k=self.top_k_spin.value(), top_p=self.top_p_spin.value(),

@@ -95,7 +95,8 @@ class ResultDelegate(QStyledItemDelegate):
         role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
         painter.setPen(option.palette.color(role))
         line = QRect(rect.left(), rect.top(), rect.width(), top.height())
-        prompt = g.prompt or "(continuation without a prompt)"
+        prompt = g.prompt or ("(continuation without a prompt)" if "continued_from" in g.settings
+                              else "(no prompt: unconditional)")
         painter.drawText(line, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
                          top.elidedText(prompt, Qt.TextElideMode.ElideRight, rect.width()))
         small = QFontMetrics(option.font)
@@ -199,7 +200,7 @@ class ResultsPanel(QWidget):
         self.list.clear()
         current = None
         for g in self.library.list():
-            item = QListWidgetItem(g.prompt)
+            item = QListWidgetItem(g.prompt or "(no prompt: unconditional)")
             item.setData(GenerationRole, g)
             created = time.strftime("%Y-%m-%d %H:%M", time.localtime(g.created))
             item.setToolTip(f"{g.description}\n{format_duration(g.seconds)}, {g.sample_rate} Hz, "

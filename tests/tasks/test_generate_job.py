@@ -89,7 +89,6 @@ def test_cancel_leaves_no_result(folder, tmp_path):
     (GenerateRequest("x", seconds=0), "seconds"),
     (GenerateRequest("x", guidance=50), "guidance"),
     (GenerateRequest("x", variations=9), "variations"),
-    (GenerateRequest("  "), "type a prompt"),
 ])
 def test_bad_requests_are_named(folder, tmp_path, request_, words):
     job, _ = run_job(generate_music, folder, request_, library=GenerationLibrary(tmp_path))
@@ -100,3 +99,34 @@ def test_a_folder_that_is_not_musicgen_fails_in_one_line(tmp_path):
     job, _ = run_job(generate_music, tmp_path, GenerateRequest("x", seconds=0.2), library=GenerationLibrary(tmp_path))
     assert job.state is JobState.FAILED and job.error_type == "CheckpointError"
     assert "config.json is missing" in job.error_message and "\n" not in job.error_message
+
+
+def test_int8_is_checked_then_used_and_kept_apart_from_float32(folder, tmp_path):
+    request = GenerateRequest("drums", seconds=0.2, seed=2, compute_type="int8")
+    [g] = generate_music(None, folder, request, library=GenerationLibrary(tmp_path))
+    assert g.settings["compute"] == "int8"
+    variants = {e.key[4] for e in models.loaded() if e.key[0] == "musicgen"}
+    assert "int8" in variants
+    with pytest.raises(ValueError, match="CPU only"):
+        generate_music(None, folder, GenerateRequest("x", seconds=0.2, compute_type="int8"), device="cuda",
+                       library=GenerationLibrary(tmp_path))
+
+
+def test_no_prompt_is_unconditional_and_a_long_one_is_truncated_with_a_notice(folder, tmp_path):
+    library = GenerationLibrary(tmp_path)
+    [g] = generate_music(None, folder, GenerateRequest("", seconds=0.2, seed=1), library=library)
+    assert g.settings["unconditional"] and "unconditional" in g.description
+    seen = []
+    long_prompt = " ".join(["happy rock with drums"] * 200)
+    [g] = generate_music(None, folder, GenerateRequest(long_prompt, seconds=0.2, seed=1), library=library,
+                         report=lambda fraction, message: seen.append(message))
+    assert g.settings["prompt_truncated_to_tokens"] == 512 and any("reads the first 512" in m for m in seen)
+
+
+def test_a_silent_part_is_not_continued(folder, tmp_path):
+    import soundfile as sf
+
+    sf.write(tmp_path / "quiet.wav", np.zeros(32000, dtype=np.float32), 32000)
+    with pytest.raises(ValueError, match="silent"):
+        generate_music(None, folder, GenerateRequest("x", seconds=0.2, continue_from=str(tmp_path / "quiet.wav")),
+                       library=GenerationLibrary(tmp_path))

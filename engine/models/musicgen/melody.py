@@ -112,9 +112,7 @@ class Layer(nn.Module):
         self.fc2 = nn.Linear(ffn, width, bias=False)
 
     def forward(self, x: Tensor, index: int, cache: KVCache | None, mask: Tensor | None) -> Tensor:
-        h = self.self_norm(x)
-        q = self.self_attn.query(h)
-        k, v = self.self_attn.kv(h)
+        q, k, v = self.self_attn.project(self.self_norm(x))
         if cache is not None:
             k, v = cache.append(index, k, v)
         x = x + self.self_attn.out(attention(q, k, v, mask)[0])

@@ -47,6 +47,14 @@ class Attention(nn.Module):
         self.k = nn.Linear(width, width, bias=False)
         self.v = nn.Linear(width, width, bias=False)
         self.out = nn.Linear(width, width, bias=False)
+        # query, key and value as one projection, when a compute type builds one (quantize.py)
+        self.qkv: nn.Module | None = None
+
+    def project(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Self-attention's queries, keys and values of x, each (B, H, T, D/H)."""
+        if self.qkv is not None:
+            return tuple(split_heads(y, self.n_head) for y in self.qkv(x).chunk(3, dim=-1))
+        return self.query(x), *self.kv(x)
 
     def kv(self, x: Tensor) -> tuple[Tensor, Tensor]:
         return split_heads(self.k(x), self.n_head), split_heads(self.v(x), self.n_head)
@@ -68,9 +76,7 @@ class Layer(nn.Module):
 
     def forward(self, x: Tensor, index: int, cache: KVCache | None, mask: Tensor | None,
                 cross: tuple[Tensor, Tensor], cross_mask: Tensor | None) -> Tensor:
-        h = self.self_norm(x)
-        q = self.self_attn.query(h)
-        k, v = self.self_attn.kv(h)
+        q, k, v = self.self_attn.project(self.self_norm(x))
         if cache is not None:
             k, v = cache.append(index, k, v)
         x = x + self.self_attn.out(attention(q, k, v, mask)[0])

@@ -187,6 +187,10 @@ class MusicGen:
         ids, mask = self.tokenizer.encode(list(prompts))
         device = self.device
         states = self.text_encoder(ids.to(device), mask.to(device))
+        empty = torch.tensor([not p.strip() for p in prompts], device=device)
+        if empty.any():  # no prompt: no text at all, the unconditional branch's input (transformers' too)
+            states = states.masked_fill(empty[:, None, None], 0.0)
+            mask = mask.to(device).masked_fill(empty[:, None], 0)
         batch = len(prompts)
         wanted = max(1, round(seconds * self.frame_rate))
         window = round(WINDOW_SECONDS * self.frame_rate)

