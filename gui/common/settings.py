@@ -35,6 +35,7 @@ class Keys:
     AUDIO_INPUT_DEVICE = "audio/input_device"
     COMPUTE_DEVICE = "compute/device"
     COMPUTE_DTYPE = "compute/dtype"
+    GENERATE_COMPUTE = "generate/compute"
     GENERATE_GUIDANCE = "generate/guidance"
     GENERATE_MODEL = "generate/model"
     GENERATE_MODEL_FOLDERS = "generate/model_folders"

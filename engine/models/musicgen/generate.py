@@ -80,7 +80,7 @@ def generate(lm: MusicgenLM, encoder_states: Tensor, encoder_mask: Tensor | None
     """
     _check_arguments(lm, encoder_states, encoder_mask, steps, guidance_scale, temperature, top_k, top_p,
                      prompt_codes)
-    c, device = lm.config, lm.device
+    device = lm.device
     batch = encoder_states.shape[0]
     states = encoder_states.to(device)
     mask = (torch.ones(states.shape[:2], dtype=torch.long, device=device) if encoder_mask is None
@@ -89,15 +89,42 @@ def generate(lm: MusicgenLM, encoder_states: Tensor, encoder_mask: Tensor | None
     if guided:  # the unconditional branch: no text at all
         states = torch.cat([states, torch.zeros_like(states)])
         mask = torch.cat([mask, torch.zeros_like(mask)])
-    prompt = (torch.zeros(batch, c.num_codebooks, 0, dtype=torch.long, device=device) if prompt_codes is None
-              else prompt_codes.to(device=device, dtype=torch.long))
+    prompt = _prompt(lm, batch, prompt_codes)
+    cache = lm.new_cache(batch * (2 if guided else 1), capacity=sequence_length(lm, prompt, steps) - 1)
+
+    def step(codes: Tensor, first: bool) -> Tensor:
+        hidden = lm.hidden(codes, states if first else None, mask if first else None, cache)
+        return lm.logits(hidden[:, -1:])[:, :, 0]
+
+    return sample_codes(lm, step, prompt, steps, guidance_scale, temperature, top_k, top_p, seed, progress,
+                        should_stop)
+
+
+def _prompt(lm: MusicgenLM, batch: int, prompt_codes: Tensor | None) -> Tensor:
+    if prompt_codes is None:
+        return torch.zeros(batch, lm.config.num_codebooks, 0, dtype=torch.long, device=lm.device)
+    return prompt_codes.to(device=lm.device, dtype=torch.long)
+
+
+def sequence_length(lm: MusicgenLM, prompt: Tensor, steps: int) -> int:
+    """Positions of the delayed sequence: the start token, the prompt, the new steps and the delays."""
+    return prompt.shape[-1] + steps + max(lm.delays) + 1
+
+
+def sample_codes(lm: MusicgenLM, step: Callable[[Tensor, bool], Tensor], prompt: Tensor, steps: int,
+                 guidance_scale: float, temperature: float, top_k: int, top_p: float, seed: int | None,
+                 progress: Callable[[float], None] | None, should_stop: Callable[[], bool] | None) -> Tensor:
+    """The sampling loop of MusicGen and MusicGen melody: the delay pattern filled step by step.
+    ``step(codes, first)`` gives the last position's logits (rows, K, V) of the new codes (rows
+    doubled under guidance: conditional, then unconditional), ``first`` on the first call."""
+    c = lm.config
     given = prompt.shape[-1]
     sequence = delay_pattern(prompt, given + steps, lm.delays, c.bos_token_id)
     free = sequence == FREE
     length = sequence.shape[-1]
     start = given + 1  # steps 0..given hold the start token and the prompt in every codebook
-    cache = lm.new_cache(batch * (2 if guided else 1), capacity=length - 1)
-    generator = seeded_generator(seed, device)
+    guided = guidance_scale > 1
+    generator = seeded_generator(seed, lm.device)
     done = 0
     for position in range(start, length):
         if should_stop is not None and should_stop():
@@ -105,9 +132,7 @@ def generate(lm: MusicgenLM, encoder_states: Tensor, encoder_mask: Tensor | None
         codes = sequence[:, :, done:position]
         if guided:
             codes = torch.cat([codes, codes])
-        first = done == 0
-        hidden = lm.hidden(codes, states if first else None, mask if first else None, cache)
-        logits = lm.logits(hidden[:, -1:])[:, :, 0]  # (rows, K, V)
+        logits = step(codes, done == 0)
         if guided:
             cond, uncond = logits.chunk(2)
             logits = uncond + (cond - uncond) * guidance_scale

@@ -72,15 +72,22 @@ def build_musicgen_lm(config: dict, weights: dict[str, Tensor], source: str, dev
     """
     cfg = MusicgenDecoderConfig.from_composite(config, config_source)
     model = skeleton(cfg)
-    ours_by_file = {hf_name(name): name for name in model.state_dict()}
-    expected = {hf_name(name): t.shape for name, t in model.state_dict().items()}
-    mine = {name: t for name, t in weights.items() if not name.startswith(OTHER_MODELS) and name != POSITIONS}
-    check_state_dict(expected, mine, source, f"a MusicGen decoder of its own config ({cfg.describe()})")
-    positions = weights.get(POSITIONS)
-    if positions is not None and (positions.ndim != 2 or positions.shape[1] != cfg.hidden_size):
-        raise CheckpointError(f"{source}: {POSITIONS} is {tuple(positions.shape)}, expected (positions, "
-                              f"{cfg.hidden_size})")
-    weights.pop(POSITIONS, None)
-    state_dict = {ours_by_file[name]: weights.pop(name) for name in mine}
-    del mine
+    state_dict = take_decoder(model, hf_name, weights, source, f"a MusicGen decoder of its own config ({cfg.describe()})")
     return assign_weights(model, state_dict, source, device=device, dtype=dtype)
+
+
+def take_decoder(model: MusicgenLM, name_of, weights: dict[str, Tensor], source: str,
+                 description: str) -> dict[str, Tensor]:
+    """Check ``weights`` against ``model`` (a meta skeleton) in the file's names (``name_of`` maps
+    ours to them), then take the decoder's tensors out of ``weights``: our state dict."""
+    state = model.state_dict()
+    ours_by_file = {name_of(name): name for name in state}
+    expected = {name_of(name): t.shape for name, t in state.items()}
+    mine = {name: t for name, t in weights.items() if not name.startswith(OTHER_MODELS) and name != POSITIONS}
+    check_state_dict(expected, mine, source, description)
+    positions = weights.get(POSITIONS)
+    width = model.config.hidden_size
+    if positions is not None and (positions.ndim != 2 or positions.shape[1] != width):
+        raise CheckpointError(f"{source}: {POSITIONS} is {tuple(positions.shape)}, expected (positions, {width})")
+    weights.pop(POSITIONS, None)
+    return {ours_by_file[name]: weights.pop(name) for name in mine}

@@ -35,21 +35,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-from engine.cancel import Cancelled
-from engine.models.common.attention import attention
-from engine.models.common.checkpoints import assign_weights, check_state_dict, on_meta
+from engine.models.common.checkpoints import assign_weights, on_meta
 from engine.models.common.errors import CheckpointError
 from engine.models.common.kv_cache import KVCache
-from engine.models.common.positions import sinusoids
-from engine.models.common.sampling import seeded_generator
 from engine.models.musicgen.config import MusicgenDecoderConfig, whole_number
-from engine.models.musicgen.delay import FREE, codebook_delays, delay_pattern, undo_delay
-from engine.models.musicgen.generate import _check_arguments, _choose
-from engine.models.musicgen.loading import OTHER_MODELS, POSITIONS, hf_name
-from engine.models.musicgen.model import INITIAL_POSITIONS, Attention, LayerNorm
+from engine.models.musicgen.generate import _check_arguments, _prompt, sample_codes, sequence_length
+from engine.models.musicgen.loading import hf_name, take_decoder
+from engine.models.musicgen.model import MusicgenLM
 
 MODEL_TYPE = "musicgen_melody"
 CHROMA_LIMIT = 1024
@@ -102,46 +96,14 @@ class MelodyConfig(MusicgenDecoderConfig):
         return config
 
 
-class Layer(nn.Module):
-    def __init__(self, width: int, n_head: int, ffn: int) -> None:
-        super().__init__()
-        self.self_norm = LayerNorm(width)
-        self.self_attn = Attention(width, n_head)
-        self.ffn_norm = LayerNorm(width)
-        self.fc1 = nn.Linear(width, ffn, bias=False)
-        self.fc2 = nn.Linear(ffn, width, bias=False)
+class MusicgenMelodyLM(MusicgenLM):
+    """MusicGen's language model without cross-attention, its conditions a prefix of the input."""
 
-    def forward(self, x: Tensor, index: int, cache: KVCache | None, mask: Tensor | None) -> Tensor:
-        q, k, v = self.self_attn.project(self.self_norm(x))
-        if cache is not None:
-            k, v = cache.append(index, k, v)
-        x = x + self.self_attn.out(attention(q, k, v, mask)[0])
-        return x + self.fc2(F.gelu(self.fc1(self.ffn_norm(x))))
+    cross_attention = False
 
-
-class MusicgenMelodyLM(nn.Module):
     def __init__(self, config: MelodyConfig) -> None:
-        super().__init__()
-        self.config = config
-        width, vocab = config.hidden_size, config.vocab_size
-        self.delays = codebook_delays(config.num_codebooks, config.audio_channels)
-        self.embed = nn.ModuleList(nn.Embedding(vocab + 1, width) for _ in range(config.num_codebooks))
-        rows = min(config.max_position_embeddings, INITIAL_POSITIONS)
-        self.register_buffer("positions", sinusoids(rows, width, cos_first=True), persistent=False)
-        self.layers = nn.ModuleList(Layer(width, config.num_attention_heads, config.ffn_dim)
-                                    for _ in range(config.num_hidden_layers))
-        self.norm = LayerNorm(width)
-        self.heads = nn.ModuleList(nn.Linear(width, vocab, bias=False) for _ in range(config.num_codebooks))
-        self.proj = nn.Linear(config.encoder_width, width) if config.has_projection else None
-        self.chroma_proj = nn.Linear(config.num_chroma, width) if config.has_chroma_projection else None
-
-    @property
-    def dtype(self) -> torch.dtype:
-        return self.norm.weight.dtype
-
-    @property
-    def device(self) -> torch.device:
-        return self.norm.weight.device
+        super().__init__(config)
+        self.chroma_proj = nn.Linear(config.num_chroma, config.hidden_size) if config.has_chroma_projection else None
 
     def new_cache(self, batch: int, capacity: int) -> KVCache:
         """An empty self-attention cache for ``batch`` rows of at most ``capacity`` positions
@@ -149,11 +111,6 @@ class MusicgenMelodyLM(nn.Module):
         c = self.config
         self._ensure_positions(capacity)
         return KVCache(len(self.layers), batch, c.num_attention_heads, capacity, c.head_dim, self.dtype, self.device)
-
-    def _ensure_positions(self, length: int) -> None:
-        if length > self.positions.shape[0]:
-            table = sinusoids(max(length, 2 * self.positions.shape[0]), self.config.hidden_size, cos_first=True)
-            self.positions = table.to(device=self.positions.device, dtype=self.positions.dtype)
 
     def prefix(self, text_states: Tensor, text_mask: Tensor | None = None, chroma: Tensor | None = None) -> Tensor:
         """The conditioning rows (B, chroma_length + S, D): the chroma (``chroma`` (B or 1, F,
@@ -208,10 +165,6 @@ class MusicgenMelodyLM(nn.Module):
             cache.length += n
         return self.norm(x[:, n - t:])
 
-    def logits(self, x: Tensor) -> Tensor:
-        """Hidden states (B, T, D) -> float32 logits (B, K, T, vocab)."""
-        return torch.stack([head(x) for head in self.heads], dim=1).float()
-
     def forward(self, codes: Tensor, prefix: Tensor | None = None, cache: KVCache | None = None) -> Tensor:
         """codes (B, K, T) -> logits (B, K, T, vocab) in float32, for the codes' positions only."""
         return self.logits(self.hidden(codes, prefix, cache))
@@ -233,17 +186,8 @@ def build_melody_lm(config: dict, weights: dict[str, Tensor], source: str, devic
     """
     cfg = MelodyConfig.from_composite(config, config_source)
     model = on_meta(lambda: MusicgenMelodyLM(cfg))
-    ours_by_file = {_hf_name(name): name for name in model.state_dict()}
-    expected = {_hf_name(name): t.shape for name, t in model.state_dict().items()}
-    mine = {name: t for name, t in weights.items() if not name.startswith(OTHER_MODELS) and name != POSITIONS}
-    check_state_dict(expected, mine, source, f"a MusicGen melody decoder of its own config ({cfg.describe()})")
-    positions = weights.get(POSITIONS)
-    if positions is not None and (positions.ndim != 2 or positions.shape[1] != cfg.hidden_size):
-        raise CheckpointError(f"{source}: {POSITIONS} is {tuple(positions.shape)}, expected (positions, "
-                              f"{cfg.hidden_size})")
-    weights.pop(POSITIONS, None)
-    state_dict = {ours_by_file[name]: weights.pop(name) for name in mine}
-    del mine
+    state_dict = take_decoder(model, _hf_name, weights, source,
+                              f"a MusicGen melody decoder of its own config ({cfg.describe()})")
     return assign_weights(model, state_dict, source, device=device, dtype=dtype)
 
 
@@ -263,37 +207,18 @@ def generate_melody(lm: MusicgenMelodyLM, text_states: Tensor, text_mask: Tensor
     _check_arguments(lm, text_states, text_mask, steps, guidance_scale, temperature, top_k, top_p, prompt_codes)
     if chroma is not None and not torch.isfinite(chroma).all():
         raise ValueError("chroma holds NaN or infinite values")
-    c, device = lm.config, lm.device
     batch = text_states.shape[0]
     prefix = lm.prefix(text_states, text_mask, chroma)
     guided = guidance_scale > 1
     if guided:  # the unconditional rows: zero text states and the null chroma
         null = lm.prefix(torch.zeros_like(text_states), torch.zeros(text_states.shape[:2]), None)
         prefix = torch.cat([prefix, null])
-    prompt = (torch.zeros(batch, c.num_codebooks, 0, dtype=torch.long, device=device) if prompt_codes is None
-              else prompt_codes.to(device=device, dtype=torch.long))
-    given = prompt.shape[-1]
-    sequence = delay_pattern(prompt, given + steps, lm.delays, c.bos_token_id)
-    free = sequence == FREE
-    length = sequence.shape[-1]
-    start = given + 1  # steps 0..given hold the start token and the prompt in every codebook
-    cache = lm.new_cache(prefix.shape[0], capacity=prefix.shape[1] + length - 1)
-    generator = seeded_generator(seed, device)
-    done = 0
-    for position in range(start, length):
-        if should_stop is not None and should_stop():
-            raise Cancelled("music generation was stopped")
-        codes = sequence[:, :, done:position]
-        if guided:
-            codes = torch.cat([codes, codes])
-        hidden = lm.hidden(codes, prefix if done == 0 else None, cache)
-        logits = lm.logits(hidden[:, -1:])[:, :, 0]  # (rows, K, V)
-        if guided:
-            cond, uncond = logits.chunk(2)
-            logits = uncond + (cond - uncond) * guidance_scale
-        chosen = _choose(logits, temperature, top_k, top_p, generator)
-        sequence[:, :, position] = torch.where(free[:, :, position], chosen, sequence[:, :, position])
-        done = position
-        if progress is not None:
-            progress((position - start + 1) / (length - start))
-    return undo_delay(sequence, lm.delays, given + steps)[:, :, given:]
+    prompt = _prompt(lm, batch, prompt_codes)
+    cache = lm.new_cache(prefix.shape[0], capacity=prefix.shape[1] + sequence_length(lm, prompt, steps) - 1)
+
+    def step(codes: Tensor, first: bool) -> Tensor:
+        hidden = lm.hidden(codes, prefix if first else None, cache)
+        return lm.logits(hidden[:, -1:])[:, :, 0]
+
+    return sample_codes(lm, step, prompt, steps, guidance_scale, temperature, top_k, top_p, seed, progress,
+                        should_stop)

@@ -64,24 +64,29 @@ class Attention(nn.Module):
 
 
 class Layer(nn.Module):
-    def __init__(self, width: int, n_head: int, ffn: int) -> None:
+    """Pre-norm causal self-attention, cross-attention to the text (MusicGen's; the melody model's
+    layers have none: ``cross=False``), a GELU feed-forward."""
+
+    def __init__(self, width: int, n_head: int, ffn: int, cross: bool = True) -> None:
         super().__init__()
         self.self_norm = LayerNorm(width)
         self.self_attn = Attention(width, n_head)
-        self.cross_norm = LayerNorm(width)
-        self.cross_attn = Attention(width, n_head)
+        if cross:
+            self.cross_norm = LayerNorm(width)
+            self.cross_attn = Attention(width, n_head)
         self.ffn_norm = LayerNorm(width)
         self.fc1 = nn.Linear(width, ffn, bias=False)
         self.fc2 = nn.Linear(ffn, width, bias=False)
 
     def forward(self, x: Tensor, index: int, cache: KVCache | None, mask: Tensor | None,
-                cross: tuple[Tensor, Tensor], cross_mask: Tensor | None) -> Tensor:
+                cross: tuple[Tensor, Tensor] | None = None, cross_mask: Tensor | None = None) -> Tensor:
         q, k, v = self.self_attn.project(self.self_norm(x))
         if cache is not None:
             k, v = cache.append(index, k, v)
         x = x + self.self_attn.out(attention(q, k, v, mask)[0])
-        q = self.cross_attn.query(self.cross_norm(x))
-        x = x + self.cross_attn.out(attention(q, *cross, cross_mask)[0])
+        if cross is not None:
+            q = self.cross_attn.query(self.cross_norm(x))
+            x = x + self.cross_attn.out(attention(q, *cross, cross_mask)[0])
         return x + self.fc2(F.gelu(self.fc1(self.ffn_norm(x))))
 
 
@@ -96,6 +101,8 @@ class LMCache:
 
 
 class MusicgenLM(nn.Module):
+    cross_attention = True  # the melody model (melody.py) conditions through a prefix instead
+
     def __init__(self, config: MusicgenDecoderConfig) -> None:
         super().__init__()
         self.config = config
@@ -104,7 +111,7 @@ class MusicgenLM(nn.Module):
         self.embed = nn.ModuleList(nn.Embedding(vocab + 1, width) for _ in range(config.num_codebooks))
         rows = min(config.max_position_embeddings, INITIAL_POSITIONS)
         self.register_buffer("positions", sinusoids(rows, width, cos_first=True), persistent=False)
-        self.layers = nn.ModuleList(Layer(width, config.num_attention_heads, config.ffn_dim)
+        self.layers = nn.ModuleList(Layer(width, config.num_attention_heads, config.ffn_dim, self.cross_attention)
                                     for _ in range(config.num_hidden_layers))
         self.norm = LayerNorm(width)
         self.heads = nn.ModuleList(nn.Linear(width, vocab, bias=False) for _ in range(config.num_codebooks))
