@@ -10,7 +10,7 @@ import math
 from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QIntValidator, QTextCursor
 from PySide6.QtWidgets import (
-    QComboBox,
+    QCheckBox,
     QDoubleSpinBox,
     QGridLayout,
     QHBoxLayout,
@@ -106,9 +106,8 @@ class GenerateForm(QWidget):
         self.seed_edit.setToolTip(f"The same seed, prompt and settings give the same music (0 to {mg.SEED_MAX}); "
                                   "empty: a new random one, shown with each result")
 
-        self.compute_combo = QComboBox()
-        self.compute_combo.addItems(["float32", "int8"])
-        self.compute_combo.setToolTip("On the CPU, int8 runs the language model about twice as fast; it is "
+        self.int8_check = QCheckBox("int8")  # a check box, not a list: the page must fit a 790-px window
+        self.int8_check.setToolTip("On the CPU, int8 runs the language model about twice as fast; it is "
                                       "checked against float32 the first time a model uses it")
 
         head = QHBoxLayout()
@@ -124,7 +123,7 @@ class GenerateForm(QWidget):
         cells = (("Duration", self.seconds_spin), ("Variations", self.variations_spin),
                  ("Guidance", self.guidance_spin), ("Seed", self.seed_edit),
                  ("Temperature", self.temperature_spin), ("Top-k", self.top_k_spin),
-                 ("Top-p", self.top_p_spin), ("Compute", self.compute_combo))
+                 ("Top-p", self.top_p_spin), ("Compute", self.int8_check))
         for i, (label, widget) in enumerate(cells):
             row, col = divmod(i, 2)
             text = QLabel(label)
@@ -144,7 +143,7 @@ class GenerateForm(QWidget):
         self.prompt.textChanged.connect(lambda: self.settings.setValue(Keys.GENERATE_PROMPT, self.prompt_text()))
         for spin in self.spins():
             spin.valueChanged.connect(self.save_settings)
-        self.compute_combo.currentIndexChanged.connect(self.save_settings)
+        self.int8_check.toggled.connect(self.save_settings)
         self.seed_edit.textChanged.connect(self.save_settings)
 
     def _menu_button(self, text: str, tip: str, fill) -> QToolButton:
@@ -194,12 +193,15 @@ class GenerateForm(QWidget):
             raise ValueError(f"the seed must be a whole number from 0 to {mg.SEED_MAX}, or empty for a random one")
         return int(text)
 
+    def compute_type(self) -> str:
+        return "int8" if self.int8_check.isChecked() else "float32"
+
     def request(self, source: tuple[str, float, float | None] | None = None) -> GenerateRequest:
         """What to generate; ValueError (a line to show) for a value the engine would refuse."""
         request = GenerateRequest(
             prompt=self.prompt_text(), seconds=self.seconds_spin.value(), guidance=self.guidance_spin.value(),
             temperature=self.temperature_spin.value(), top_k=self.top_k_spin.value(), top_p=self.top_p_spin.value(),
-            seed=self.seed(), variations=self.variations_spin.value(), compute_type=self.compute_combo.currentText())
+            seed=self.seed(), variations=self.variations_spin.value(), compute_type=self.compute_type())
         if source is not None:
             request.continue_from, request.continue_start, request.continue_end = source
         mg.check_options(request.seconds, request.guidance, request.temperature, request.top_k, request.top_p,
@@ -219,7 +221,7 @@ class GenerateForm(QWidget):
         if "variation" not in s:  # made alone; a batch's variation k needs that batch's size (kept as is)
             self.variations_spin.setValue(1)
         self.seed_edit.setText(str(g.seed))
-        self.compute_combo.setCurrentText(s.get("compute", "float32"))
+        self.int8_check.setChecked(s.get("compute") == "int8")
 
     # -- history and settings ----------------------------------------------------------------
     def history(self) -> list[str]:
@@ -248,7 +250,7 @@ class GenerateForm(QWidget):
             value = value if math.isfinite(value) else default  # NaN or inf in a hand-edited file
             spin.setValue(round(value) if isinstance(spin, QSpinBox) else value)
         compute = get_str(s, Keys.GENERATE_COMPUTE, "float32")
-        self.compute_combo.setCurrentText(compute if compute in ("float32", "int8") else "float32")
+        self.int8_check.setChecked(compute == "int8")
         seed = get_str(s, Keys.GENERATE_SEED)
         self.seed_edit.setText(seed if seed.isdigit() and int(seed) <= mg.SEED_MAX else "")
 
@@ -259,5 +261,5 @@ class GenerateForm(QWidget):
                           (self.top_p_spin, Keys.GENERATE_TOP_P), (self.variations_spin, Keys.GENERATE_VARIATIONS)):
             s.setValue(key, spin.value())
         s.setValue(Keys.GENERATE_SEED, self.seed_edit.text().strip())
-        s.setValue(Keys.GENERATE_COMPUTE, self.compute_combo.currentText())
+        s.setValue(Keys.GENERATE_COMPUTE, self.compute_type())
         s.setValue(Keys.GENERATE_PROMPT, self.prompt_text())

@@ -383,3 +383,14 @@ def test_melody_input_only_for_a_melody_model(make_window, tiny_folder, tmp_path
     assert view.source.melody() == str(tune)
     assert view.models.add_folder(str(tiny_folder))  # back to a plain model: the melody is let go
     assert not view.source.melody_button.isEnabled() and view.source.melody() is None
+
+
+def test_int8_is_asked_for_and_remembered(make_window, tiny_folder):
+    w = make_window()
+    form = w.generate_view.form
+    form.int8_check.setChecked(True)
+    assert form.request().compute_type == "int8"
+    w2 = make_window()  # a restart: the choice is remembered
+    assert w2.generate_view.form.int8_check.isChecked()
+    w2.generate_view.form.int8_check.setChecked(False)
+    assert w2.generate_view.form.request().compute_type == "float32"
