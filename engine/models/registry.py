@@ -33,12 +33,14 @@ def default_budget() -> int:
 
 def size_of(model: Any) -> int:
     """Bytes of a model's tensors: an ``nn.Module``'s parameters and buffers, or those of the
-    module a pipeline holds as ``.model``; 0 for anything else."""
+    module a pipeline holds as ``.model``, and the int8 weights packed outside them
+    (``packed_bytes`` of its modules); 0 for anything else."""
     module = model if hasattr(model, "parameters") else getattr(model, "model", None)
     if module is None or not hasattr(module, "parameters"):
         return 0
     tensors = {id(t): t for t in list(module.parameters()) + list(module.buffers())}
-    return sum(t.numel() * t.element_size() for t in tensors.values())
+    packed = sum(getattr(m, "packed_bytes", 0) for m in module.modules()) if hasattr(module, "modules") else 0
+    return sum(t.numel() * t.element_size() for t in tensors.values()) + packed
 
 
 @dataclass

@@ -84,3 +84,10 @@ def test_a_pipeline_is_sized_by_its_model():
         model = linear(32)
 
     assert size_of(Pipeline()) == 32 * 32 * 4 and size_of(object()) == 0
+
+
+def test_int8_weights_packed_outside_the_parameters_are_counted():
+    from engine.models.common.int8 import Int8Linear, int8_backend
+
+    layer = torch.nn.Sequential(Int8Linear(torch.randn(32, 64), None, int8_backend()))
+    assert size_of(layer) >= 32 * 64

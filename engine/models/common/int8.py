@@ -63,6 +63,7 @@ class Int8Linear(nn.Module):
         self.per_row = per_row
         weight = weight.detach().float()
         self.in_features, self.out_features = weight.shape[1], weight.shape[0]
+        self.packed_bytes = weight.numel() + 8 * weight.shape[0]  # int8 values and a scale per row (the registry)
         scale = (weight.abs().amax(dim=1) / 127).clamp(min=1e-12).double()
         zero = torch.zeros(weight.shape[0], dtype=torch.long)
         qweight = torch.quantize_per_channel(weight, scale, zero, 0, torch.qint8)

@@ -138,6 +138,10 @@ class MusicGen:
         for part in (self.lm, self.text_encoder, self.codec):
             yield from part.parameters()
 
+    def modules(self):
+        for part in (self.lm, self.text_encoder, self.codec):
+            yield from part.modules()
+
     def buffers(self):
         for part in (self.lm, self.text_encoder, self.codec):
             yield from part.buffers()
