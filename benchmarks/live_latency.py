@@ -145,8 +145,10 @@ def busy_process():
     return subprocess.Popen([sys.executable, "-c", "while True: pass"])
 
 
-def run_once(path: Path, script: list[str], timings, pulse, background: Path | None, reference: str,
+def run_once(path: Path, script: list[str], timings, pulse, background, reference: str,
              compute_type: str | None = None) -> dict:
+    """``background``: None, an audio file to transcribe (beam 5) or ("generate", a MusicGen folder):
+    a job on the gpu lane for the whole run."""
     import numpy as np
     import soundfile as sf
 
@@ -154,7 +156,7 @@ def run_once(path: Path, script: list[str], timings, pulse, background: Path | N
     from engine.audio.session import RecordingSession
     from engine.audio.takes import TakeLibrary
     from engine.jobs import JobQueue, Priority
-    from engine.models.catalog import bundled_model
+    from engine.models.whisper.sources import bundled_model
     from engine.models.whisper.transcribe import TranscribeOptions
     from engine.tasks.live import live_transcribe
     from engine.tasks.transcribe import transcribe_file
@@ -180,10 +182,18 @@ def run_once(path: Path, script: list[str], timings, pulse, background: Path | N
     while "listening" not in job.message and not job.state.done:
         time.sleep(0.05)
     other = None
-    if background is not None:
+    if isinstance(background, tuple):  # music generation, long enough to outlast the run
+        from engine.audio.generations import GenerationLibrary
+        from engine.tasks.generate import GenerateRequest, generate_music
+
+        other = queue.submit(generate_music, background[1], GenerateRequest("80s pop with drums", seconds=300),
+                             library=GenerationLibrary(Path(tempfile.mkdtemp())), kind="generate",
+                             priority=Priority.BATCH, lane="gpu")
+    elif background is not None:
         other = queue.submit(transcribe_file, str(background), model, TranscribeOptions(beam_size=5),
                              compute_type=compute_type,
                              kind="transcribe", priority=Priority.BATCH, lane="gpu")
+    if other is not None:
         while other.progress in (None, 0.0) and not other.state.done:
             time.sleep(0.05)
         ready.set()
@@ -251,7 +261,7 @@ def run_once(path: Path, script: list[str], timings, pulse, background: Path | N
             "live_wer": round(jiwer.wer(reference, normalise(live)), 4),
             "offline_wer": round(jiwer.wer(reference, normalise(offline)), 4),
             "words_timed": len(rows), "updates": len(snapshots),
-            "file_transcription_ran_throughout": background_running if background is not None else None,
+            "background_ran_throughout": background_running if background is not None else None,
             "per_word": rows}
 
 
@@ -263,6 +273,8 @@ def main() -> None:
     parser.add_argument("--compute-type", choices=("float32", "int8"), default=None,
                         help="live (and the background file, and the offline reference) in this compute type")
     parser.add_argument("--per-word", action="store_true", help="include every word's delays")
+    parser.add_argument("--with-generation", metavar="MUSICGEN_FOLDER", default=None,
+                        help="also a run beside a MusicGen generation (e.g. benchmarks/musicgen.py's cache)")
     args = parser.parse_args()
 
     import soundfile as sf
@@ -291,6 +303,10 @@ def main() -> None:
         results = {"alone": run_once(stereo, script, timings, pulse, None, reference, args.compute_type),
                    "with_file_transcription": run_once(stereo, script, timings, pulse, background, reference,
                                                        args.compute_type)}
+        if args.with_generation:
+            results["with_music_generation"] = run_once(stereo, script, timings, pulse,
+                                                        ("generate", args.with_generation), reference,
+                                                        args.compute_type)
     finally:
         pulse.stop()
         if busy is not None:
