@@ -50,3 +50,23 @@ def tiny_musicgen(folder: Path, channels: int = 1, seed: int = 0, melody: bool =
     model.save_pretrained(folder)
     write_tokenizer(folder / "tokenizer.json")
     return model
+
+
+def reference_codes(ref, channels: int, **kwargs) -> torch.Tensor:
+    """The codes transformers' ``generate`` hands to EnCodec (B, K, frames), channels interleaved:
+    the reference for our generation (its ``decode`` is replaced by a recorder)."""
+    import types
+
+    calls = []
+
+    def decode(codes, audio_scales=None, **_):
+        calls.append(codes[0].clone())
+        return types.SimpleNamespace(audio_values=torch.zeros(1, 1, 1))
+
+    ref.audio_encoder.decode = decode
+    with torch.no_grad():
+        ref.generate(**kwargs)
+    if channels == 1:
+        return calls[0]
+    left, right = calls
+    return torch.stack([left, right], dim=2).flatten(1, 2)

@@ -8,10 +8,10 @@ replacing that method) are the reference. That path includes ``enc_to_dec_proj``
 zeroed by the mask, the unconditional branch, the delay pattern and its undoing.
 """
 
-import types
 
 import pytest
 import torch
+from musicgen_helpers import reference_codes
 
 transformers = pytest.importorskip("transformers")
 
@@ -79,23 +79,6 @@ def _composite(channels: int, seed: int, folder):
     return ref.double(), ours
 
 
-def _reference_codes(ref, channels: int, **kwargs) -> torch.Tensor:
-    """The codes transformers' generate hands to EnCodec (B, K, frames), channels interleaved."""
-    calls = []
-
-    def decode(codes, audio_scales=None, **_):
-        calls.append(codes[0].clone())
-        return types.SimpleNamespace(audio_values=torch.zeros(1, 1, 1))
-
-    ref.audio_encoder.decode = decode
-    with torch.no_grad():
-        ref.generate(**kwargs)
-    if channels == 1:
-        return calls[0]
-    left, right = calls
-    return torch.stack([left, right], dim=2).flatten(1, 2)
-
-
 def _text(ref):
     g = torch.Generator().manual_seed(7)
     ids = torch.randint(0, 99, (2, 7), generator=g)
@@ -111,7 +94,7 @@ def test_greedy_generation_with_guidance_matches_transformers(tmp_path, channels
     ref, ours = _composite(channels, seed=10 + channels, folder=tmp_path)
     ids, mask, states = _text(ref)
     frames = 12
-    expected = _reference_codes(ref, channels, input_ids=ids, attention_mask=mask, do_sample=False,
+    expected = reference_codes(ref, channels, input_ids=ids, attention_mask=mask, do_sample=False,
                                 guidance_scale=3.0, max_new_tokens=frames + max(ours.delays))
     got = generate(ours, states, mask, frames, guidance_scale=3.0, top_k=1)
     assert got.shape == expected.shape == (2, 4 * channels, frames)
@@ -122,13 +105,13 @@ def test_prompt_continuation_and_no_guidance_match_transformers(tmp_path):
     ref, ours = _composite(1, seed=3, folder=tmp_path)
     ids, mask, states = _text(ref)
     prompt = torch.randint(0, 2048, (2, 4, 5), generator=torch.Generator().manual_seed(1))
-    expected = _reference_codes(ref, 1, input_ids=ids, attention_mask=mask, do_sample=False, guidance_scale=3.0,
+    expected = reference_codes(ref, 1, input_ids=ids, attention_mask=mask, do_sample=False, guidance_scale=3.0,
                                 decoder_input_ids=prompt.reshape(8, 5), max_new_tokens=10 + 3)
     assert torch.equal(expected[..., :5], prompt)  # transformers returns the prompt too
     got = generate(ours, states, mask, 10, guidance_scale=3.0, top_k=1, prompt_codes=prompt)
     assert torch.equal(got, expected[..., 5:])
 
-    expected = _reference_codes(ref, 1, input_ids=ids, attention_mask=mask, do_sample=False, guidance_scale=1.0,
+    expected = reference_codes(ref, 1, input_ids=ids, attention_mask=mask, do_sample=False, guidance_scale=1.0,
                                 max_new_tokens=8 + 3)
     assert torch.equal(generate(ours, states, mask, 8, guidance_scale=1.0, temperature=0.0), expected)
 
@@ -137,7 +120,7 @@ def test_sampling_draws_what_transformers_draws_from_the_same_global_seed(tmp_pa
     ref, ours = _composite(1, seed=4, folder=tmp_path)
     ids, mask, states = _text(ref)
     torch.manual_seed(123)
-    expected = _reference_codes(ref, 1, input_ids=ids, attention_mask=mask, do_sample=True, guidance_scale=3.0,
+    expected = reference_codes(ref, 1, input_ids=ids, attention_mask=mask, do_sample=True, guidance_scale=3.0,
                                 temperature=0.8, top_k=50, max_new_tokens=10 + 3)
     torch.manual_seed(123)
     got = generate(ours, states, mask, 10, guidance_scale=3.0, temperature=0.8, top_k=50)

@@ -5,12 +5,11 @@ recorded by replacing that method), and one-line CheckpointErrors for bad config
 """
 
 import copy
-import types
 
 import numpy as np
 import pytest
 import torch
-from musicgen_helpers import CHROMA_LENGTH, tiny_musicgen
+from musicgen_helpers import CHROMA_LENGTH, reference_codes, tiny_musicgen
 
 transformers = pytest.importorskip("transformers")
 pytest.importorskip("torchaudio")
@@ -118,23 +117,6 @@ def test_logits_with_text_and_chroma_prefix_match_transformers(mono, frames):
     assert (torch.cat(steps, dim=2) - expected[:, :, -9:]).abs().max().item() < 1e-5
 
 
-def _reference_codes(ref, channels: int, **kwargs) -> torch.Tensor:
-    """The codes transformers' generate hands to EnCodec (B, K, frames), channels interleaved."""
-    calls = []
-
-    def decode(codes, audio_scales=None, **_):
-        calls.append(codes[0].clone())
-        return types.SimpleNamespace(audio_values=torch.zeros(1, 1, 1))
-
-    ref.audio_encoder.decode = decode
-    with torch.no_grad():
-        ref.generate(**kwargs)
-    if channels == 1:
-        return calls[0]
-    left, right = calls
-    return torch.stack([left, right], dim=2).flatten(1, 2)
-
-
 @pytest.mark.parametrize("channels", [1, 2])
 def test_greedy_generation_with_guidance_matches_transformers(tmp_path, channels):
     ref = tiny_melody(tmp_path, channels, seed=10 + channels).double()
@@ -142,7 +124,7 @@ def test_greedy_generation_with_guidance_matches_transformers(tmp_path, channels
     ids, mask, states = _text(ref)
     chroma = _chroma(2, 6, seed=channels)
     frames = 12
-    expected = _reference_codes(ref, channels, input_ids=ids, attention_mask=mask, input_features=chroma,
+    expected = reference_codes(ref, channels, input_ids=ids, attention_mask=mask, input_features=chroma,
                                 do_sample=False, guidance_scale=3.0, max_new_tokens=frames + max(ours.delays))
     got = generate_melody(ours, states, mask, chroma, frames, guidance_scale=3.0, top_k=1)
     assert got.shape == expected.shape == (2, 4 * channels, frames)
@@ -156,23 +138,23 @@ def test_no_melody_prompt_continuation_and_sampling_match_transformers(mono):
     ref = ref.double()
     ours = _load(folder)
     ids, mask, states = _text(ref)
-    expected = _reference_codes(ref, 1, input_ids=ids, attention_mask=mask, do_sample=False, guidance_scale=3.0,
+    expected = reference_codes(ref, 1, input_ids=ids, attention_mask=mask, do_sample=False, guidance_scale=3.0,
                                 max_new_tokens=10 + 3)
     assert torch.equal(generate_melody(ours, states, mask, None, 10, guidance_scale=3.0, top_k=1), expected)
 
     chroma = _chroma(1, 5, seed=4).expand(2, -1, -1)  # one reference for the whole batch
     prompt = torch.randint(0, CODEBOOK, (2, 4, 5), generator=torch.Generator().manual_seed(1))
-    expected = _reference_codes(ref, 1, input_ids=ids, attention_mask=mask, input_features=chroma, do_sample=False,
+    expected = reference_codes(ref, 1, input_ids=ids, attention_mask=mask, input_features=chroma, do_sample=False,
                                 guidance_scale=3.0, decoder_input_ids=prompt.reshape(8, 5), max_new_tokens=8 + 3)
     got = generate_melody(ours, states, mask, chroma[:1], 8, guidance_scale=3.0, top_k=1, prompt_codes=prompt)
     assert torch.equal(got, expected[..., 5:])
 
-    expected = _reference_codes(ref, 1, input_ids=ids, attention_mask=mask, input_features=chroma, do_sample=False,
+    expected = reference_codes(ref, 1, input_ids=ids, attention_mask=mask, input_features=chroma, do_sample=False,
                                 guidance_scale=1.0, max_new_tokens=8 + 3)
     assert torch.equal(generate_melody(ours, states, mask, chroma, 8, guidance_scale=1.0, temperature=0.0), expected)
 
     torch.manual_seed(123)
-    expected = _reference_codes(ref, 1, input_ids=ids, attention_mask=mask, input_features=chroma, do_sample=True,
+    expected = reference_codes(ref, 1, input_ids=ids, attention_mask=mask, input_features=chroma, do_sample=True,
                                 guidance_scale=3.0, temperature=0.8, top_k=20, max_new_tokens=10 + 3)
     torch.manual_seed(123)
     got = generate_melody(ours, states, mask, chroma, 10, guidance_scale=3.0, temperature=0.8, top_k=20)
