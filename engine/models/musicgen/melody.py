@@ -147,23 +147,10 @@ class MusicgenMelodyLM(MusicgenLM):
         b, k, t = codes.shape
         if k != self.config.num_codebooks:
             raise ValueError(f"codes should be (batch, {self.config.num_codebooks}, steps), got {tuple(codes.shape)}")
-        x = sum(embed(codes[:, i]) for i, embed in enumerate(self.embed))
+        x = self.embed_codes(codes)
         if prefix is not None:
             x = torch.cat([prefix.to(x.dtype), x], dim=1)
-        n = x.shape[1]
-        offset = cache.length if cache is not None else 0
-        self._ensure_positions(offset + n)
-        x = x + self.positions[offset:offset + n].to(x.dtype)
-        if cache is not None:
-            cache.reserve(offset + n)
-        mask = None  # one new step sees everything before it
-        if n > 1:
-            mask = torch.ones(n, offset + n, dtype=torch.bool, device=x.device).tril(diagonal=offset)
-        for index, layer in enumerate(self.layers):
-            x = layer(x, index, cache, mask)
-        if cache is not None:
-            cache.length += n
-        return self.norm(x[:, n - t:])
+        return self.run_layers(x, cache)[:, x.shape[1] - t:]
 
     def forward(self, codes: Tensor, prefix: Tensor | None = None, cache: KVCache | None = None) -> Tensor:
         """codes (B, K, T) -> logits (B, K, T, vocab) in float32, for the codes' positions only."""

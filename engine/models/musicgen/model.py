@@ -178,18 +178,27 @@ class MusicgenLM(nn.Module):
             cross, cross_mask = self.cross_kv(encoder_states, encoder_mask)
             if cache is not None:
                 cache.cross, cache.cross_mask = cross, cross_mask
-        offset = cache.kv.length if cache is not None else 0
+        return self.run_layers(self.embed_codes(codes), cache.kv if cache is not None else None, cross, cross_mask)
+
+    def embed_codes(self, codes: Tensor) -> Tensor:
+        """Codes (B, K, T) -> (B, T, D): every codebook's embedding, summed."""
+        return sum(embed(codes[:, i]) for i, embed in enumerate(self.embed))
+
+    def run_layers(self, x: Tensor, kv: KVCache | None, cross: list | None = None,
+                   cross_mask: Tensor | None = None) -> Tensor:
+        """Inputs (B, T, D) after the cached positions: positions added, causal layers (with the
+        text's keys and values when ``cross`` is given), the cache advanced; the normed output."""
+        t = x.shape[1]
+        offset = kv.length if kv is not None else 0
         self._ensure_positions(offset + t)
-        x = sum(embed(codes[:, i]) for i, embed in enumerate(self.embed))
         x = x + self.positions[offset:offset + t].to(x.dtype)
-        kv = cache.kv if cache is not None else None
         if kv is not None:
             kv.reserve(offset + t)
         mask = None  # one new step sees everything before it
         if t > 1:
             mask = torch.ones(t, offset + t, dtype=torch.bool, device=x.device).tril(diagonal=offset)
         for index, layer in enumerate(self.layers):
-            x = layer(x, index, kv, mask, cross[index], cross_mask)
+            x = layer(x, index, kv, mask, None if cross is None else cross[index], cross_mask)
         if kv is not None:
             kv.length += t
         return self.norm(x)

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from engine.models.common.checkpoints import read_hf_weights, read_json
+from engine.models.common.checkpoints import HF_WEIGHT_FILES, read_hf_weights, read_json
 from engine.models.common.errors import CheckpointError, first_few
 from engine.models.encodec.loading import build_encodec
 from engine.models.musicgen.audiocraft import is_audiocraft_folder, read_audiocraft_lm
@@ -58,11 +58,9 @@ def detect_folder(folder: Path) -> str:
     config = read_json(folder / "config.json")
     if config.get("model_type") not in HF_TYPES:
         raise CheckpointError(f"{folder} holds a {config.get('model_type')!r} model, not MusicGen")
-    for needed in ("tokenizer.json",):
-        if not (folder / needed).is_file():
-            raise CheckpointError(f"{folder} is not a complete MusicGen folder: {needed} is missing")
-    if not any((folder / n).is_file() for n in ("model.safetensors", "model.safetensors.index.json",
-                                                 "pytorch_model.bin", "pytorch_model.bin.index.json")):
+    if not (folder / "tokenizer.json").is_file():
+        raise CheckpointError(f"{folder} is not a complete MusicGen folder: tokenizer.json is missing")
+    if not any((folder / n).is_file() for n in HF_WEIGHT_FILES):
         raise CheckpointError(f"{folder} is not a complete MusicGen folder: it has no weights")
     return "huggingface"
 
