@@ -67,14 +67,14 @@ def run_motet(folder: Path, seconds: float, compute: str) -> dict:
     model = MusicGen(folder)
     loaded = time.perf_counter() - start
     extra = {}
-    if compute in ("int8", "int8-per-call", "bfloat16"):
+    if compute in ("int8", "int8-per-row", "bfloat16"):
         import copy
 
         from engine.models.musicgen.quantize import int8_agreement, quantize_lm_int8
 
         reference = copy.deepcopy(model.lm)
         if compute.startswith("int8"):
-            quantize_lm_int8(model.lm, per_row=compute != "int8-per-call")
+            quantize_lm_int8(model.lm, per_row=compute == "int8-per-row")  # "int8": what the Generate job runs
         else:
             model.lm.to(torch.bfloat16)
         ids, mask = model.tokenizer.encode([PROMPT])

@@ -67,7 +67,7 @@ def _load(folder: str | Path, device: str, dtype, compute_type: str):
         ids, mask = model.tokenizer.encode([CHECK_PROMPT])
         with torch.inference_mode():
             states = model.text_encoder(ids.to(model.device), mask.to(model.device))
-        kl = int8_agreement(model.lm, quantized, states, mask) if not model.melody else 0.0
+        kl = int8_agreement(model.lm, quantized, states, mask)
         if kl > MAX_KL_NATS:
             raise CheckpointError(f"int8 moves {model.name}'s predictions too far from float32 (KL {kl:.3f} nats, "
                                   f"more than {MAX_KL_NATS}): use float32 for this model")

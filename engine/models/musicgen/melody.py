@@ -110,7 +110,8 @@ class MusicgenMelodyLM(MusicgenLM):
         (the prefix counts)."""
         c = self.config
         self._ensure_positions(capacity)
-        return KVCache(len(self.layers), batch, c.num_attention_heads, capacity, c.head_dim, self.dtype, self.device)
+        return KVCache(len(self.layers), batch, c.num_attention_heads, capacity, c.head_dim,
+                       self.cache_dtype or self.dtype, self.device)
 
     def prefix(self, text_states: Tensor, text_mask: Tensor | None = None, chroma: Tensor | None = None) -> Tensor:
         """The conditioning rows (B, chroma_length + S, D): the chroma (``chroma`` (B or 1, F,

@@ -81,9 +81,9 @@ class Layer(nn.Module):
     def forward(self, x: Tensor, index: int, cache: KVCache | None, mask: Tensor | None,
                 cross: tuple[Tensor, Tensor] | None = None, cross_mask: Tensor | None = None) -> Tensor:
         q, k, v = self.self_attn.project(self.self_norm(x))
-        if cache is not None:
+        if cache is not None:  # its keys and values may be stored narrower (``cache_dtype``)
             k, v = cache.append(index, k, v)
-        x = x + self.self_attn.out(attention(q, k, v, mask)[0])
+        x = x + self.self_attn.out(attention(q.to(k.dtype), k, v, mask)[0].to(x.dtype))
         if cross is not None:
             q = self.cross_attn.query(self.cross_norm(x))
             x = x + self.cross_attn.out(attention(q, *cross, cross_mask)[0])
@@ -102,6 +102,9 @@ class LMCache:
 
 class MusicgenLM(nn.Module):
     cross_attention = True  # the melody model (melody.py) conditions through a prefix instead
+    # The self-attention cache's dtype (None: the model's). int8 compute stores it in bfloat16
+    # (quantize.py): late in a piece the cache is read from memory at every step like the weights.
+    cache_dtype: torch.dtype | None = None
 
     def __init__(self, config: MusicgenDecoderConfig) -> None:
         super().__init__()
@@ -130,7 +133,7 @@ class MusicgenLM(nn.Module):
         c = self.config
         self._ensure_positions(capacity)
         return LMCache(KVCache(len(self.layers), batch, c.num_attention_heads, capacity, c.head_dim,
-                               self.dtype, self.device))
+                               self.cache_dtype or self.dtype, self.device))
 
     def _ensure_positions(self, length: int) -> None:
         """Positions go on past the table (as in transformers): a longer one, computed as the first."""

@@ -40,3 +40,17 @@ def test_only_a_float32_cpu_model_is_quantized(model):
     half = copy.deepcopy(model.lm).to(torch.bfloat16)
     with pytest.raises(ValueError, match="float32"):
         quantize_lm_int8(half)
+
+
+def test_int8_keeps_its_cache_in_bfloat16_and_checks_the_melody_model_too(tmp_path):
+    folder = tmp_path / "melody"
+    tiny_musicgen(folder, melody=True)
+    melody = MusicGen(folder)
+    ids, mask = melody.tokenizer.encode(["calm piano"])
+    with torch.inference_mode():
+        states = melody.text_encoder(ids, mask)
+    quantized = quantize_lm_int8(copy.deepcopy(melody.lm))
+    assert quantized.new_cache(2, 8).k[0].dtype == torch.bfloat16
+    assert melody.lm.new_cache(2, 8).k[0].dtype == torch.float32
+    kl = int8_agreement(melody.lm, quantized, states, mask)
+    assert 0 < kl < MAX_KL_NATS
