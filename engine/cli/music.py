@@ -29,10 +29,12 @@ from engine.models.music_transformer.options import (
 
 
 def add_parsers(sub) -> None:
-    p = sub.add_parser("train", help="train a model (music-transformer) on the music21 corpus")
-    p.add_argument("model", choices=["music-transformer"])
-    p.add_argument("--data", default="data/music-transformer", help="dataset folder (built there if missing)")
-    p.add_argument("--out", default="runs/music-transformer", help="checkpoints, logs and best weights (resumes)")
+    p = sub.add_parser("train", help="train a model on the music21 corpus: the Music Transformer (Continue), "
+                                     "the composer (Compose), or the composer without its controls (a baseline)")
+    p.add_argument("model", choices=["music-transformer", "composer", "composer-unconditioned"])
+    p.add_argument("--data", default=None, help="dataset folder (built there if missing; default data/MODEL, "
+                                                "the composer's two models share data/composer)")
+    p.add_argument("--out", default=None, help="checkpoints, logs and best weights (resumes; default runs/MODEL)")
     p.add_argument("--position", choices=["relative", "absolute"], default="relative")
     p.add_argument("--steps", type=int_in(*STEPS), default=3000)
     p.add_argument("--batch", type=int_in(*BATCH), default=8)
@@ -63,9 +65,18 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     from engine.device import DeviceError, choose_device
     from engine.models.common.errors import CheckpointError
-    from engine.models.music_transformer.data import build_dataset
     from engine.models.music_transformer.model import MusicTransformerConfig
-    from engine.models.music_transformer.train import TrainOptions, check_training, test_nll, train
+    from engine.models.music_transformer.train import EventData, TrainOptions, check_training, test_nll, train
+
+    composer = args.model.startswith("composer")
+    if composer:
+        from engine.models.composer.batches import ComposerData
+        from engine.models.composer.data import build_dataset
+        from engine.models.composer.tokens import PAD, VOCAB_SIZE
+    else:
+        from engine.models.music_transformer.data import build_dataset
+    args.data = args.data or ("data/composer" if composer else "data/music-transformer")
+    args.out = args.out or f"runs/{args.model}"
 
     # everything is checked before the dataset is built or a tensor allocated
     try:
@@ -75,8 +86,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.d_model % args.heads:
         return fail(f"--d-model {args.d_model} must be divisible by --heads {args.heads}")
     try:
+        vocabulary = dict(vocab_size=VOCAB_SIZE, pad_id=PAD, vocabulary=ComposerData.vocabulary) if composer else {}
         config = MusicTransformerConfig(d_model=args.d_model, n_layers=args.layers, n_heads=args.heads,
-                                        d_ff=4 * args.d_model, position=args.position)
+                                        d_ff=4 * args.d_model, position=args.position, **vocabulary)
         options = TrainOptions(steps=args.steps, batch=args.batch, length=args.length,
                                eval_every=args.eval_every, lr=args.lr)
         check_training(config, options)
@@ -101,8 +113,9 @@ def cmd_train(args: argparse.Namespace) -> int:
             info = build_dataset(data, progress=progress_bar("parsing"))
             print(file=sys.stderr)
             print({k: info[k]["pieces"] for k in ("train", "valid", "test")}, "pieces", file=sys.stderr)
-        log = train(data, args.out, config, options, device=device, progress=show)
-        nll = test_nll(data, Path(args.out) / "best", options.length, device)
+        dataset = ComposerData(data, conditioned=args.model == "composer") if composer else EventData(data)
+        log = train(data, args.out, config, options, device=device, progress=show, data=dataset)
+        nll = test_nll(data, Path(args.out) / "best", options.length, device, data=dataset)
         log["test_nll"] = nll
         from engine.atomic import write_text
 

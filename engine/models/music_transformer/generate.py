@@ -31,6 +31,7 @@ from engine.models.music_transformer.model import MusicTransformer, MusicTransfo
 from engine.models.music_transformer.options import (  # noqa: F401 - the limits, re-exported for callers
     BARS,
     MAX_CACHE_BYTES,
+    PERFORMANCE_EVENTS,
     SEED_MAX,
     TEMPERATURE,
     TOP_P,
@@ -62,9 +63,11 @@ def detect_folder(folder: Path) -> str:
     return "safetensors"
 
 
-def load_model(folder: str | Path = ASSET_DIR, device: str = "cpu", dtype: torch.dtype = torch.float32) -> MusicTransformer:
+def load_model(folder: str | Path = ASSET_DIR, device: str = "cpu", dtype: torch.dtype = torch.float32,
+               vocabulary: str = PERFORMANCE_EVENTS) -> MusicTransformer:
     """``folder`` holds model.safetensors and config.json (what training and the assets ship);
-    a CheckpointError names the file when either cannot be used."""
+    a CheckpointError names the file when either cannot be used, or when its tokens are not
+    ``vocabulary`` (a composer model is not a Music Transformer for Continue, and the reverse)."""
     folder = Path(folder)
     config_path = folder / "config.json"
     try:
@@ -75,6 +78,8 @@ def load_model(folder: str | Path = ASSET_DIR, device: str = "cpu", dtype: torch
         raise CheckpointError(f"{config_path} is not a usable Music Transformer config: {exc}") from None
     except OSError as exc:
         raise CheckpointError(f"{config_path} could not be read: {exc.strerror or exc}") from None
+    if config.vocabulary != vocabulary:
+        raise CheckpointError(f"{config_path} describes a model of {config.vocabulary!r} tokens, not {vocabulary!r}")
     weights = folder / "model.safetensors"
     if not weights.is_file():
         raise CheckpointError(f"no Music Transformer in {folder}: {weights} is missing")

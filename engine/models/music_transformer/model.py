@@ -25,7 +25,7 @@ from engine.models.common.attention import split_heads
 from engine.models.common.kv_cache import KVCache
 from engine.models.common.positions import sinusoids
 from engine.models.music_transformer.events import PAD, VOCAB_SIZE
-from engine.models.music_transformer.options import DEFAULT_MAX_LEN, MAX_PARAMETERS, SIZE_LIMITS
+from engine.models.music_transformer.options import DEFAULT_MAX_LEN, MAX_PARAMETERS, PERFORMANCE_EVENTS, SIZE_LIMITS
 
 
 @dataclass
@@ -39,6 +39,10 @@ class MusicTransformerConfig:
     dropout: float = 0.1
     position: str = "relative"  # or "absolute" (the baseline)
     local_block: int | None = None  # relative local attention with blocks of this many tokens
+    # The token vocabulary: the performance events (events.py), or another family's that trains
+    # the same architecture (the composer's "remi-controls"); its padding token.
+    vocabulary: str = PERFORMANCE_EVENTS
+    pad_id: int = PAD
 
     def __post_init__(self) -> None:
         """Refuse sizes that are impossible or would exhaust the memory (ValueError naming the field)."""
@@ -47,6 +51,10 @@ class MusicTransformerConfig:
             if type(value) is not int or not low <= value <= high:
                 bound = f"{low}" if low == high else f"a whole number from {low} to {high}"
                 raise ValueError(f"{name} must be {bound}, not {value!r}")
+        if self.vocabulary == PERFORMANCE_EVENTS and (self.vocab_size, self.pad_id) != (VOCAB_SIZE, PAD):
+            raise ValueError(f"vocab_size must be {VOCAB_SIZE} for the performance events, not {self.vocab_size}")
+        if type(self.pad_id) is not int or not 0 <= self.pad_id < self.vocab_size:
+            raise ValueError(f"pad_id must be a token below vocab_size, not {self.pad_id!r}")
         if self.d_model % self.n_heads:
             raise ValueError(f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})")
         if self.local_block is not None and (type(self.local_block) is not int
@@ -199,7 +207,7 @@ class MusicTransformer(nn.Module):
     def __init__(self, cfg: MusicTransformerConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        self.embed = nn.Embedding(cfg.vocab_size, cfg.d_model, padding_idx=PAD)
+        self.embed = nn.Embedding(cfg.vocab_size, cfg.d_model, padding_idx=cfg.pad_id)
         if cfg.position == "absolute":
             self.register_buffer("positions", sinusoids(cfg.max_len, cfg.d_model, endpoint=False, interleave=True), persistent=False)
         self.dropout = nn.Dropout(cfg.dropout)

@@ -9,7 +9,6 @@ line's parser must stay cheap.
 from __future__ import annotations
 
 from engine.models.common.limits import check_range  # noqa: F401 - re-exported: the family's limits and their check
-from engine.models.music_transformer.events import VOCAB_SIZE
 
 # Continue: (lowest, highest) of each option. Variations are the batch of the KV cache (about
 # 12.6 MB each for the shipped model), bars bound the sampling (the context caps it too).
@@ -22,8 +21,9 @@ MAX_CACHE_BYTES = 1 << 30  # keys and values of all variations, whatever the mod
 
 # A model's sizes (config.json is user input): each dimension, and the parameter count in all.
 DEFAULT_MAX_LEN = 2048
-SIZE_LIMITS = {"vocab_size": (VOCAB_SIZE, VOCAB_SIZE), "d_model": (1, 4096), "n_layers": (1, 64),
+SIZE_LIMITS = {"vocab_size": (1, 65536), "d_model": (1, 4096), "n_layers": (1, 64),
                "n_heads": (1, 64), "d_ff": (1, 16384), "max_len": (2, 8192)}
+PERFORMANCE_EVENTS = "performance-events"  # the Music Transformer's vocabulary (events.py): VOCAB_SIZE tokens
 MAX_PARAMETERS = 500_000_000  # 2 GB of float32 weights; the shipped model has about 2 million
 
 # Training.

@@ -24,7 +24,14 @@ from engine.models.common.torch_files import DamagedFile, RefusedFile, load_safe
 from engine.models.music_transformer.data import Batches, evaluation_windows, load_split
 from engine.models.music_transformer.events import PAD
 from engine.models.music_transformer.model import MusicTransformer, MusicTransformerConfig
-from engine.models.music_transformer.options import BATCH, LR, MAX_TRAIN_ATTENTION_BYTES, STEPS, check_range
+from engine.models.music_transformer.options import (
+    BATCH,
+    LR,
+    MAX_TRAIN_ATTENTION_BYTES,
+    PERFORMANCE_EVENTS,
+    STEPS,
+    check_range,
+)
 
 
 @dataclass
@@ -79,27 +86,57 @@ def save_weights(model: MusicTransformer, folder: Path, extra: dict | None = Non
     write_text(folder / "config.json", json.dumps({**model.cfg.to_dict(), **(extra or {})}, indent=1))
 
 
+class EventData:
+    """The Music Transformer's data (performance events, data.py): training batches and
+    evaluation windows. Another vocabulary trains through the same loop with an object that has
+    these members (the composer's: engine/models/composer/batches.py)."""
+
+    vocabulary = PERFORMANCE_EVENTS
+
+    def __init__(self, data_dir: str | Path) -> None:
+        self.data_dir = data_dir
+
+    def batches(self, length: int, seed: int) -> Batches:
+        return Batches(load_split(self.data_dir, "train"), length, augment=True, seed=seed)
+
+    def windows(self, split: str, length: int) -> list[np.ndarray]:
+        return evaluation_windows(load_split(self.data_dir, split), length)
+
+    @staticmethod
+    def counted(targets: torch.Tensor) -> torch.Tensor:
+        """Which target tokens the loss counts: all but padding."""
+        return targets != PAD
+
+
+def _nll(logits: torch.Tensor, targets: torch.Tensor, counted: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    targets = targets.masked_fill(~counted, -100)
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), targets.reshape(-1), ignore_index=-100,
+                           reduction=reduction)
+
+
 @torch.no_grad()
-def evaluate(model: MusicTransformer, windows: list[np.ndarray], device, batch: int = 8) -> float:
-    """Mean negative log-likelihood per token (nats) over every token of the windows."""
+def evaluate(model: MusicTransformer, windows: list[np.ndarray], device, batch: int = 8,
+             counted: Callable[[torch.Tensor], torch.Tensor] = EventData.counted) -> float:
+    """Mean negative log-likelihood per token (nats) over every counted token of the windows."""
     model.eval()
     total, count = 0.0, 0
     for i in range(0, len(windows), batch):
         chunk = torch.from_numpy(np.stack(windows[i:i + batch])).to(device)
         logits = model(chunk[:, :-1])
         targets = chunk[:, 1:]
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), targets.reshape(-1),
-                               ignore_index=PAD, reduction="sum")
-        total += loss.item()
-        count += int((targets != PAD).sum())
+        mask = counted(targets)
+        total += _nll(logits, targets, mask, "sum").item()
+        count += int(mask.sum())
     model.train()
     return total / max(count, 1)
 
 
 def train(data_dir: str | Path, out_dir: str | Path, config: MusicTransformerConfig, options: TrainOptions,
           device: str = "cpu", progress: Callable[[float, str], None] | None = None,
-          should_stop: Callable[[], bool] | None = None) -> dict:
-    """Train (or resume) and return the log: {'steps': [...], 'valid_nll': [...], 'test_nll': ...}."""
+          should_stop: Callable[[], bool] | None = None, data=None) -> dict:
+    """Train (or resume) and return the log: {'steps': [...], 'valid_nll': [...], 'test_nll': ...}.
+    ``data``: the batches and windows (default: ``EventData(data_dir)``)."""
+    data = data if data is not None else EventData(data_dir)
     check_training(config, options)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -111,7 +148,7 @@ def train(data_dir: str | Path, out_dir: str | Path, config: MusicTransformerCon
     log = {"config": config.to_dict(), "options": options.__dict__, "steps": [], "valid_nll": [],
            "train_loss": [], "best_valid_nll": None, "seconds": 0.0}
     step = 0
-    batches = Batches(load_split(data_dir, "train"), options.length, augment=True, seed=options.seed)
+    batches = data.batches(options.length, options.seed)
     if checkpoint_path.exists():  # resume; weights_only: a crafted checkpoint never runs code (DESIGN.md §8)
         try:
             state = load_safely(checkpoint_path, map_location=device)
@@ -123,7 +160,7 @@ def train(data_dir: str | Path, out_dir: str | Path, config: MusicTransformerCon
         optimiser.load_state_dict(state["optimiser"])
         step, log = state["step"], state["log"]
         batches.rng.setstate(state["rng"])
-    valid = evaluation_windows(load_split(data_dir, "valid"), options.length)
+    valid = data.windows("valid", options.length)
 
     def lr_at(s: int) -> float:
         warm = min(1.0, (s + 1) / options.warmup)
@@ -138,8 +175,7 @@ def train(data_dir: str | Path, out_dir: str | Path, config: MusicTransformerCon
             group["lr"] = lr_at(step)
         tokens = torch.from_numpy(batches.sample(options.batch)).to(device)
         logits = model(tokens[:, :-1])
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), tokens[:, 1:].reshape(-1),
-                               ignore_index=PAD)
+        loss = _nll(logits, tokens[:, 1:], data.counted(tokens[:, 1:]))
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -149,7 +185,7 @@ def train(data_dir: str | Path, out_dir: str | Path, config: MusicTransformerCon
         if progress:
             progress(step / options.steps, f"step {step}/{options.steps} · loss {np.mean(running[-20:]):.3f}")
         if step % options.eval_every == 0 or step == options.steps:
-            nll = evaluate(model, valid, device)
+            nll = evaluate(model, valid, device, counted=data.counted)
             log["steps"].append(step)
             log["valid_nll"].append(nll)
             log["train_loss"].append(float(np.mean(running)))
@@ -167,8 +203,10 @@ def train(data_dir: str | Path, out_dir: str | Path, config: MusicTransformerCon
     return log
 
 
-def test_nll(data_dir: str | Path, weights_dir: str | Path, length: int = 512, device: str = "cpu") -> float:
+def test_nll(data_dir: str | Path, weights_dir: str | Path, length: int = 512, device: str = "cpu",
+             data=None) -> float:
     from engine.models.music_transformer.generate import load_model
 
-    model = load_model(weights_dir, device=device)
-    return evaluate(model, evaluation_windows(load_split(data_dir, "test"), length), device)
+    data = data if data is not None else EventData(data_dir)
+    model = load_model(weights_dir, device=device, vocabulary=data.vocabulary)
+    return evaluate(model, data.windows("test", length), device, counted=data.counted)

@@ -1,0 +1,158 @@
+"""Sampling a piece from the composer: the controls as a prompt, then bars under a grammar.
+
+The grammar (a mask on every step's logits) makes every sample a well-formed piece of exactly
+the asked bars: each BAR token is the one that counts down to the end (``BAR_n``), a position
+only moves forward inside its bar's length, a pitch is followed by its duration and a chord's
+pitches rise, and EOS comes only in the last bar. Past the model's context the piece goes on
+from a new prompt: the controls and the last bars (``_refill``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from engine.cancel import Cancelled
+from engine.models.common.sampling import sample, seeded_generator
+from engine.models.composer.controls import Controls
+from engine.models.composer.tokens import (
+    BAR0,
+    BOS,
+    DUR0,
+    DURATIONS,
+    EOS,
+    HIGH_PITCH,
+    LOW_PITCH,
+    MAX_BARS,
+    PAD,
+    PITCH0,
+    POS0,
+    SEP,
+    VOCAB_SIZE,
+    BarNote,
+    bar_ticks,
+    body_tokens,
+    control_tokens,
+    decode,
+    kind,
+)
+from engine.models.music_transformer.model import MusicTransformer
+
+SEED_MAX = 2**63 - 1
+VARIATIONS = (1, 8)
+TEMPERATURE = (0.1, 2.0)
+TOP_P = (0.5, 1.0)
+
+
+@dataclass
+class _Row:
+    """Where one sequence is in the grammar."""
+
+    bars: int  # the piece's length
+    bar_length: int  # ticks
+    started: int = 0  # bars begun
+    position: int = -1  # the current position in the bar, -1 before any
+    last: str = "SEP"  # the kind of the last token
+    pitch: int = -1  # the last pitch at this position
+    done: bool = False
+
+    def allowed(self) -> torch.Tensor:
+        mask = torch.zeros(VOCAB_SIZE, dtype=torch.bool)
+        if self.last == "POS":
+            mask[PITCH0:PITCH0 + HIGH_PITCH - LOW_PITCH + 1] = True
+            return mask
+        if self.last == "PITCH":
+            mask[DUR0:DUR0 + len(DURATIONS)] = True
+            return mask
+        if self.started < self.bars:
+            mask[BAR0 + min(self.bars - self.started, MAX_BARS) - 1] = True
+        elif self.last in ("BAR", "DUR"):
+            mask[EOS] = True
+        if self.last in ("BAR", "DUR"):
+            mask[POS0 + self.position + 1:POS0 + self.bar_length] = True
+        if self.last == "DUR":
+            mask[PITCH0 + max(self.pitch + 1 - LOW_PITCH, 0):PITCH0 + HIGH_PITCH - LOW_PITCH + 1] = True
+        return mask
+
+    def advance(self, token: int) -> None:
+        k = kind(token)
+        if k == "BAR":
+            self.started, self.position, self.pitch = self.started + 1, -1, -1
+        elif k == "POS":
+            self.position, self.pitch = token - POS0, -1
+        elif k == "PITCH":
+            self.pitch = token - PITCH0 + LOW_PITCH
+        elif k == "EOS":
+            self.done = True
+        self.last = k
+
+
+def check_options(variations: int, temperature: float, top_p: float, seed: int | None) -> None:
+    if isinstance(variations, bool) or not isinstance(variations, int) or not VARIATIONS[0] <= variations <= VARIATIONS[1]:
+        raise ValueError(f"variations are {VARIATIONS[0]} to {VARIATIONS[1]}, not {variations!r}")
+    if not (math.isfinite(temperature) and TEMPERATURE[0] <= temperature <= TEMPERATURE[1]):
+        raise ValueError(f"temperature is {TEMPERATURE[0]} to {TEMPERATURE[1]}, not {temperature!r}")
+    if not (math.isfinite(top_p) and TOP_P[0] <= top_p <= TOP_P[1]):
+        raise ValueError(f"top-p is {TOP_P[0]} to {TOP_P[1]}, not {top_p!r}")
+    if seed is not None and not 0 <= seed <= SEED_MAX:
+        raise ValueError(f"the seed is 0 to {SEED_MAX}, not {seed}")
+
+
+@torch.inference_mode()
+def compose(model: MusicTransformer, controls: Controls, variations: int = 1, temperature: float = 1.0,
+            top_p: float = 0.95, seed: int | None = None, prompt: list[BarNote] | None = None,
+            conditioned: bool = True, progress: Callable[[float], None] | None = None,
+            should_stop: Callable[[], bool] | None = None) -> list[list[BarNote]]:
+    """``variations`` pieces of ``controls.bars`` bars (one batch). ``prompt``: notes of the first
+    bars, kept, the rest composed after them (Continue). ``conditioned=False`` gives the
+    baseline model its empty prefix. ``progress(fraction of bars)``; ``should_stop()`` before
+    every step (``Cancelled``)."""
+    check_options(variations, temperature, top_p, seed)
+    prefix = [BOS] + (control_tokens(controls) if conditioned else []) + [SEP]
+    body = body_tokens(sorted(prompt), controls.bars, 0, max(n.bar for n in prompt) + 1) if prompt else []
+    rows = [_Row(controls.bars, bar_ticks(controls.meter)) for _ in range(variations)]
+    for row in rows:
+        for token in body:
+            row.advance(token)
+    sequences = [list(body) for _ in range(variations)]
+    generator = seeded_generator(seed)
+    limit = model.cfg.max_len
+    cache, logits = _refill(model, prefix, sequences, limit)
+    while not all(row.done for row in rows):
+        if should_stop is not None and should_stop():
+            raise Cancelled("composing was stopped")
+        masks = torch.stack([row.allowed() if not row.done else _only(PAD) for row in rows]).to(logits.device)
+        chosen = sample(logits.float().masked_fill(~masks, float("-inf")), temperature, top_p=top_p,
+                        generator=generator).cpu()
+        for row, sequence, token in zip(rows, sequences, chosen.tolist()):
+            if not row.done:
+                row.advance(token)
+                sequence.append(token)
+        if progress is not None:
+            progress(min(row.started for row in rows) / controls.bars)
+        if cache.length + 1 >= limit:
+            cache, logits = _refill(model, prefix, sequences, limit)
+        else:
+            logits = model(chosen[:, None].to(model.device), cache)[:, -1]
+    return [[n for n in decode(sequence) if n.bar < controls.bars] for sequence in sequences]
+
+
+def _only(token: int) -> torch.Tensor:
+    mask = torch.zeros(VOCAB_SIZE, dtype=torch.bool)
+    mask[token] = True
+    return mask
+
+
+def _refill(model: MusicTransformer, prefix: list[int], sequences: list[list[int]], limit: int):
+    """A new cache holding the prefix and each sequence's last tokens, as many as fit in half the
+    context; the last position's logits. Rows still composing have one length (each step adds
+    a token to each); a finished row is left-padded (what it gets next is ignored)."""
+    keep = limit // 2 - len(prefix)
+    tails = [prefix + sequence[len(sequence) - min(len(sequence), keep):] for sequence in sequences]
+    width = max(len(t) for t in tails)
+    batch = torch.tensor([[PAD] * (width - len(t)) + t for t in tails], device=model.device)
+    cache = model.new_cache(len(sequences))
+    return cache, model(batch, cache)[:, -1]

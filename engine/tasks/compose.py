@@ -1,0 +1,76 @@
+"""The Compose job: a prompt read into controls, pieces sampled by the composer model, each a
+Score ready for the piano roll or a .mid file. The Generate page's MIDI mode submits it (gpu
+lane); ``motet compose`` calls the same function (``ctx`` None: no progress, no Cancel)."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.jobs import JobContext
+from engine.midi.score import Score
+from engine.models.composer.controls import Controls
+from engine.models.composer.prompt import Reading, read_prompt
+
+ASSET_DIR = Path(__file__).resolve().parents[2] / "assets" / "composer"
+
+
+@dataclass(frozen=True)
+class ComposeRequest:
+    prompt: str
+    bars: int | None = None  # None: what the prompt says (else 16)
+    variations: int = 1
+    temperature: float = 1.0
+    top_p: float = 0.95
+    seed: int | None = None  # None: a fresh one, reported with the result
+    controls: Controls | None = None  # the chips as the user edited them: they win over the prompt
+
+
+@dataclass
+class Composition:
+    reading: Reading
+    controls: Controls
+    seed: int
+    scores: list[Score]
+
+
+def composer_model(folder: str | Path | None = None):
+    """The composer in ``folder`` (default: the shipped one), from the model registry."""
+    from engine.models.composer.batches import VOCABULARY
+    from engine.models.music_transformer.generate import load_model
+    from engine.models.registry import models
+
+    folder = Path(folder or ASSET_DIR)
+    return models.get("composer", str(folder.resolve()),
+                      load=lambda: load_model(folder, vocabulary=VOCABULARY))
+
+
+def compose_piece(ctx: JobContext | None, request: ComposeRequest, model_folder: str | Path | None = None
+                  ) -> Composition:
+    """Job body: ``request.variations`` pieces (one batch). A bad prompt or option is a
+    ValueError before the model loads."""
+    from engine.models.composer.generate import check_options, compose
+    from engine.models.composer.score import to_score
+
+    reading = read_prompt(request.prompt, seed=request.seed, bars=request.bars)
+    controls = request.controls or reading.controls
+    seed = request.seed if request.seed is not None else random.SystemRandom().randrange(2**31)
+    check_options(request.variations, request.temperature, request.top_p, seed)
+    if ctx is not None:
+        ctx.progress(None, "loading the composer")
+    model = composer_model(model_folder)
+    progress = should_stop = None
+    if ctx is not None:
+        ctx.progress(0.0, f"composing {controls.bars} bars", force=True)
+
+        def progress(fraction: float) -> None:
+            ctx.progress(fraction, f"composing · bar {round(fraction * controls.bars)} of {controls.bars}")
+
+        def should_stop() -> bool:
+            ctx.checkpoint()
+            return False
+
+    pieces = compose(model, controls, request.variations, request.temperature, request.top_p, seed,
+                     progress=progress, should_stop=should_stop)
+    return Composition(reading, controls, seed, [to_score(notes, controls) for notes in pieces])
