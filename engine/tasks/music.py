@@ -21,15 +21,44 @@ def music_transformer(folder: str | Path | None = None):
     return models.get("music_transformer", str(folder.resolve()), load=lambda: load_model(folder))
 
 
+def continuation_model(model_folder: str | Path | None = None) -> tuple[str, Path]:
+    """Which model continues motifs: the composer (tunes, songs and polyphony, conditioned on the
+    motif's texture) when it is shipped or ``model_folder`` holds one; else the Music Transformer
+    (performance events, chorales). Returns (vocabulary, folder)."""
+    import json
+
+    from engine.models.music_transformer.generate import ASSET_DIR
+    from engine.models.music_transformer.options import PERFORMANCE_EVENTS
+    from engine.tasks.compose import ASSET_DIR as COMPOSER_DIR
+
+    if model_folder is None:
+        folder = COMPOSER_DIR if (COMPOSER_DIR / "model.safetensors").is_file() else ASSET_DIR
+    else:
+        folder = Path(model_folder)
+    try:
+        vocabulary = json.loads((folder / "config.json").read_text(encoding="utf-8")).get("vocabulary")
+    except (OSError, ValueError, AttributeError):
+        vocabulary = None  # the loader gives the clear error
+    return vocabulary or PERFORMANCE_EVENTS, folder
+
+
 def continue_motif(ctx: JobContext | None, score: Score, prompt: list[Note], bars: float, variations: int,
                    temperature: float, top_p: float, seed: int | None = None,
                    model_folder: str | Path | None = None) -> list[list[Note]]:
     """Job body (gpu lane): ``variations`` continuations of ``prompt`` (notes of ``score``)."""
-    from engine.models.music_transformer.generate import continue_notes
+    from engine.models.composer.batches import VOCABULARY
 
+    vocabulary, folder = continuation_model(model_folder)
+    if vocabulary == VOCABULARY:
+        from engine.models.composer.continuation import continue_motif as continue_notes
+        from engine.tasks.compose import composer_model as load
+        name = "the composer"
+    else:
+        from engine.models.music_transformer.generate import continue_notes
+        load, name = music_transformer, "the Music Transformer"
     if ctx is not None:
-        ctx.progress(None, "loading the Music Transformer")
-    model = music_transformer(model_folder)
+        ctx.progress(None, f"loading {name}")
+    model = load(folder)
     if ctx is None:
         return continue_notes(model, score, prompt, bars, variations, temperature, top_p, seed)
     ctx.progress(0.0, "generating", force=True)

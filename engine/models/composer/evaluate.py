@@ -101,3 +101,26 @@ def confusion(truth: list[str], predicted: list[str], styles: tuple[str, ...]) -
     for t, p in zip(truth, predicted):
         matrix[styles.index(t)][styles.index(p)] += 1
     return matrix
+
+
+def texture(notes, ticks_per_beat: int) -> dict[str, float]:
+    """Notes (Score ticks): mean notes sounding over their span, onsets per quarter note, pitch
+    range (semitones), median note length (quarters): what a continuation should keep."""
+    if not notes:
+        return {"polyphony": 0.0, "onsets_per_beat": 0.0, "pitch_range": 0.0, "median_length": 0.0}
+    start, end = min(n.start for n in notes), max(n.end for n in notes)
+    beats = max(end - start, 1) / ticks_per_beat
+    return {"polyphony": sum(n.duration for n in notes) / max(end - start, 1),
+            "onsets_per_beat": len({n.start for n in notes}) / beats,
+            "pitch_range": float(max(n.pitch for n in notes) - min(n.pitch for n in notes)),
+            "median_length": float(np.median([n.duration for n in notes])) / ticks_per_beat}
+
+
+def same_pitch_overlaps(notes) -> int:
+    """Notes that start while another of the same pitch still sounds."""
+    count, sounding = 0, {}
+    for n in sorted(notes):
+        if sounding.get(n.pitch, -1) > n.start:
+            count += 1
+        sounding[n.pitch] = max(sounding.get(n.pitch, -1), n.end)
+    return count

@@ -58,6 +58,7 @@ class _Row:
     last: str = "SEP"  # the kind of the last token
     pitch: int = -1  # the last pitch at this position
     done: bool = False
+    durations: int = len(DURATIONS)  # how many of DURATIONS (the shortest first) may be drawn
 
     def allowed(self) -> torch.Tensor:
         mask = torch.zeros(VOCAB_SIZE, dtype=torch.bool)
@@ -65,7 +66,7 @@ class _Row:
             mask[PITCH0:PITCH0 + HIGH_PITCH - LOW_PITCH + 1] = True
             return mask
         if self.last == "PITCH":
-            mask[DUR0:DUR0 + len(DURATIONS)] = True
+            mask[DUR0:DUR0 + self.durations] = True
             return mask
         if self.started < self.bars:
             mask[BAR0 + min(self.bars - self.started, MAX_BARS) - 1] = True
@@ -104,16 +105,18 @@ def check_options(variations: int, temperature: float, top_p: float, seed: int |
 @torch.inference_mode()
 def compose(model: MusicTransformer, controls: Controls, variations: int = 1, temperature: float = 1.0,
             top_p: float = 0.95, seed: int | None = None, prompt: list[BarNote] | None = None,
-            conditioned: bool = True, progress: Callable[[float], None] | None = None,
+            conditioned: bool = True, with_style: bool = True, longest: int | None = None, progress: Callable[[float], None] | None = None,
             should_stop: Callable[[], bool] | None = None) -> list[list[BarNote]]:
     """``variations`` pieces of ``controls.bars`` bars (one batch). ``prompt``: notes of the first
     bars, kept, the rest composed after them (Continue). ``conditioned=False`` gives the
-    baseline model its empty prefix. ``progress(fraction of bars)``; ``should_stop()`` before
+    baseline model its empty prefix; ``with_style=False`` leaves the style unsaid (Continue: the
+    notes say what they are, not which collection); ``longest``: no note longer (ticks). ``progress(fraction of bars)``; ``should_stop()`` before
     every step (``Cancelled``)."""
     check_options(variations, temperature, top_p, seed)
-    prefix = [BOS] + (control_tokens(controls) if conditioned else []) + [SEP]
+    prefix = [BOS] + (control_tokens(controls, style=with_style) if conditioned else []) + [SEP]
     body = body_tokens(sorted(prompt), controls.bars, 0, max(n.bar for n in prompt) + 1) if prompt else []
-    rows = [_Row(controls.bars, bar_ticks(controls.meter)) for _ in range(variations)]
+    allowed = len(DURATIONS) if longest is None else max(1, sum(d <= longest for d in DURATIONS))
+    rows = [_Row(controls.bars, bar_ticks(controls.meter), durations=allowed) for _ in range(variations)]
     for row in rows:
         for token in body:
             row.advance(token)

@@ -12,23 +12,30 @@ TICKS_PER_BEAT = 480
 VELOCITY, DOWNBEAT_VELOCITY = 76, 92  # a little weight on each bar's first beat, as a player gives
 
 
-def to_score(notes: list[BarNote], controls: Controls) -> Score:
-    """Notes in bars → a Score. Every note ends by the piece's last bar line; a note that would
-    still sound when the same pitch starts again is shortened to end there (never two of one
-    pitch at once)."""
-    scale = TICKS_PER_BEAT // TPQ
-    length = bar_ticks(controls.meter) * scale
-    end = controls.bars * length
-    placed = sorted((n.bar * length + n.position * scale, n.pitch, n.duration * scale, n.position) for n in notes)
+def place(notes: list[BarNote], meter: tuple[int, int], bars: int, ticks_per_beat: int, origin: int = 0
+          ) -> list[Note]:
+    """Notes in bars → Notes in ticks from ``origin``. Every note ends by the last bar line; a note
+    still sounding when the same pitch starts again is shortened to end there: never two of one
+    pitch at once."""
+    scale = ticks_per_beat / TPQ
+    length = bar_ticks(meter) * scale
+    end = origin + round(bars * length)
+    placed = sorted((origin + round(n.bar * length + n.position * scale), n.pitch, round(n.duration * scale),
+                     n.position) for n in notes)
     next_start: dict[int, int] = {}
     out = []
     for start, pitch, duration, position in reversed(placed):
-        stop = min(start + duration, end, next_start.get(pitch, end))
+        stop = min(start + max(duration, 1), end, next_start.get(pitch, end))
         next_start[pitch] = start
         if stop > start:
-            velocity = DOWNBEAT_VELOCITY if position == 0 else VELOCITY
-            out.append(Note(start, pitch, stop - start, velocity))
-    track = Track(name=program_name(controls.program), program=controls.program, notes=sorted(out))
+            out.append(Note(start, pitch, stop - start, DOWNBEAT_VELOCITY if position == 0 else VELOCITY))
+    return sorted(out)
+
+
+def to_score(notes: list[BarNote], controls: Controls) -> Score:
+    """A composed piece as a Score (see ``place``)."""
+    out = place(notes, controls.meter, controls.bars, TICKS_PER_BEAT)
+    track = Track(name=program_name(controls.program), program=controls.program, notes=out)
     return Score(ticks_per_beat=TICKS_PER_BEAT, tracks=[track], tempos=[TempoChange(0, bpm_to_tempo(controls.bpm))],
                  time_signatures=[TimeSignature(0, *controls.meter)])
 

@@ -1,0 +1,59 @@
+"""Continue a motif with the composer: the motif's own texture as the controls.
+
+The Music Transformer learnt only four-voice chorales, so it answers a one-line motif with
+sustained clusters. The composer learnt tunes, songs and polyphony; given what the prompt's notes
+are — its key (Krumhansl–Schmuckler), how many notes sound at once, how busy, how high, its meter
+— and no style, it continues in kind. The motif is read in the composer's bars (from the bar of
+its first note, positions on a grid of twelve per quarter), kept as the start of the sequence,
+and the new bars are sampled after its last onset.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from engine.midi.score import Note, Score
+from engine.models.composer.controls import MAX_BARS, METERS, STYLES, Controls
+from engine.models.composer.data import describe
+from engine.models.composer.generate import compose
+from engine.models.composer.score import from_score, place
+from engine.models.composer.tokens import BarNote, bar_ticks
+from engine.models.music_transformer.model import MusicTransformer
+
+ANY_STYLE = next(iter(STYLES))  # a placeholder: the style is not given to the model (with_style=False)
+
+
+def continue_motif(model: MusicTransformer, score: Score, prompt_notes: list[Note], bars: float = 4,
+                   variations: int = 1, temperature: float = 1.0, top_p: float = 0.95, seed: int | None = None,
+                   progress: Callable[[float], None] | None = None,
+                   should_stop: Callable[[], bool] | None = None) -> list[list[Note]]:
+    """Continuations of ``prompt_notes`` (notes of ``score``): each a list of Notes after the
+    motif's last onset, ``bars`` bars (rounded up) after the motif's last bar at most."""
+    if not prompt_notes:
+        raise ValueError("there is nothing to continue: select notes or use a track with notes")
+    ts = score.time_signature
+    meter = (ts.numerator, ts.denominator)
+    if meter not in METERS:
+        raise ValueError(f"the composer continues in {', '.join(f'{a}/{b}' for a, b in METERS)}, "
+                         f"not {meter[0]}/{meter[1]}: change the time signature first")
+    notes, prompt_bars = from_score(score, prompt_notes)
+    new_bars = max(1, math.ceil(bars))
+    if prompt_bars + new_bars > MAX_BARS:  # keep the motif's last bars
+        drop = prompt_bars + new_bars - MAX_BARS
+        notes = [BarNote(n.bar - drop, n.position, n.pitch, n.duration) for n in notes if n.bar >= drop]
+        prompt_bars -= drop
+    else:
+        drop = 0
+    facts = describe(notes, meter, prompt_bars)
+    controls = Controls(ANY_STYLE, facts["key"], meter, min(max(score.bpm, 20.0), 400.0), prompt_bars + new_bars,
+                        voices=facts["voices"], density=facts["density"], register=facts["register"])
+    last_onset = max((n.bar, n.position) for n in notes)
+    two_bars = 2 * bar_ticks(meter)  # no note longer, unless the motif has one
+    longest = None if max(n.duration for n in notes) > two_bars else two_bars
+    pieces = compose(model, controls, variations, temperature, top_p, seed, prompt=notes, with_style=False,
+                     longest=longest, progress=progress, should_stop=should_stop)
+    first_bar = min(n.start for n in prompt_notes) // score.ticks_per_bar + drop
+    origin = first_bar * score.ticks_per_bar
+    return [place([n for n in piece if (n.bar, n.position) > last_onset], meter, controls.bars,
+                  score.ticks_per_beat, origin) for piece in pieces]
