@@ -113,7 +113,11 @@ class PianoRollView(RollToolbarMixin, EditingMixin, ContinueMixin, FilesMixin, A
         undo = self.doc.undo_stack.createUndoAction(self, "Undo")
         undo.setShortcut(QKeySequence.StandardKey.Undo)
         redo = self.doc.undo_stack.createRedoAction(self, "Redo")
-        redo.setShortcuts([QKeySequence.StandardKey.Redo, QKeySequence("Ctrl+Shift+Z")])
+        # the platform's Redo is Ctrl+Shift+Z on Linux (twice it made Qt call the key ambiguous and
+        # do nothing); Ctrl+Y as well, as most editors take it
+        keys = QKeySequence.keyBindings(QKeySequence.StandardKey.Redo) + [QKeySequence("Ctrl+Shift+Z"),
+                                                                          QKeySequence("Ctrl+Y")]
+        redo.setShortcuts([k for i, k in enumerate(keys) if k not in keys[:i]])
         for a in (undo, redo):
             a.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             self.addAction(a)
@@ -133,7 +137,7 @@ class PianoRollView(RollToolbarMixin, EditingMixin, ContinueMixin, FilesMixin, A
         self._action("draw_tool", "Draw tool", "D", lambda: self.set_tool("draw"))
         self._action("select_tool", "Select tool", "S", lambda: self.set_tool("select"))
         self._action("home", "Playhead to start", "Home", lambda: self.set_playhead(0))
-        self._action("continue", "Continue with the Music Transformer", "C", self.show_continue)
+        self._action("continue", "Continue…", "C", self.show_continue)
         self._action("legato", "Legato", "L", lambda: self._edit_selection(edit.legato, "Legato"))
         self._action("join", "Join notes", "J", lambda: self._edit_selection(edit.join, "Join"))
         self._action("split", "Split at the playhead", "Ctrl+K", self.split_at_playhead)

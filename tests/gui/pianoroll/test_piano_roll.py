@@ -301,3 +301,15 @@ def test_bad_continue_settings_fall_back_to_the_defaults(qtbot):
     finally:
         bridge.close()
         queue.shutdown()
+
+
+def test_every_shortcut_is_unique_and_redo_has_two(roll, qtbot):
+    keys = [k.toString() for a in roll.actions() for k in a.shortcuts()]
+    assert len(keys) == len(set(keys)), sorted(k for k in keys if keys.count(k) > 1)
+    assert {"Ctrl+Shift+Z", "Ctrl+Y"} <= {k.toString() for k in roll.actions_by_name["redo"].shortcuts()}
+    roll.doc.add_note(Note(0, 60, 480))
+    roll.actions_by_name["undo"].trigger()
+    assert roll.doc.notes == []
+    roll.canvas.setFocus()
+    qtbot.keyClick(roll.canvas, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier)
+    assert roll.doc.notes == [Note(0, 60, 480)]
