@@ -15,12 +15,11 @@ from PySide6.QtWidgets import (
     QToolButton,
 )
 
+from engine.midi.instruments import GM_PROGRAMS
 from gui.common.settings import Keys
 
 SNAPS = [("1/4", 1, 1), ("1/8", 1, 2), ("1/16", 1, 4), ("1/32", 1, 8),
          ("1/4 triplet", 2, 3), ("1/8 triplet", 1, 3), ("1/16 triplet", 1, 6), ("1/32 triplet", 1, 12), ("Off", 0, 1)]
-PROGRAMS = ["Acoustic Grand Piano", "Bright Piano", "Electric Grand", "Honky-tonk", "Electric Piano 1",
-            "Electric Piano 2", "Harpsichord", "Clavinet"]  # the first eight; the rest by number
 
 
 class RollToolbarMixin:
@@ -59,9 +58,11 @@ class RollToolbarMixin:
             self.sig_den.addItem(str(d), d)
         self.track_combo = QComboBox()
         self.track_combo.setToolTip("The track being edited; the others show as grey ghost notes")
-        self.program_spin = QSpinBox()
-        self.program_spin.setRange(1, 128)
-        self.program_spin.setToolTip("General MIDI instrument (1 = Acoustic Grand Piano)")
+        self.program_combo = QComboBox()  # the General MIDI names, numbered as synthesizers show them
+        for number, name in enumerate(GM_PROGRAMS, 1):
+            self.program_combo.addItem(f"{number} {name}")
+        self.program_combo.setMaxVisibleItems(16)
+        self.program_combo.setToolTip("The track's General MIDI instrument")
         self.quantize_button = QPushButton("Quantize")
         self.quantize_button.setToolTip("Snap the selected notes to the grid (Q)")
         self.strength_spin = QSpinBox()
@@ -74,7 +75,7 @@ class RollToolbarMixin:
         self.track_combo.setMinimumContentsLength(14)
         bar1 = QHBoxLayout()  # three short rows: the page fits an 800-pixel-wide window
         bar1.addWidget(self.file_label, 1)
-        for w in (QLabel("Track:"), self.track_combo, QLabel("Instrument:"), self.program_spin):
+        for w in (QLabel("Track:"), self.track_combo, QLabel("Instrument:"), self.program_combo):
             bar1.addWidget(w)
         bar2 = QHBoxLayout()
         for w in (self.play_button, self.loop_button, QLabel("Tempo:"), self.tempo_spin, QLabel("Time:"),
@@ -87,18 +88,20 @@ class RollToolbarMixin:
             bar3.addWidget(w)
         bar3.addStretch(1)
         self.continue_button = QPushButton("Continue…")
-        self.continue_button.setToolTip("Let the Music Transformer continue the selection (or the track) (C)")
+        self.continue_button.setToolTip("Let the composer continue the selection (or the track) in kind (C)")
         bar3.addWidget(self.continue_button)
         return bar1, bar2, bar3
 
     def _sync_toolbar(self) -> None:
         """Show the document's tempo, time signature, tracks and instrument (without echoing edits)."""
         score = self.doc.score
-        for w, value in ((self.tempo_spin, round(score.bpm, 1)), (self.sig_num, score.time_signature.numerator),
-                         (self.program_spin, self.doc.track.program + 1)):
+        for w, value in ((self.tempo_spin, round(score.bpm, 1)), (self.sig_num, score.time_signature.numerator)):
             w.blockSignals(True)
             w.setValue(value)
             w.blockSignals(False)
+        self.program_combo.blockSignals(True)
+        self.program_combo.setCurrentIndex(self.doc.track.program)
+        self.program_combo.blockSignals(False)
         self.sig_den.blockSignals(True)
         self.sig_den.setCurrentIndex(max(0, self.sig_den.findData(score.time_signature.denominator)))
         self.sig_den.blockSignals(False)
@@ -108,7 +111,7 @@ class RollToolbarMixin:
             self.track_combo.addItem(f"{i + 1}. {t.name or 'Track'} ({len(t.notes)})")
         self.track_combo.setCurrentIndex(self.doc.current)
         self.track_combo.blockSignals(False)
-        self.program_spin.setEnabled(not self.doc.track.is_drums)
+        self.program_combo.setEnabled(not self.doc.track.is_drums)
 
     def _update_title(self, *_: object) -> None:
         name = Path(self.doc.path).name if self.doc.path else "Untitled"

@@ -162,7 +162,7 @@ class PianoRollView(RollToolbarMixin, EditingMixin, ContinueMixin, FilesMixin, A
         self.sig_num.valueChanged.connect(self._signature_changed)
         self.sig_den.currentIndexChanged.connect(self._signature_changed)
         self.track_combo.activated.connect(self.doc.set_current_track)
-        self.program_spin.editingFinished.connect(lambda: self.doc.set_program(self.program_spin.value() - 1))
+        self.program_combo.activated.connect(self.doc.set_program)
         self._rendered.connect(self._start_playback)
         self.continue_button.clicked.connect(self.show_continue)
         self.play_timer = QTimer(self)

@@ -155,7 +155,7 @@ def test_open_save_round_trip_and_a_corrupt_file_keeps_the_score(roll, tmp_path)
     path = tmp_path / "motif.mid"
     write_midi(Score(tracks=[Track(name="Lead", program=40, notes=[Note(0, 67, 480, 77)])]), path)
     assert roll.open_file(str(path))
-    assert roll.doc.notes == [Note(0, 67, 480, 77)] and roll.program_spin.value() == 41
+    assert roll.doc.notes == [Note(0, 67, 480, 77)] and roll.program_combo.currentText() == "41 Violin"
     roll.doc.add_note(Note(480, 69, 480, 90))
     assert roll.save_to(str(tmp_path / "out.mid")) and not roll.modified
     assert read_midi(tmp_path / "out.mid").tracks[0].notes == [Note(0, 67, 480, 77), Note(480, 69, 480, 90)]
