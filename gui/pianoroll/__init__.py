@@ -1,1 +1,1 @@
-"""The Piano roll feature: edit MIDI notes, play them, and let the Music Transformer continue them."""
+"""The Piano roll feature: edit MIDI notes, play them, and let the composer continue them."""

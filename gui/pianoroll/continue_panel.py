@@ -1,5 +1,5 @@
-"""The piano roll's Continue panel: the Music Transformer continues the selection (or the track)
-as a job; its variations are auditioned as a green preview and one is accepted as an undo step."""
+"""The piano roll's Continue panel: the composer (engine/tasks/music.py picks the model: the
+composer when shipped, else the Music Transformer) continues the selection (or the track) as a job; its variations are auditioned as a green preview and one is accepted as an undo step."""
 
 from __future__ import annotations
 
@@ -97,7 +97,7 @@ class ContinueMixin:
         return sorted(self.doc.selection) or list(self.doc.notes)
 
     def generate_continuation(self) -> int | None:
-        """Run the Music Transformer as a job (gpu lane, progress, Cancel); returns its id."""
+        """Run the continuation as a job (gpu lane, progress, Cancel); returns its id."""
         if self._continue_job is not None:
             self.queue.cancel(self._continue_job)
             return None
