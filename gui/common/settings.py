@@ -33,10 +33,18 @@ class Keys:
     a setting silently forgotten. (The Continue panel's keys are ``continue/<option>``.)"""
 
     AUDIO_INPUT_DEVICE = "audio/input_device"
+    COMPOSE_PROMPT = "compose/prompt"
+    COMPOSE_PROMPT_HISTORY = "compose/prompt_history"
+    COMPOSE_SEED = "compose/seed"
+    COMPOSE_SPLITTER = "compose/splitter"
+    COMPOSE_TEMPERATURE = "compose/temperature"
+    COMPOSE_TOP_P = "compose/top_p"
+    COMPOSE_VARIATIONS = "compose/variations"
     COMPUTE_DEVICE = "compute/device"
     COMPUTE_DTYPE = "compute/dtype"
     GENERATE_COMPUTE = "generate/compute"
     GENERATE_GUIDANCE = "generate/guidance"
+    GENERATE_MODE = "generate/mode"  # "audio" (MusicGen) or "midi" (Compose)
     GENERATE_MODEL = "generate/model"
     GENERATE_MODEL_FOLDERS = "generate/model_folders"
     GENERATE_PROMPT = "generate/prompt"

@@ -1,14 +1,17 @@
 """The piano roll's files: New, Open (.mid), Save, Save As (type 1 .mid), Export WAV (rendered
-with the SoundFont). Unsaved changes are asked about before they would be lost."""
+with the SoundFont), and a score made elsewhere (Generate's Compose) opened as one undoable step.
+Unsaved changes are asked about before they would be lost."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from PySide6.QtCore import QTimer
+from PySide6.QtGui import QUndoCommand
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from engine.atomic import WriteError
+from engine.audio.takes import safe_filename
 from engine.jobs import Priority
 from engine.midi.midifile import MidiFileError, read_midi, write_midi
 from engine.midi.score import Score
@@ -16,6 +19,24 @@ from engine.tasks import music as music_jobs
 from gui.common.settings import Keys, get_str
 
 MIDI_FILTER = "MIDI files (*.mid *.midi);;All files (*)"
+
+
+class _OpenScoreCommand(QUndoCommand):
+    """The whole score swapped for another (its own ticks per beat too), the file name let go:
+    undo puts back the very Score object, path, track and selection that were there."""
+
+    def __init__(self, view, score: Score, title: str) -> None:
+        super().__init__(f"Open “{title}”")
+        doc = view.doc
+        self.view = view
+        self.before = (doc.score, doc.path, doc.current, set(doc.selection), getattr(view, "suggested_name", None))
+        self.after = (score, None, 0, set(), title)
+
+    def redo(self) -> None:
+        self.view._put_score(*self.after)
+
+    def undo(self) -> None:
+        self.view._put_score(*self.before)
 
 
 class FilesMixin:
@@ -40,6 +61,7 @@ class FilesMixin:
         if self.maybe_save():
             self.stop()
             self.doc.load(Score())
+            self.suggested_name = None
             self.set_loop(0, 0)
             self.set_playhead(0)
             self._update_title()
@@ -61,6 +83,7 @@ class FilesMixin:
             return False
         self.stop()
         self.doc.load(score, str(path))
+        self.suggested_name = None
         self.settings.setValue(Keys.PATHS_MIDI_DIR, str(Path(path).parent))
         self.set_loop(0, 0)
         self.set_playhead(0)
@@ -70,6 +93,29 @@ class FilesMixin:
         self.statusMessage.emit(f"Opened {Path(path).name}: {score.note_count()} notes, {len(score.tracks)} track(s)")
         return True
 
+    def open_score(self, score: Score, title: str) -> None:
+        """Replace the score with ``score`` (a composed piece) as one undoable step; the document is
+        then modified (closing asks to save) and has no file yet (Save asks where, named after ``title``)."""
+        self.stop()
+        if not score.tracks:
+            score = Score(ticks_per_beat=score.ticks_per_beat, tempos=score.tempos,
+                          time_signatures=score.time_signatures)
+        self.doc.undo_stack.push(_OpenScoreCommand(self, score, title))
+        self.set_loop(0, 0)
+        self.set_playhead(0)
+        self.banner.hide()
+        QTimer.singleShot(0, self.center_on_notes)
+        self.statusMessage.emit(f"Opened “{title}”: {score.note_count()} notes (Ctrl+Z puts back what was here)")
+
+    def _put_score(self, score: Score, path: str | None, current: int, selection: set, name: str | None) -> None:
+        doc = self.doc
+        doc.score, doc.path, doc.current, doc.selection = score, path, min(current, len(score.tracks) - 1), selection
+        self.suggested_name = name
+        self._snap_changed()  # the snap is in ticks, and ticks per beat may differ
+        doc.changed.emit()
+        doc.selectionChanged.emit()
+        self._update_title()
+
     def save(self) -> bool:
         if not self.doc.path:
             return self.save_as()
@@ -77,7 +123,8 @@ class FilesMixin:
 
     def save_as(self) -> bool:
         folder = get_str(self.settings, Keys.PATHS_MIDI_DIR, str(Path.home()))
-        path, _ = QFileDialog.getSaveFileName(self, "Save MIDI file", str(Path(folder) / "motif.mid"), MIDI_FILTER)
+        name = safe_filename(getattr(self, "suggested_name", None) or "motif")[:60].strip() or "motif"
+        path, _ = QFileDialog.getSaveFileName(self, "Save MIDI file", str(Path(folder) / f"{name}.mid"), MIDI_FILTER)
         if not path:
             return False
         if not Path(path).suffix:

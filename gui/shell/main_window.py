@@ -112,6 +112,7 @@ class MainWindow(QMainWindow):
         self.transcribe_view.statusMessage.connect(lambda m: self.statusBar().showMessage(m, 8000))
         self.generate_view.statusMessage.connect(lambda m: self.statusBar().showMessage(m, 8000))
         self.record_view.transcribeRequested.connect(self._transcribe_take)
+        self.generate_view.openScore.connect(self._open_composed)
         self._show_input(self.record_view.input_description())
 
     def _build_menus(self) -> None:
@@ -227,6 +228,11 @@ class MainWindow(QMainWindow):
     def _open_midi(self) -> None:
         self.nav.setCurrentRow(self.PAGES.index("Piano roll"))
         self.piano_roll.open_dialog()
+
+    def _open_composed(self, score, title: str) -> None:
+        """Generate's "Open in piano roll": the piece replaces the score (one undoable step)."""
+        self.piano_roll.open_score(score, title)
+        self.nav.setCurrentRow(self.PAGES.index("Piano roll"))
 
     def _open_audio(self) -> None:
         if self.stack.currentWidget() is self.piano_roll:  # Ctrl+O in the piano roll opens MIDI

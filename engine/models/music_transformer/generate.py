@@ -70,23 +70,24 @@ def load_model(folder: str | Path = ASSET_DIR, device: str = "cpu", dtype: torch
     ``vocabulary`` (a composer model is not a Music Transformer for Continue, and the reverse)."""
     folder = Path(folder)
     config_path = folder / "config.json"
+    what = "Music Transformer" if vocabulary == PERFORMANCE_EVENTS else "composer model"
     try:
         config = MusicTransformerConfig.from_dict(json.loads(config_path.read_text(encoding="utf-8")))
     except FileNotFoundError:
-        raise CheckpointError(f"no Music Transformer in {folder}: config.json is missing") from None
+        raise CheckpointError(f"no {what} in {folder}: config.json is missing") from None
     except (ValueError, TypeError) as exc:  # not JSON, not an object, or sizes out of bounds
-        raise CheckpointError(f"{config_path} is not a usable Music Transformer config: {exc}") from None
+        raise CheckpointError(f"{config_path} is not a usable {what} config: {exc}") from None
     except OSError as exc:
         raise CheckpointError(f"{config_path} could not be read: {exc.strerror or exc}") from None
     if config.vocabulary != vocabulary:
         raise CheckpointError(f"{config_path} describes a model of {config.vocabulary!r} tokens, not {vocabulary!r}")
     weights = folder / "model.safetensors"
     if not weights.is_file():
-        raise CheckpointError(f"no Music Transformer in {folder}: {weights} is missing")
+        raise CheckpointError(f"no {what} in {folder}: {weights} is missing")
     tensors = load_safetensors(weights)
     model = on_meta(lambda: MusicTransformer(config))
     expected = {name: t.shape for name, t in model.state_dict().items()}
-    check_state_dict(expected, tensors, str(weights), "the Music Transformer its config.json describes")
+    check_state_dict(expected, tensors, str(weights), f"the {what} its config.json describes")
     return assign_weights(model, tensors, str(weights), device=device, dtype=dtype)
 
 
