@@ -19,6 +19,7 @@ from engine.tasks import music as music_jobs
 from gui.common.settings import Keys, get_str
 
 MIDI_FILTER = "MIDI files (*.mid *.midi);;All files (*)"
+EXAMPLES = Path(__file__).resolve().parents[2] / "assets" / "motifs"
 
 
 class _OpenScoreCommand(QUndoCommand):
@@ -74,17 +75,19 @@ class FilesMixin:
         if path:
             self.open_file(path)
 
-    def open_file(self, path: str) -> bool:
-        """Load a .mid; a broken file leaves the current score as it was and says why."""
+    def open_file(self, path: str, example: bool = False) -> bool:
+        """Load a .mid; a broken file leaves the current score as it was and says why. An
+        ``example`` (a shipped motif) opens untitled: Save asks where, never over the example."""
         try:
             score = read_midi(path)
         except MidiFileError as exc:
             self.banner.show_message(f"Could not open the file: {exc}", "error")
             return False
         self.stop()
-        self.doc.load(score, str(path))
-        self.suggested_name = None
-        self.settings.setValue(Keys.PATHS_MIDI_DIR, str(Path(path).parent))
+        self.doc.load(score, None if example else str(path))
+        self.suggested_name = Path(path).stem if example else None
+        if not example:
+            self.settings.setValue(Keys.PATHS_MIDI_DIR, str(Path(path).parent))
         self.set_loop(0, 0)
         self.set_playhead(0)
         self._update_title()
@@ -158,7 +161,20 @@ class FilesMixin:
             self.export_wav(path if path.endswith(".wav") else path + ".wav")
 
     def export_wav(self, path: str) -> int:
-        """Render the whole score and write it as WAV, as a job; returns the job id."""
-        job = self.queue.submit(music_jobs.export_wav, self.doc.score.copy(), path, kind="export", title=f"Export {Path(path).name}",
+        """Render the whole score and write it as WAV, as a job; returns the job id. Its end is
+        said: the file written (status bar), or why not (banner)."""
+        name = Path(path).name
+        job = self.queue.submit(music_jobs.export_wav, self.doc.score.copy(), path, kind="export", title=f"Export {name}",
                                 priority=Priority.INTERACTIVE, lane="cpu")
+        self.bridge.watch(job.id, on_finished=lambda _: self.statusMessage.emit(f"Exported {name}"),
+                          on_failed=lambda message, _: self.banner.show_message(f"Could not export {name}: {message}",
+                                                                                "error"))
         return job.id
+
+    def example_motifs(self) -> list[Path]:
+        """The motifs shipped in assets/motifs (CC0), offered by File › Open example motif."""
+        return sorted(EXAMPLES.glob("*.mid"))
+
+    def open_example(self, path: str | Path) -> bool:
+        """Open a shipped motif (unsaved changes asked about first)."""
+        return self.maybe_save() and self.open_file(str(path), example=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QMenu, QScrollArea, QVBoxLayout, QWidget
 
 from engine.audio.playback import Player
 from engine.audio.takes import data_dir
@@ -110,6 +110,10 @@ class PianoRollView(RollToolbarMixin, EditingMixin, ContinueMixin, FilesMixin, A
         self._action("save", "Save", QKeySequence.StandardKey.Save, self.save)
         self._action("save_as", "Save As…", "Ctrl+Shift+S", self.save_as)
         self._action("export_wav", "Export WAV…", "Ctrl+E", self.export_wav_dialog)
+        examples = QMenu("Open example motif", self)
+        for path in self.example_motifs():
+            examples.addAction(path.stem.replace("-", " "), lambda p=path: self.open_example(p))
+        self.actions_by_name["open_example"] = examples.menuAction()
         undo = self.doc.undo_stack.createUndoAction(self, "Undo")
         undo.setShortcut(QKeySequence.StandardKey.Undo)
         redo = self.doc.undo_stack.createRedoAction(self, "Redo")

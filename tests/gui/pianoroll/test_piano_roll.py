@@ -313,3 +313,18 @@ def test_every_shortcut_is_unique_and_redo_has_two(roll, qtbot):
     roll.canvas.setFocus()
     qtbot.keyClick(roll.canvas, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier)
     assert roll.doc.notes == [Note(0, 60, 480)]
+
+
+def test_an_example_motif_opens_untitled_and_export_says_when_it_is_done(roll, qtbot, tmp_path):
+    from qt_wait import wait_until
+
+    menu = roll.actions_by_name["open_example"].menu()
+    names = [a.text() for a in menu.actions()]
+    assert "walking motif" in names and len(names) == len(roll.example_motifs()) >= 3
+    menu.actions()[names.index("walking motif")].trigger()
+    assert roll.doc.path is None and len(roll.doc.notes) == 17 and roll.suggested_name == "walking-motif"
+    said = []
+    roll.statusMessage.connect(said.append)
+    roll.export_wav(str(tmp_path / "walk.wav"))
+    wait_until(lambda: said, 120, "the export")
+    assert said == ["Exported walk.wav"] and (tmp_path / "walk.wav").stat().st_size > 1000
