@@ -5,7 +5,17 @@ from __future__ import annotations
 
 import math
 
-from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 from engine.jobs import Priority
 from engine.midi.score import Note
@@ -45,21 +55,29 @@ class ContinueMixin:
         self.variations_spin.setRange(*VARIATIONS)
         self.variations_spin.setValue(int(saved("variations", 3)))
         self.generate_button = QPushButton("Generate")
-        self.variation_combo = QComboBox()
-        self.variation_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.variation_combo = QComboBox()  # its width is fixed: long entries are elided, the window keeps its size
+        self.variation_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.variation_combo.setMinimumContentsLength(22)
         self.audition_button = QPushButton("▶ Audition")
         self.accept_button = QPushButton("Accept")
         self.accept_button.setToolTip("Insert the variation into the track (one undoable step)")
         self.discard_button = QPushButton("Close")
         self.continue_status = QLabel("")
         self.continue_status.setStyleSheet("color: #666;")
-        row = QHBoxLayout(panel)
-        row.setContentsMargins(0, 0, 0, 0)
+        # a long status never widens the window (it was 1024 -> 1215 px with the options on one row)
+        self.continue_status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        rows = QVBoxLayout(panel)
+        rows.setContentsMargins(0, 0, 0, 0)
+        options, results = QHBoxLayout(), QHBoxLayout()
         for w in (QLabel("<b>Continue</b>"), self.bars_spin, QLabel("Temperature"), self.temperature_spin,
-                  QLabel("Top-p"), self.top_p_spin, QLabel("Variations"), self.variations_spin, self.generate_button,
-                  self.variation_combo, self.audition_button, self.accept_button, self.discard_button):
-            row.addWidget(w)
-        row.addWidget(self.continue_status, 1)
+                  QLabel("Top-p"), self.top_p_spin, QLabel("Variations"), self.variations_spin, self.generate_button):
+            options.addWidget(w)
+        options.addStretch(1)
+        for w in (self.variation_combo, self.audition_button, self.accept_button, self.discard_button):
+            results.addWidget(w)
+        results.addWidget(self.continue_status, 1)
+        rows.addLayout(options)
+        rows.addLayout(results)
         self.generate_button.clicked.connect(self.generate_continuation)
         self.variation_combo.currentIndexChanged.connect(self._show_variation)
         self.audition_button.clicked.connect(self.audition)

@@ -328,3 +328,16 @@ def test_an_example_motif_opens_untitled_and_export_says_when_it_is_done(roll, q
     roll.export_wav(str(tmp_path / "walk.wav"))
     wait_until(lambda: said, 120, "the export")
     assert said == ["Exported walk.wav"] and (tmp_path / "walk.wav").stat().st_size > 1000
+
+
+def test_the_continue_panel_never_widens_the_page(roll):
+    before = roll.minimumSizeHint().width()
+    roll.show_continue()
+    roll._variations = [[Note(0, 60, 480)] * 40] * 8
+    for i in range(8):
+        roll.variation_combo.addItem(f"Variation {i + 1} ({40} notes)")
+    roll.continue_status.setText("a long status line " * 12)
+    roll._update_continue_buttons()
+    assert roll.minimumSizeHint().width() <= max(before, 870)  # a 1024-px window with the page list
+    roll.close_continue()
+    assert roll.minimumSizeHint().width() <= max(before, 870)
