@@ -57,9 +57,9 @@ class ComposerData:
     def batches(self, length: int, seed: int) -> Sampler:
         return Sampler(self, load_pieces(self.data_dir, "train"), length, seed)
 
-    def windows(self, split: str, length: int) -> list[np.ndarray]:
+    def windows(self, split: str, length: int, openings: bool = False) -> list[np.ndarray]:
         """Every piece of ``split`` as consecutive windows of whole bars (a bar longer than a
-        window is cut), untransposed, with every control."""
+        window is cut), untransposed, with every control; ``openings``: each piece's first only."""
         out = []
         for piece in load_pieces(self.data_dir, split):
             notes, bars, prefix = _notes(piece), piece["bars"], self.prefix(piece)
@@ -69,8 +69,11 @@ class ComposerData:
                 if len(window) > len(prefix) and len(window) + len(tokens) > length + 1:
                     out.append(_padded(window, length))
                     window = list(prefix)
+                    if openings:
+                        break
                 window += tokens
-            out.append(_padded(window, length))
+            else:
+                out.append(_padded(window, length))
         return out
 
     @staticmethod

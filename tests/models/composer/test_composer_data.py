@@ -65,6 +65,9 @@ def test_windows_start_with_controls_and_count_only_the_body(tmp_path):
     assert not counted[:sep].any() and counted[sep:].all()
     [bare] = ComposerData(tmp_path, conditioned=False).windows("valid", 64)
     assert bare.tolist()[:2] == [BOS, SEP] and [t for t in bare.tolist()[2:] if t != PAD] == tokens[sep + 1:]
+    short = ComposerData(tmp_path).windows("valid", 16)
+    assert len(short) > 1 and [w.tolist() for w in ComposerData(tmp_path).windows("valid", 16, openings=True)] == [
+        short[0].tolist()]
     with pytest.raises(ValueError, match="no training pieces"):
         ComposerData(tmp_path).batches(32, seed=0)
     (tmp_path / "pieces.json").write_text(json.dumps([{**piece, "split": "train"}]))
