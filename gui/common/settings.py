@@ -73,5 +73,6 @@ class Keys:
     TRANSCRIBE_TASK = "transcribe/task"
     TRANSCRIBE_WORD_TIMESTAMPS = "transcribe/word_timestamps"
     WINDOW_GEOMETRY = "window/geometry"
+    WINDOW_JOBS_PINNED = "window/jobs_pinned"  # View › Jobs: the Jobs dock kept open
     WINDOW_PAGE = "window/page"
     WINDOW_STATE = "window/state"

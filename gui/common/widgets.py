@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
+from PySide6.QtCore import QRect, Qt
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QTreeView,
+    QWidget,
+)
 
 from gui.common.settings import Keys
 
@@ -12,6 +22,52 @@ def format_duration(seconds: float) -> str:
     minutes, secs = divmod(max(0.0, seconds), 60)
     hours, minutes = divmod(int(minutes), 60)
     return f"{hours}:{minutes:02d}:{secs:04.1f}" if hours else f"{minutes:02d}:{secs:04.1f}"
+
+
+class ElidedLabel(QLabel):
+    """A one-line label that never widens its window (a long file or folder name would): what does
+    not fit is elided in the middle, the whole text is in the tooltip. ``set_text(head, tail)``
+    elides only ``head`` and keeps ``tail`` (a file's details after its name) whole."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setTextFormat(Qt.TextFormat.PlainText)
+        self.set_text(text)
+
+    def set_text(self, head: str, tail: str = "") -> None:
+        self._head, self._tail = head, tail
+        self.setToolTip(head + tail)
+        self._fit()
+
+    def full_text(self) -> str:
+        return self._head + self._tail
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        super().resizeEvent(event)
+        self._fit()
+
+    def _fit(self) -> None:
+        metrics = self.fontMetrics()
+        room = max(0, self.contentsRect().width() - metrics.horizontalAdvance(self._tail))
+        self.setText(metrics.elidedText(self._head, Qt.TextElideMode.ElideMiddle, room) + self._tail)
+
+
+class WrappedRowsDelegate(QStyledItemDelegate):
+    """Rows as tall as their word-wrapped text: a tree view sizes a row for one line unless its
+    delegate is told the column's width. Install with ``wrap_rows``."""
+
+    def sizeHint(self, option, index):  # noqa: N802 - Qt naming
+        sized = QStyleOptionViewItem(option)
+        sized.rect = QRect(0, 0, self.parent().header().sectionSize(index.column()), 1)
+        return super().sizeHint(sized, index)
+
+
+def wrap_rows(view: QTreeView) -> None:
+    """Wrap long cells of ``view`` (a transcript's text) over several lines, again on every resize."""
+    view.setWordWrap(True)
+    view.setItemDelegate(WrappedRowsDelegate(view))
+    view.header().sectionResized.connect(lambda *_: view.scheduleDelayedItemsLayout())
 
 
 class Banner(QFrame):

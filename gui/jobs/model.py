@@ -206,7 +206,13 @@ class JobsModel(QAbstractTableModel):
 
     def remove_done(self) -> int:
         """Remove the rows of ended jobs; returns how many went."""
-        doomed = [i for i, row in enumerate(self._rows) if row.state.done]
+        return self._remove([i for i, row in enumerate(self._rows) if row.state.done])
+
+    def remove_jobs(self, job_ids: set[int]) -> int:
+        """Remove the rows of these jobs (those listed); returns how many went."""
+        return self._remove(sorted(self._index[j] for j in job_ids if j in self._index))
+
+    def _remove(self, doomed: list[int]) -> int:
         if not doomed:
             return 0
         for start, end in reversed(_runs(doomed)):

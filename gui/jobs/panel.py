@@ -2,6 +2,8 @@
 
 It shows the jobs in a ``QTreeView`` over :class:`JobsModel`; progress bars and Cancel buttons
 are painted by :class:`JobsDelegate`, and rows are updated in place as the bridge's batches come.
+With ``quick_s`` set, a job that ends well (or is cancelled) within that many seconds of being
+submitted is not kept: opening a file or loading a take is no work to watch. Failures stay.
 """
 
 from __future__ import annotations
@@ -34,10 +36,12 @@ class JobsPanel(QWidget):
 
     ANIMATION_MS = 50
 
-    def __init__(self, bridge: JobsBridge, queue: JobQueue, parent: QWidget | None = None) -> None:
+    def __init__(self, bridge: JobsBridge, queue: JobQueue, parent: QWidget | None = None,
+                 quick_s: float = 0.0) -> None:
         super().__init__(parent)
         self.bridge = bridge
         self.queue = queue
+        self.quick_s = quick_s
         self.setObjectName("JobsPanel")
 
         self.model = JobsModel(self)
@@ -130,8 +134,24 @@ class JobsPanel(QWidget):
     # -- events ----------------------------------------------------------------------------
     @Slot(object)
     def _on_batch(self, events: list[JobEvent]) -> None:
+        quick = self._quick_jobs(events)
+        if quick:
+            self.model.remove_jobs(quick)
+            events = [ev for ev in events if ev.job_id not in quick]
         self.model.apply_events(events)
         self._update_busy_timer()
+
+    def _quick_jobs(self, events: list[JobEvent]) -> set[int]:
+        """Jobs of this batch that ended well or were cancelled within ``quick_s`` of their submission."""
+        if self.quick_s <= 0:
+            return set()
+        quick = set()
+        for ev in events:
+            if ev.state in (JobState.FINISHED, JobState.CANCELLED):
+                job = self.queue.get(ev.job_id)
+                if job is not None and job.ended_at is not None and job.ended_at - job.submitted_at < self.quick_s:
+                    quick.add(ev.job_id)
+        return quick
 
     def _update_counts(self) -> None:
         c = self.model.counts()
@@ -166,6 +186,11 @@ class JobsPanel(QWidget):
                 vp.update(rect)
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        if obj is self.view and event.type() == QEvent.Type.ShortcutOverride:
+            assert isinstance(event, QKeyEvent)
+            if event.key() == Qt.Key.Key_Delete:  # ours while the list has the focus, whatever a page binds it to
+                event.accept()
+                return True
         if obj is self.view and event.type() == QEvent.Type.KeyPress:
             assert isinstance(event, QKeyEvent)
             if event.key() == Qt.Key.Key_Delete:  # Delete cancels the selected active jobs

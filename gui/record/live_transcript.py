@@ -26,9 +26,14 @@ from gui.common.widgets import format_duration
 SpanRole = Qt.ItemDataRole.UserRole
 
 
+def count_lines(n: int) -> str:
+    return f"{n} line" if n == 1 else f"{n} lines"
+
+
 class LiveTranscriptPanel(QWidget):
     segmentClicked = Signal(float, float)  # start, end (seconds into the take)
     exportRequested = Signal()
+    transcribeRequested = Signal()  # the status line's "Transcribe" link
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -36,6 +41,8 @@ class LiveTranscriptPanel(QWidget):
         self.enabled_check.setToolTip("Live transcription with the Whisper model chosen in the Transcribe view")
         self.status_label = QLabel("")
         self.status_label.setStyleSheet("color: #666;")
+        self.status_label.setTextFormat(Qt.TextFormat.RichText)  # for its link; set_status escapes the rest
+        self.status_label.setMinimumWidth(120)
         self.export_button = QPushButton("Export transcript…")
         self.export_button.setToolTip("Save the transcript as TXT, SRT, VTT or JSON")
         self.export_button.setEnabled(False)
@@ -51,6 +58,7 @@ class LiveTranscriptPanel(QWidget):
         self.current.setTextFormat(Qt.TextFormat.RichText)
         self.current.setMinimumHeight(20)
         self.current.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.current.hide()  # only while recording
 
         header = QHBoxLayout()
         header.addWidget(QLabel("<b>Transcript</b>"))
@@ -65,12 +73,32 @@ class LiveTranscriptPanel(QWidget):
 
         self.segments.itemClicked.connect(self._clicked)
         self.export_button.clicked.connect(self.exportRequested)
+        self.status_label.linkActivated.connect(lambda _link: self.transcribeRequested.emit())
         self._shown = 0  # finished segments already listed
 
+    def set_status(self, text: str, transcribe_link: bool = False) -> None:
+        """The line beside the title; ``transcribe_link`` ends it with a "Transcribe" link."""
+        shown = html.escape(text, quote=False)
+        if transcribe_link:
+            shown += " <a href='transcribe'>Transcribe</a>"
+        if shown != self.status_label.text():  # called on every display tick while recording
+            self.status_label.setText(shown)
+            self.status_label.setToolTip(text)
+
+    def line_count(self) -> int:
+        """Finished lines listed."""
+        return self.segments.count()
+
+    def speaking(self) -> bool:
+        """Whether a line is being spoken (words heard that are not in a finished line yet)."""
+        return bool(self.current.text())
+
     # -- content ---------------------------------------------------------------------------------
-    def clear(self) -> None:
+    def clear(self, live: bool = False) -> None:
+        """Empty; ``live``: a recording starts, with the line being spoken under the list."""
         self.segments.clear()
         self.current.setText("")
+        self.current.setVisible(live)
         self._shown = 0
         self.export_button.setEnabled(False)
 

@@ -11,6 +11,12 @@ from gui.common.widgets import format_duration
 class RecoveryMixin:
     """Part of :class:`gui.record.view.RecordView`: offer, recover or discard interrupted takes."""
 
+    def is_recovered(self, take: Take) -> bool:
+        """Whether ``take`` was recovered after a crash: this session, or by its name (the
+        library names recovered takes "… (recovered)", or "Recovered …" when it lost the name)."""
+        return (take.id in self._recovered_ids or take.name.endswith("(recovered)")
+                or take.name.startswith("Recovered "))
+
     def _offer_recovery(self) -> None:
         try:  # takes another Motet is recording now are not offered
             pending = self.library.pending_recoveries()
@@ -33,6 +39,7 @@ class RecoveryMixin:
         for take in pending:
             try:
                 recovered.append(self.library.recover(take))
+                self._recovered_ids.add(recovered[-1].id)
             except Exception as exc:  # noqa: BLE001 - one bad file must not stop the others
                 errors.append(f"{take.name}: {exc}")
         self.refresh_takes(select=recovered[0].id if recovered else None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
@@ -32,7 +32,7 @@ class TakesMixin:
     """Part of :class:`gui.record.view.RecordView`: the takes list, its buttons and their actions."""
 
     def _build_takes_box(self) -> QWidget:
-        """The takes list (rename in place) with its row of buttons under it."""
+        """The takes list (rename in place) under its title and buttons."""
         self.takes = QTreeWidget()
         self.takes.setObjectName("takes")
         self.takes.setHeaderLabels(["Name", "Date", "Duration"])
@@ -41,27 +41,33 @@ class TakesMixin:
         self.takes.setEditTriggers(QAbstractItemView.EditTrigger.EditKeyPressed
                                    | QAbstractItemView.EditTrigger.DoubleClicked)
         header = self.takes.header()
+        header.setStretchLastSection(False)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
-        self.play_button = QPushButton("▶ Play")
-        self.stop_play_button = QPushButton("■ Stop")
+        self.play_button = QPushButton("▶ Play")  # "■ Stop" while a take plays
+        self.play_button.setToolTip("Play the selected take (Enter); again to stop")
+        self.playback_timer = QTimer(self)  # follows playback: the playhead, and the button at its end
+        self.playback_timer.setInterval(40)
+        self.playback_timer.timeout.connect(self._follow_playback)
         self.rename_button = QPushButton("Rename")
         self.delete_button = QPushButton("Delete")
-        self.export_button = QPushButton("Export…")
+        self.export_button = QPushButton("Export audio…")
+        self.export_button.setToolTip("Save the selected take as WAV or FLAC")
         self.transcribe_button = QPushButton("Transcribe")
         self.transcribe_button.setToolTip("Transcribe the selected take with Whisper")
-        take_buttons = QHBoxLayout()
-        for b in (self.play_button, self.stop_play_button, self.rename_button, self.delete_button,
-                  self.export_button, self.transcribe_button):
-            take_buttons.addWidget(b)
-        take_buttons.addStretch(1)
+        self.takes.setMinimumHeight(56)  # the header and a row: the window must fit 1024x700 with a take shown
+        header_row = QHBoxLayout()  # title and actions above the list, as the transcript has them
+        header_row.addWidget(QLabel("<b>Takes</b>"))
+        for b in (self.play_button, self.rename_button, self.delete_button, self.export_button,
+                  self.transcribe_button):
+            header_row.addWidget(b)
+        header_row.addStretch(1)
         takes_box = QWidget()
         takes_layout = QVBoxLayout(takes_box)
         takes_layout.setContentsMargins(0, 0, 0, 0)
-        takes_layout.addWidget(QLabel("<b>Takes</b>"))
+        takes_layout.addLayout(header_row)
         takes_layout.addWidget(self.takes, 1)
-        takes_layout.addLayout(take_buttons)
         return takes_box
 
     def refresh_takes(self, select: str | None = None) -> None:
@@ -78,7 +84,35 @@ class TakesMixin:
                 item.setSelected(True)
                 self.takes.setCurrentItem(item)
         self.takes.blockSignals(False)
+        self._take_selection_changed()
+
+    def _take_selection_changed(self) -> None:
+        """A take was selected (or none): its buttons, transcript, spectrogram and waveform."""
         self._update_take_buttons()
+        self._show_selected_transcript()
+        self._show_selected_audio()
+
+    def _show_selected_audio(self) -> None:
+        """The selected take's whole spectrogram and waveform, loaded in a job (cpu lane); while
+        recording, the live spectrogram stays."""
+        take_id = self.selected_take_id()
+        if self.recording or take_id == self._shown_take:
+            return
+        self._shown_take = take_id
+        try:
+            take = self.library.get(take_id) if take_id is not None else None
+        except KeyError:  # deleted meanwhile (by the CLI)
+            take = None
+        if take is None:
+            self.display.clear()
+            self.waveform.hide()
+            return
+        self.display.open_file(take.path, title=f"Show '{take.name}'")
+
+    def _take_audio_failed(self, message: str) -> None:
+        self.display.clear()
+        self.waveform.hide()
+        self.banner.show_message(f"Could not show the take: {message}", "error")
 
     def selected_take_id(self) -> str | None:
         items = self.takes.selectedItems()
@@ -86,9 +120,9 @@ class TakesMixin:
 
     def _update_take_buttons(self) -> None:
         has = self.selected_take_id() is not None
-        for b in (self.play_button, self.rename_button, self.delete_button, self.export_button,
-                  self.transcribe_button):
+        for b in (self.rename_button, self.delete_button, self.export_button, self.transcribe_button):
             b.setEnabled(has)
+        self.play_button.setEnabled(has or self.player.playing)
 
     def _transcribe_selected(self) -> None:
         take_id = self.selected_take_id()
@@ -156,6 +190,12 @@ class TakesMixin:
         return job.id
 
     # -- playback ----------------------------------------------------------------------------
+    def _play_clicked(self) -> None:
+        if self.player.playing:
+            self.stop_playback()
+        else:
+            self.play_selected()
+
     def play_selected(self, start: float = 0.0, end: float | None = None) -> None:
         take_id = self.selected_take_id()
         if take_id is None:
@@ -172,10 +212,27 @@ class TakesMixin:
         audio, sr = loaded
         try:
             self.player.play(audio, sr, start=start, end=end)
-            self._playing_take = take_id
-            self.statusMessage.emit("Playing")
         except AudioUnavailable as exc:
             self.banner.show_message(f"Cannot play: {exc}", "error")
+            return
+        self._playing_take = take_id
+        self.statusMessage.emit("Playing")
+        self.play_button.setText("■ Stop")
+        self.play_button.setEnabled(True)
+        self.playback_timer.start()
+
+    def _follow_playback(self) -> None:
+        """The playhead on the shown take's waveform; at the end, Play again."""
+        if not self.player.playing:
+            self._playback_ended()
+        elif self._playing_take is not None and self._playing_take == self._shown_take:
+            self.waveform.set_playhead(self.player.position)
+
+    def _playback_ended(self) -> None:
+        self.playback_timer.stop()
+        self.waveform.set_playhead(None)
+        self.play_button.setText("▶ Play")
+        self._update_take_buttons()
 
     def play_span(self, start: float, end: float) -> None:
         """A transcript line was clicked: play that part of the selected take."""
@@ -187,3 +244,4 @@ class TakesMixin:
     def stop_playback(self) -> None:
         self.player.stop()
         self._playing_take = None
+        self._playback_ended()

@@ -1,9 +1,10 @@
 """The Record view: pick an input, record with a live spectrogram, level meter and live
-transcript, manage takes (each with its stored transcript).
+transcript, manage takes (each with its stored transcript, whole spectrogram and waveform).
 
 The view is put together from this folder's parts: input devices (``devices``), the takes list
 and its actions (``takes``), the live transcription job (``live_transcription``) and crash
-recovery (``recovery``). Recording itself, settings and shutdown are here.
+recovery (``recovery``); a take's audio is shown by the Transcribe page's ``AudioDisplay``, whose
+spectrogram also scrolls live while recording. Recording itself, settings and shutdown are here.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from gui.record.live_transcript import LiveTranscriptPanel
 from gui.record.live_transcription import LiveTranscriptionMixin
 from gui.record.recovery import RecoveryMixin
 from gui.record.takes import TakesMixin
-from gui.spectrogram.view import SpectrogramView
+from gui.transcribe.audio_display import AudioDisplay
 
 
 class RecordView(InputDevicesMixin, TakesMixin, LiveTranscriptionMixin, RecoveryMixin, QWidget):
@@ -57,10 +58,17 @@ class RecordView(InputDevicesMixin, TakesMixin, LiveTranscriptionMixin, Recovery
         self._live_jobs: dict[int, Take] = {}  # live transcription job id -> its take
         self._live_job_id: int | None = None  # the one of the recording in progress
         self._live_reader = None
+        self._live_phase = ""  # the live job's last message
+        self._live_model_name = ""
+        self._shown_take: str | None = None  # the take whose audio is shown (or loading)
+        self._panel_take: str | None = None  # the take whose lines the transcript panel holds
+        self._recovered_ids: set[str] = set()
 
         top = self._build_input_row()
         self.banner = Banner()
-        self.spectrogram = SpectrogramView()
+        self.display = AudioDisplay(queue, bridge)
+        self.spectrogram, self.waveform = self.display.spectrogram, self.display.waveform
+        self.waveform.hide()  # shown with a take; a recording has the live spectrogram only
         takes_box = self._build_takes_box()
         self.transcript = LiveTranscriptPanel()
         self._build_layout(top, takes_box)
@@ -77,6 +85,8 @@ class RecordView(InputDevicesMixin, TakesMixin, LiveTranscriptionMixin, Recovery
         """Input device, Refresh, Record, elapsed time, level meter, overflow count."""
         self.device_combo = QComboBox()
         self.device_combo.setMinimumWidth(160)
+        self.device_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.device_combo.setMinimumContentsLength(16)  # a long device name must not widen the window
         self.device_combo.setToolTip("Audio input device")
         self.refresh_button = QPushButton("Refresh")
         self.refresh_button.setToolTip("Look for audio devices again")
@@ -105,9 +115,11 @@ class RecordView(InputDevicesMixin, TakesMixin, LiveTranscriptionMixin, Recovery
         return top
 
     def _build_layout(self, top: QHBoxLayout, takes_box: QWidget) -> None:
-        """The input row above the spectrogram, live transcript and takes, which share a splitter."""
+        """The input row above the audio (live, or the selected take's), the transcript and the
+        takes, which share a splitter."""
         splitter = QSplitter(Qt.Orientation.Vertical)
-        splitter.addWidget(self.spectrogram)
+        splitter.setChildrenCollapsible(False)
+        splitter.addWidget(self.display)
         splitter.addWidget(self.transcript)
         splitter.addWidget(takes_box)
         splitter.setStretchFactor(0, 3)
@@ -128,22 +140,23 @@ class RecordView(InputDevicesMixin, TakesMixin, LiveTranscriptionMixin, Recovery
         self.record_button.clicked.connect(self._record_clicked)
         self.refresh_button.clicked.connect(lambda: self.refresh_devices(rescan=True))
         self.device_combo.currentIndexChanged.connect(self._device_changed)
-        self.play_button.clicked.connect(lambda: self.play_selected())
-        self.stop_play_button.clicked.connect(self.stop_playback)
+        self.play_button.clicked.connect(self._play_clicked)
         self.rename_button.clicked.connect(self._rename_selected)
         self.delete_button.clicked.connect(lambda: self.delete_selected(confirm=True))
         self.export_button.clicked.connect(self._export_selected)
         self.transcribe_button.clicked.connect(self._transcribe_selected)
         self.takes.itemChanged.connect(self._item_renamed)
-        self.takes.itemSelectionChanged.connect(self._update_take_buttons)
+        self.takes.itemSelectionChanged.connect(self._take_selection_changed)
         self.takes.itemActivated.connect(lambda *_: self.play_selected())
         self._recordingError.connect(self._on_recording_error)
         self._liveUpdate.connect(self.transcript.show_update)
         self.transcript.segmentClicked.connect(self.play_span)
         self.transcript.exportRequested.connect(self._export_transcript)
+        self.transcript.transcribeRequested.connect(self._transcribe_selected)
         self.transcript.enabled_check.toggled.connect(
             lambda on: self.settings.setValue(Keys.RECORD_LIVE_TRANSCRIPTION, on))
-        self.takes.itemSelectionChanged.connect(self._show_selected_transcript)
+        self.display.loaded.connect(lambda _info: self.waveform.show())
+        self.display.loadFailed.connect(self._take_audio_failed)
         self.bridge.event.connect(self._on_job_event)
         self.spectrogram.settingsChanged.connect(self.save_settings)
 
@@ -190,10 +203,15 @@ class RecordView(InputDevicesMixin, TakesMixin, LiveTranscriptionMixin, Recovery
             return False
         self.session = session
         self._reader = session.reader()
-        self.transcript.clear()
+        self._shown_take = None
+        self.waveform.hide()
+        self.transcript.clear(live=True)
+        self._panel_take = session.take.id
+        self.transcript.set_status("")
+        self._live_phase = ""
         if self.transcript.enabled_check.isChecked():
             self._start_live_transcription(session, live_reader)
-        self.spectrogram.start_live(session.sample_rate)
+        self.display.start_live(session.sample_rate)  # a take still loading is dropped
         self.meter.reset()
         self.banner.hide()
         self.timer.start()
@@ -223,7 +241,7 @@ class RecordView(InputDevicesMixin, TakesMixin, LiveTranscriptionMixin, Recovery
             self.refresh_button.setEnabled(True)
             self.recordingChanged.emit(False)
             if self.transcript.enabled_check.isChecked():  # the live job ends by itself; its file stays by the audio
-                self.transcript.status_label.setText("not saved: the transcript so far waits in recovery/ with the audio")
+                self.transcript.set_status("Not saved: the transcript so far waits in recovery/ with the audio")
             self.banner.show_message(f"The take was not saved: {exc}", "error",
                                      [("Recover", self.recover_all)])
             return None
@@ -232,7 +250,7 @@ class RecordView(InputDevicesMixin, TakesMixin, LiveTranscriptionMixin, Recovery
         if self._live_job_id is not None:
             self._live_jobs[self._live_job_id] = take
             self._live_job_id = None
-            self.transcript.status_label.setText("finishing the transcript…")
+            self.transcript.set_status("Finishing the transcript…")
         self.record_button.setText("● Record")
         self.record_button.setChecked(False)
         self.device_combo.setEnabled(True)
@@ -268,6 +286,7 @@ class RecordView(InputDevicesMixin, TakesMixin, LiveTranscriptionMixin, Recovery
             self.spectrogram.push_audio(mono)
             self.meter.set_level(*level_dbfs(mono))
         self.elapsed_label.setText(format_duration(session.duration))
+        self._show_live_status()
         lost = session.overflows + (1 if reader.lost_frames else 0)  # + the display falling behind
         if self._live_reader is not None and self._live_reader.lost_frames:
             lost += 1  # the live transcription fell more than the ring buffer behind

@@ -25,7 +25,7 @@ def run_app() -> int:
     from gui.shell.main_window import MainWindow
 
     try:
-        window = MainWindow()
+        window = MainWindow(load=False)  # the window first; the engine loads behind it
     except TakeError as exc:  # an unusable data folder (read-only, no space, a busy lock): say so, end cleanly
         from PySide6.QtWidgets import QMessageBox
 
@@ -34,6 +34,7 @@ def run_app() -> int:
             QMessageBox.critical(None, "Motet cannot start", f"{exc}\n\nSet MOTET_DATA_DIR to a folder you can write.")
         return 2
     window.show()
+    window.load_after_first_paint()
     # Ctrl+C or SIGTERM in the terminal closes the window properly (a take being recorded is
     # saved). Qt's loop never returns to Python on its own, so a timer lets the handler run.
     # The close is posted to the loop: a signal arriving before app.exec() starts still closes

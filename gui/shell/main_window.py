@@ -1,39 +1,35 @@
-"""The main window: navigation between the four views, the Jobs panel, the status bar."""
+"""The main window: navigation between the four pages, the Jobs dock, the status bar, the menus.
+
+It can appear before the engine is loaded: the pages start as "Loading…" placeholders and
+``load_after_first_paint`` imports torch and the models' code on a thread once the window has
+painted, probes the compute devices, then builds the pages one per turn of the event loop (the
+page on screen first), so the window shows at once and stays responsive. ``MainWindow()`` with
+``load=True`` (the default) builds everything before it returns.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QByteArray, Qt, QTimer
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import (
-    QDockWidget,
-    QHBoxLayout,
-    QLabel,
-    QListWidget,
-    QListWidgetItem,
-    QMainWindow,
-    QMessageBox,
-    QStackedWidget,
-    QWidget,
-)
+from collections import deque
 
-from engine import __version__
+from PySide6.QtCore import QByteArray, QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMainWindow, QStackedWidget, QWidget
+
 from engine.audio.takes import TakeLibrary
-from engine.device import available_devices, choose_device, choose_dtype, describe
 from engine.jobs import JobQueue
-from gui.common.settings import Keys, app_settings
-from gui.generate.view import GenerateView
+from gui.common.settings import Keys, app_settings, get_str
 from gui.jobs.bridge import JobsBridge
+from gui.jobs.dock import JobsDock
 from gui.jobs.panel import JobsPanel
-from gui.pianoroll.view import PianoRollView
-from gui.record.view import RecordView
-from gui.transcribe.file_view import AudioFileView
-from gui.transcribe.view import TranscribeView
+from gui.shell.loading import Compute, EngineLoader, LoadingPage, probe_compute
+from gui.shell.menus import WindowMenus
 
 
 class MainWindow(QMainWindow):
     PAGES = ("Record", "Transcribe", "Piano roll", "Generate")
+    ready = Signal()  # the engine is loaded and every page is built
 
-    def __init__(self, queue: JobQueue | None = None, library: TakeLibrary | None = None) -> None:
+    def __init__(self, queue: JobQueue | None = None, library: TakeLibrary | None = None, *,
+                 load: bool = True) -> None:
         super().__init__()
         self.setWindowTitle("Motet")
         self.setObjectName("MotetMainWindow")
@@ -42,36 +38,26 @@ class MainWindow(QMainWindow):
         self._owns_queue = queue is None
         self.bridge = JobsBridge(self.queue, self)
         self.library = library or TakeLibrary()
+        self.is_ready = False
+        self._closed = False
+        self._loader: EngineLoader | None = None
+        self.compute_devices: list = []
+        self.compute_device = self.compute_dtype = None
+        self.record_view = self.file_view = self.transcribe_view = self.piano_roll = self.generate_view = None
+        self._shortcuts_dialog = None
 
-        self._resolve_compute()
-
-        self._build_pages()
         self._build_navigation()
         self._build_jobs_dock()
         self._build_status_bar()
-        self._build_menus()
+        self.menus = WindowMenus(self)
+        self.nav.currentRowChanged.connect(lambda _: self.menus.follow_page(self.current_page()))
         self._restore()
+        if load:
+            self._engine_loaded(probe_compute(*self._compute_prefs()), at_once=True)
 
-    # -- construction ------------------------------------------------------------------------
-    def _build_pages(self) -> None:
-        """One view per entry of ``PAGES``, in a stack."""
-        self.record_view = RecordView(self.library, self.queue, self.bridge, self.settings, self,
-                                      compute=lambda: (self.compute_device, self.compute_dtype))
-        self.file_view = AudioFileView(self.queue, self.bridge, self.settings, self)
-        self.stack = QStackedWidget()
-        self.stack.addWidget(self.record_view)
-        self.transcribe_view = TranscribeView(self.queue, self.bridge, self.settings, self.file_view,
-                                              compute=lambda: (self.compute_device, self.compute_dtype))
-        self.stack.addWidget(self.transcribe_view)
-        self.piano_roll = PianoRollView(self.queue, self.bridge, self.settings, self)
-        self.stack.addWidget(self.piano_roll)
-        self.generate_view = GenerateView(self.queue, self.bridge, self.settings,
-                                          compute=lambda: (self.compute_device, self.compute_dtype),
-                                          takes=self.library)
-        self.stack.addWidget(self.generate_view)
-
+    # -- the shell, there from the first paint -------------------------------------------------
     def _build_navigation(self) -> None:
-        """The page list on the left of the stack (Ctrl+1..4 too, from the View menu)."""
+        """The page list on the left of the stack of pages (placeholders until they are built)."""
         self.nav = QListWidget()
         self.nav.setObjectName("navigation")
         for i, name in enumerate(self.PAGES):
@@ -81,6 +67,9 @@ class MainWindow(QMainWindow):
         self.nav.setFixedWidth(150)
         self.nav.setStyleSheet("QListWidget#navigation { font-size: 14px; } "
                                "QListWidget#navigation::item { padding: 8px 10px; }")
+        self.stack = QStackedWidget()
+        for name in self.PAGES:
+            self.stack.addWidget(LoadingPage(name))
         self.nav.currentRowChanged.connect(self.stack.setCurrentIndex)
 
         central = QWidget()
@@ -91,154 +80,200 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
 
     def _build_jobs_dock(self) -> None:
-        """The Jobs panel, docked at the bottom (View › Jobs shows it again once closed)."""
-        self.jobs_panel = JobsPanel(self.bridge, self.queue)
-        self.jobs_dock = QDockWidget("Jobs", self)
-        self.jobs_dock.setObjectName("jobsDock")
-        self.jobs_dock.setWidget(self.jobs_panel)
+        """The Jobs panel, docked at the bottom; it shows itself while work is worth watching."""
+        # a job over before it would have been worth watching is not kept in the list either
+        self.jobs_panel = JobsPanel(self.bridge, self.queue, quick_s=JobsDock.WORTH_WATCHING_S)
+        self.jobs_dock = JobsDock(self.jobs_panel, self.settings, self)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.jobs_dock)
         self.resizeDocks([self.jobs_dock], [170], Qt.Orientation.Vertical)
 
     def _build_status_bar(self) -> None:
-        """Compute device, audio input, and the views' passing messages."""
-        self.compute_label = QLabel()
-        self.input_label = QLabel()
-        self.statusBar().addPermanentWidget(self.input_label)
-        self.statusBar().addPermanentWidget(self.compute_label)
-        self._show_compute_device()
-        self.record_view.inputChanged.connect(self._show_input)
-        self.record_view.statusMessage.connect(lambda m: self.statusBar().showMessage(m, 8000))
-        self.file_view.statusMessage.connect(lambda m: self.statusBar().showMessage(m, 8000))
-        self.transcribe_view.statusMessage.connect(lambda m: self.statusBar().showMessage(m, 8000))
-        self.generate_view.statusMessage.connect(lambda m: self.statusBar().showMessage(m, 8000))
-        self.record_view.transcribeRequested.connect(self._transcribe_take)
-        self.generate_view.openScore.connect(self._open_composed)
-        self._show_input(self.record_view.input_description())
-
-    def _build_menus(self) -> None:
-        file_menu = self.menuBar().addMenu("&File")
-        open_action = QAction("&Open audio file…", self)
-        open_action.setShortcut(QKeySequence.StandardKey.Open)
-        open_action.triggered.connect(self._open_audio)
-        file_menu.addAction(open_action)
-        transcribe_action = QAction("&Transcribe files…", self)
-        transcribe_action.setShortcut(QKeySequence("Ctrl+T"))
-        transcribe_action.triggered.connect(self._transcribe_files)
-        file_menu.addAction(transcribe_action)
-        file_menu.addSeparator()
-        midi_open = QAction("Open &MIDI file…", self)
-        midi_open.triggered.connect(self._open_midi)
-        file_menu.addAction(midi_open)
-        for name in ("new", "save", "save_as", "export_wav"):
-            file_menu.addAction(self.piano_roll.actions_by_name[name])  # piano roll (its shortcuts)
-        file_menu.addSeparator()
-        quit_action = QAction("&Quit", self)
-        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
-        quit_action.triggered.connect(self.close)
-        file_menu.addAction(quit_action)
-
-        view_menu = self.menuBar().addMenu("&View")
-        for i, name in enumerate(self.PAGES):
-            action = QAction(name, self)
-            action.setShortcut(QKeySequence(f"Ctrl+{i + 1}"))
-            action.triggered.connect(lambda _=False, i=i: self.nav.setCurrentRow(i))
-            view_menu.addAction(action)
-            self.addAction(action)
-        view_menu.addSeparator()
-        view_menu.addAction(self.jobs_dock.toggleViewAction())
-
-        settings_menu = self.menuBar().addMenu("&Settings")
-        devices = [(d.kind if d.index is None else f"{d.kind}:{d.index}", describe(d)) for d in available_devices()]
-        self._device_group = self._choice_menu(
-            settings_menu, "Compute &device", Keys.COMPUTE_DEVICE,
-            [("auto", "Automatic (best available)")] + devices)
-        self._dtype_group = self._choice_menu(
-            settings_menu, "Model &precision", Keys.COMPUTE_DTYPE,
-            [("auto", "Automatic (float16 on CUDA, else float32)"), ("float32", "float32"),
-             ("float16", "float16"), ("bfloat16", "bfloat16")])
-
-        settings_menu.addSeparator()
-        unload = QAction("&Unload models", self)
-        unload.setToolTip("Free the memory of loaded models; they load again when next needed")
-        unload.triggered.connect(self._unload_models)
-        settings_menu.addAction(unload)
-
-        help_menu = self.menuBar().addMenu("&Help")
-        about = QAction("&About Motet", self)
-        about.triggered.connect(lambda: QMessageBox.about(
-            self, "About Motet", f"<b>Motet {__version__}</b><p>A desktop AI audio studio.</p>"))
-        help_menu.addAction(about)
-
-    def _choice_menu(self, parent_menu, title: str, key: str, choices: list[tuple[str, str]]) -> QActionGroup:
-        """A submenu of exclusive choices stored under ``key`` in the settings."""
-        menu = parent_menu.addMenu(title)
-        group = QActionGroup(self)
-        current = str(self.settings.value(key, "auto"))
-        for value, label in choices:
-            action = QAction(label, self, checkable=True)
-            action.setData(value)
-            action.setChecked(value == current)
-            group.addAction(action)
-            menu.addAction(action)
-
-        def chosen(action: QAction) -> None:
-            self.settings.setValue(key, action.data())
-            self._show_compute_device()
-
-        group.triggered.connect(chosen)
-        return group
-
-    def _show_compute_device(self) -> None:
-        self._resolve_compute()
-        self.compute_label.setText(describe(self.compute_device, self.compute_dtype))
+        """The views' passing messages; jobs while their panel is hidden, audio input, compute device."""
+        self.compute_label = QLabel("Loading the engine…")
         self.compute_label.setToolTip("Compute device and precision for the models (Settings menu)")
-        if hasattr(self, "transcribe_view"):
-            self.transcribe_view.refresh_models()
+        self.input_label = QLabel()
+        self.input_label.setToolTip("Audio input device")
+        for label in (self.compute_label, self.input_label):
+            label.setContentsMargins(8, 0, 4, 0)
+        bar = self.statusBar()
+        bar.addPermanentWidget(self.jobs_dock.summary)
+        bar.addPermanentWidget(self.input_label)
+        bar.addPermanentWidget(self.compute_label)
 
-    def _resolve_compute(self) -> None:
-        """The remembered choice if it is still there (a GPU may be gone), else the best one."""
-        try:
-            dev = choose_device(str(self.settings.value(Keys.COMPUTE_DEVICE, "auto")))
-        except ValueError:
-            dev = choose_device("auto")
-        try:
-            dtype = choose_dtype(dev, str(self.settings.value(Keys.COMPUTE_DTYPE, "auto")))
-        except ValueError:
-            dtype = choose_dtype(dev)
-        self.compute_device, self.compute_dtype = dev, dtype
+    # -- loading -------------------------------------------------------------------------------
+    def load_after_first_paint(self) -> None:
+        """Load the engine on a thread once the window has painted (``ready`` says when done)."""
+        self.statusBar().showMessage("Starting: loading the engine…")
+        self.nav.viewport().installEventFilter(self)
+        QTimer.singleShot(2000, self._start_loader)  # in case nothing paints (a minimised start)
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Paint and obj is self.nav.viewport():
+            obj.removeEventFilter(self)
+            QTimer.singleShot(0, self._start_loader)  # after this paint has reached the screen
+        return super().eventFilter(obj, event)
+
+    def _start_loader(self) -> None:
+        if self._loader is None and not self._closed:
+            self._loader = EngineLoader(*self._compute_prefs(), parent=self)
+            self._loader.loaded.connect(self._engine_loaded)
+            self._loader.start()
+
+    def _engine_loaded(self, result: Compute | Exception, at_once: bool = False) -> None:
+        """The engine is there: build the pages (the shown one first), then the menus that use them."""
+        if self._closed:
+            return
+        if isinstance(result, Exception):
+            message = f"The engine could not be loaded: {type(result).__name__}: {result}"
+            for i in range(self.stack.count()):
+                self.stack.widget(i).failed(message)
+            self.compute_label.setText("Engine not loaded")
+            self.statusBar().showMessage(message)
+            return
+        self.compute_devices, self.compute_device, self.compute_dtype = result.devices, result.device, result.dtype
+        builders = [self._build_record, self._build_transcribe, self._build_piano_roll, self._build_generate]
+        current = self.nav.currentRow()
+        order = [current] + [i for i in range(len(builders)) if i != current]
+        steps = deque([lambda i=i: self._put_page(i, builders[i]()) for i in order] + [self._finish_loading])
+        if at_once:
+            while steps:
+                steps.popleft()()
+            return
+
+        def next_step() -> None:
+            if not self._closed:
+                steps.popleft()()
+                if steps:
+                    QTimer.singleShot(0, next_step)
+
+        self.statusBar().showMessage("Starting: building the pages…")
+        QTimer.singleShot(0, next_step)
+
+    def _put_page(self, index: int, page: QWidget) -> None:
+        placeholder = self.stack.widget(index)
+        self.stack.insertWidget(index, page)
+        self.stack.removeWidget(placeholder)
+        placeholder.deleteLater()
+        self.stack.setCurrentIndex(self.nav.currentRow())
+        page.statusMessage.connect(self.say)
+
+    def _finish_loading(self) -> None:
+        self.menus.add_page_actions()
+        self._show_compute()
+        self.is_ready = True
+        self.statusBar().showMessage("Ready", 3000)
+        self.ready.emit()
+
+    # -- the pages -----------------------------------------------------------------------------
+    def _build_record(self) -> QWidget:
+        from gui.record.view import RecordView
+
+        self.record_view = RecordView(self.library, self.queue, self.bridge, self.settings, self,
+                                      compute=self.compute)
+        self.record_view.inputChanged.connect(self._show_input)
+        self.record_view.transcribeRequested.connect(self._transcribe_take)
+        self._show_input(self.record_view.input_description())
+        return self.record_view
+
+    def _build_transcribe(self) -> QWidget:
+        from gui.transcribe.file_view import AudioFileView
+        from gui.transcribe.view import TranscribeView
+
+        self.file_view = AudioFileView(self.queue, self.bridge, self.settings, self)
+        self.file_view.statusMessage.connect(self.say)
+        self.transcribe_view = TranscribeView(self.queue, self.bridge, self.settings, self.file_view,
+                                              compute=self.compute)
+        return self.transcribe_view
+
+    def _build_piano_roll(self) -> QWidget:
+        from gui.pianoroll.view import PianoRollView
+
+        self.piano_roll = PianoRollView(self.queue, self.bridge, self.settings, self)
+        return self.piano_roll
+
+    def _build_generate(self) -> QWidget:
+        from gui.generate.view import GenerateView
+
+        self.generate_view = GenerateView(self.queue, self.bridge, self.settings, compute=self.compute,
+                                          takes=self.library)
+        self.generate_view.openScore.connect(self._open_composed)
+        return self.generate_view
+
+    def pages(self) -> list[tuple[str, QWidget]]:
+        """(name, widget) of every page, built or still a placeholder."""
+        return [(name, self.stack.widget(i)) for i, name in enumerate(self.PAGES)]
+
+    def current_page(self) -> str:
+        return self.PAGES[max(0, self.nav.currentRow())]
+
+    def show_page(self, name: str) -> None:
+        self.nav.setCurrentRow(self.PAGES.index(name))
+
+    # -- status bar ----------------------------------------------------------------------------
+    def say(self, text: str) -> None:
+        """A page's passing message, in the status bar."""
+        self.statusBar().showMessage(text, 8000)
+
+    def compute(self):
+        """(device, dtype) the models run on now."""
+        return self.compute_device, self.compute_dtype
+
+    def _compute_prefs(self) -> tuple[str, str]:
+        return get_str(self.settings, Keys.COMPUTE_DEVICE, "auto"), get_str(self.settings, Keys.COMPUTE_DTYPE, "auto")
+
+    def compute_changed(self) -> None:
+        """Settings › Compute device or precision: resolve it again; the model lists follow."""
+        result = probe_compute(*self._compute_prefs())
+        self.compute_device, self.compute_dtype = result.device, result.dtype
+        self._show_compute()
+        self.transcribe_view.refresh_models()
+
+    def _show_compute(self) -> None:
+        from engine.device import describe
+
+        self.compute_label.setText(describe(self.compute_device, self.compute_dtype))
 
     def _show_input(self, text: str) -> None:
         self.input_label.setText(f"Input: {text}")
-        self.input_label.setToolTip("Audio input device")
 
-    def _unload_models(self) -> None:
+    # -- commands ------------------------------------------------------------------------------
+    def show_shortcuts(self) -> None:
+        from gui.shell.shortcuts_dialog import ShortcutsDialog
+
+        if self._shortcuts_dialog is not None:
+            self._shortcuts_dialog.close()
+        self._shortcuts_dialog = ShortcutsDialog(self)
+        self._shortcuts_dialog.show()
+
+    def unload_models(self) -> None:
         from engine.models.registry import models
 
         freed = models.unload_all()
         self.statusBar().showMessage(f"Models unloaded ({freed / 2**20:.0f} MB freed)", 5000)
 
     def _transcribe_take(self, path: str) -> None:
-        self.nav.setCurrentRow(self.PAGES.index("Transcribe"))
+        self.show_page("Transcribe")
         self.transcribe_view.add_files([path])
 
-    def _transcribe_files(self) -> None:
-        self.nav.setCurrentRow(self.PAGES.index("Transcribe"))
+    def transcribe_files(self) -> None:
+        self.show_page("Transcribe")
         self.transcribe_view.choose_files()
 
-    def _open_midi(self) -> None:
-        self.nav.setCurrentRow(self.PAGES.index("Piano roll"))
+    def open_midi(self) -> None:
+        self.show_page("Piano roll")
         self.piano_roll.open_dialog()
 
     def _open_composed(self, score, title: str) -> None:
         """Generate's "Open in piano roll": the piece replaces the score (one undoable step)."""
         self.piano_roll.open_score(score, title)
-        self.nav.setCurrentRow(self.PAGES.index("Piano roll"))
+        self.show_page("Piano roll")
 
-    def _open_audio(self) -> None:
-        if self.stack.currentWidget() is self.piano_roll:  # Ctrl+O in the piano roll opens MIDI
+    def open_file(self) -> None:
+        """Ctrl+O: a MIDI file on the piano roll, else an audio file to look at and play."""
+        if self.current_page() == "Piano roll":
             self.piano_roll.open_dialog()
             return
-        self.nav.setCurrentRow(self.PAGES.index("Transcribe"))
+        self.show_page("Transcribe")
         self.file_view.choose_and_open()
 
     # -- persistence -------------------------------------------------------------------------
@@ -251,6 +286,7 @@ class MainWindow(QMainWindow):
         state = self.settings.value(Keys.WINDOW_STATE)
         if isinstance(state, QByteArray) and not state.isEmpty():
             self.restoreState(state)
+        self.jobs_dock.update_visibility()  # pinned or not, whatever the saved state said
         try:
             page = int(self.settings.value(Keys.WINDOW_PAGE, 0))
         except (TypeError, ValueError):
@@ -261,19 +297,20 @@ class MainWindow(QMainWindow):
         self.settings.setValue(Keys.WINDOW_GEOMETRY, self.saveGeometry())
         self.settings.setValue(Keys.WINDOW_STATE, self.saveState())
         self.settings.setValue(Keys.WINDOW_PAGE, self.nav.currentRow())
-        self.record_view.save_settings()
-        self.file_view.save_settings()
-        self.transcribe_view.save_settings()
+        for view in (self.record_view, self.file_view, self.transcribe_view):
+            if view is not None:
+                view.save_settings()
         self.settings.sync()
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt naming
-        if not self.piano_roll.maybe_save():  # unsaved motif: Save / Discard / Cancel
+        if self.piano_roll is not None and not self.piano_roll.maybe_save():  # Save / Discard / Cancel
             event.ignore()
             return
-        self.piano_roll.shutdown()
-        self.record_view.shutdown()  # a take being recorded is stopped and saved, never lost
-        self.file_view.shutdown()
-        self.generate_view.shutdown()  # playback stopped, generations cancelled (results made are kept)
+        self._closed = True  # pages still to be built are not
+        # a take being recorded is stopped and saved, never lost; generations are cancelled
+        for view in (self.piano_roll, self.record_view, self.file_view, self.generate_view):
+            if view is not None:
+                view.shutdown()
         self.save_settings()
         self.bridge.close()
         if self._owns_queue:

@@ -136,6 +136,7 @@ class SpectrogramView(LiveSpectrogramMixin, StaticSpectrogramMixin, ColouringMix
         item.hideButtons()
         item.setMenuEnabled(False)
         item.setLabel("left", "Frequency")
+        item.layout.setContentsMargins(1, 7, 1, 1)  # room for the top frequency's label, else cut in half
         for hidden in ("top", "right"):  # hidden, but pyqtgraph relabels them on every range change
             item.getAxis(hidden).enableAutoSIPrefix(False)
         self.viewbox = item.getViewBox()

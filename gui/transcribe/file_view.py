@@ -1,35 +1,20 @@
-"""The Transcribe page for now: open an audio file, see its spectrogram and waveform, play it.
-
-Whisper transcription lands here with the transcription engine; until then the page says so.
-"""
+"""The Transcribe page's audio: the selected (or opened) file's spectrogram and waveform, with
+Play and Stop and a playhead that follows playback. Loading is ``AudioDisplay``'s job."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtWidgets import (
-    QFileDialog,
-    QHBoxLayout,
-    QLabel,
-    QPushButton,
-    QSplitter,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtCore import QSettings, QTimer, Signal
+from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QPushButton, QVBoxLayout, QWidget
 
 from engine.audio.devices import AudioUnavailable
-from engine.audio.dsp import pooled_spectrogram
-from engine.audio.files import AudioInfo, audio_info, load_audio
 from engine.audio.playback import Player
-from engine.jobs import JobQueue, Priority
+from engine.jobs import JobQueue
 from gui.common.settings import Keys, get_str
-from gui.common.widgets import Banner, format_duration
+from gui.common.widgets import Banner, ElidedLabel, format_duration
 from gui.jobs.bridge import JobsBridge
-from gui.spectrogram.static import MAX_STATIC_COLUMNS
-from gui.spectrogram.view import SpectrogramView
-from gui.transcribe.waveform import WaveformView
+from gui.transcribe.audio_display import AudioDisplay
 
 AUDIO_FILTER = "Audio files (*.wav *.flac *.ogg *.oga *.aiff *.aif *.mp3);;All files (*)"
 
@@ -44,35 +29,26 @@ class AudioFileView(QWidget):
         self.bridge = bridge
         self.settings = settings
         self.player = Player()
-        self.audio = None
-        self.sample_rate = 0
-        self.info: AudioInfo | None = None
-        self._load_job: int | None = None
 
         self.open_button = QPushButton("Open audio file…")
         self.open_button.setToolTip("Open a WAV, FLAC or OGG file (Ctrl+O)")
         self.play_button = QPushButton("▶ Play")
         self.stop_button = QPushButton("■ Stop")
-        self.info_label = QLabel("No file open.")
-        self.info_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.info_label = ElidedLabel("No file open.")  # a long name is elided, never widens the window
         row = QHBoxLayout()
         for w in (self.open_button, self.play_button, self.stop_button):
             row.addWidget(w)
         row.addWidget(self.info_label, 1)
 
         self.banner = Banner()
-        self.spectrogram = SpectrogramView()
-        self.waveform = WaveformView()
-        splitter = QSplitter(Qt.Orientation.Vertical)
-        splitter.addWidget(self.spectrogram)
-        splitter.addWidget(self.waveform)
-        splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 1)
+        self.display = AudioDisplay(queue, bridge)
+        self.spectrogram, self.waveform = self.display.spectrogram, self.display.waveform
 
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(row)
         layout.addWidget(self.banner)
-        layout.addWidget(splitter, 1)
+        layout.addWidget(self.display, 1)
 
         self.playhead_timer = QTimer(self)
         self.playhead_timer.setInterval(33)
@@ -80,7 +56,16 @@ class AudioFileView(QWidget):
         self.open_button.clicked.connect(self.choose_and_open)
         self.play_button.clicked.connect(lambda: self.play())
         self.stop_button.clicked.connect(self.stop)
+        self.display.loaded.connect(self._loaded)
+        self.display.loadFailed.connect(
+            lambda message: self.banner.show_message(f"Could not open the file: {message}", "error"))
         self._update_buttons()
+
+    # what is shown is the display's
+    audio = property(lambda self: self.display.audio)
+    sample_rate = property(lambda self: self.display.sample_rate)
+    info = property(lambda self: self.display.info)
+    _load_job = property(lambda self: self.display._load_job)
 
     def choose_and_open(self) -> None:
         folder = get_str(self.settings, Keys.PATHS_OPEN_DIR, str(Path.home()))
@@ -91,54 +76,16 @@ class AudioFileView(QWidget):
 
     def open_file(self, path: str) -> int:
         """Load on the job queue; the current file stays shown until the new one has loaded."""
-
-        scale = self.spectrogram.scale
-        max_columns = MAX_STATIC_COLUMNS
-
-        def load(ctx):  # reading and the whole-file spectrogram: never on the GUI thread
-            info = audio_info(path)
-            ctx.progress(0.3, "reading")
-            audio, sr = load_audio(path)
-            ctx.checkpoint()
-            ctx.progress(0.7, "spectrogram")
-            mono = audio.mean(axis=1, dtype=np.float32)
-            return info, audio, sr, mono, pooled_spectrogram(mono, sr, scale, max_columns)
-
-        if self._load_job is not None:
-            self.queue.cancel(self._load_job)
-        job = self.queue.submit(load, kind="open", title=f"Open {Path(path).name}",
-                                priority=Priority.INTERACTIVE, lane="cpu")
-        self._load_job = job.id
-        self.bridge.watch(job.id, on_finished=lambda result: self._loaded(job.id, result),
-                          on_failed=lambda message, _: self._load_failed(job.id, message),
-                          on_cancelled=lambda: self._load_ended(job.id))
+        job_id = self.display.open_file(path)
         self.statusMessage.emit(f"Opening {Path(path).name}…")
-        return job.id
+        return job_id
 
-    def _load_ended(self, job_id: int) -> bool:
-        """Whether ``job_id`` is the load still wanted (a newer one may have replaced it)."""
-        if job_id != self._load_job:
-            return False
-        self._load_job = None
-        return True
-
-    def _load_failed(self, job_id: int, message: str) -> None:
-        if self._load_ended(job_id):
-            self.banner.show_message(f"Could not open the file: {message}", "error")
-
-    def _loaded(self, job_id: int, result) -> None:
-        if not self._load_ended(job_id):
-            return
-        info, audio, sr, mono, pooled = result
+    def _loaded(self, info) -> None:
         self.stop()
-        self.info, self.audio, self.sample_rate = info, audio, sr
         self.banner.hide()
         chans = "mono" if info.channels == 1 else f"{info.channels} channels"
-        self.info_label.setText(
-            f"<b>{Path(info.path).name}</b> · {format_duration(info.duration)} · {info.sample_rate} Hz · "
-            f"{chans} · {info.format} {info.subtype}")
-        self.spectrogram.show_audio(mono, sr, pooled)
-        self.waveform.show_audio(mono, sr)
+        details = f" · {format_duration(info.duration)} · {info.sample_rate} Hz · {chans} · {info.format} {info.subtype}"
+        self.info_label.set_text(Path(info.path).name, details)
         self._update_buttons()
         self.fileLoaded.emit(info.path)
 

@@ -36,23 +36,23 @@ class ModelsMixin:
     def _model_changed(self, *_: object) -> None:
         entry = self.current_model()
         if entry is None:
-            self.model_label.setText("No Whisper model installed: add a model folder (Hugging Face or faster-whisper).")
-            self.transcribe_button.setEnabled(False)
+            self.model_label.set_text("No Whisper model: add a model folder or download one.")
+            self._update_buttons()
             return
         device, dtype = self.compute()
         self.settings.setValue(Keys.TRANSCRIBE_MODEL, str(entry.path))
         multilingual = not entry.name.endswith(".en")
         self.language_combo.setEnabled(multilingual)
         self.task_combo.setEnabled(multilingual)
-        self.transcribe_button.setEnabled(True)
+        self._update_buttons()
         on_cpu = device.kind == "cpu"
         self.compute_combo.setEnabled(on_cpu)
         self.compute_combo.setToolTip(
             "Compute type on the CPU: int8 is faster and gives nearly the same text" if on_cpu else
             f"int8 runs on the CPU only; on {device} the precision is Settings › Model precision")
         compute = self.compute_type() or str(dtype).removeprefix("torch.")
-        self.model_label.setText(f"Model: {entry.name} · {entry.size_bytes / 2**20:.0f} MB · {entry.format} · "
-                                 f"runs on {device} ({compute})")
+        self.model_label.set_text(entry.name, f" runs on {device} · {compute}")
+        self.model_label.setToolTip(f"{entry.name} · {entry.size_bytes / 2**20:.0f} MB · {entry.format} · {entry.path}")
 
     def compute_type(self) -> str | None:
         """The compute type for jobs: the choice on the CPU; None (Settings' precision) on a GPU."""

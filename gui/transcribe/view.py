@@ -20,8 +20,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QListWidget,
-    QListWidgetItem,
     QPushButton,
     QSpinBox,
     QSplitter,
@@ -36,12 +34,20 @@ from engine.models.whisper.options import COMPUTE_TYPES, MAX_BEAM_SIZE, Transcri
 from engine.models.whisper.tokenizer import LANGUAGES
 from engine.tasks.transcribe import transcribe_file
 from gui.common.settings import Keys, get_str
-from gui.common.widgets import Banner, ask_transcript_path, format_duration, write_transcript_or_say_why
+from gui.common.widgets import (
+    Banner,
+    ElidedLabel,
+    ask_transcript_path,
+    format_duration,
+    wrap_rows,
+    write_transcript_or_say_why,
+)
 from gui.jobs.bridge import JobsBridge
 from gui.transcribe.file_view import AUDIO_FILTER, AudioFileView
 from gui.transcribe.models import ModelsMixin
 
 PathRole = Qt.ItemDataRole.UserRole
+NAME, STATUS = 0, 1  # the file list's columns
 
 
 class TranscribeView(ModelsMixin, QWidget):
@@ -79,6 +85,8 @@ class TranscribeView(ModelsMixin, QWidget):
         self.add_button.setToolTip("Add audio files to transcribe (or drop them here)")
         self.model_combo = QComboBox()
         self.model_combo.setMinimumWidth(200)
+        self.model_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.model_combo.setMinimumContentsLength(24)  # a long model label must not widen the window
         self.add_model_button = QPushButton("Model folder…")
         self.add_model_button.setToolTip("Use a Whisper model folder (Hugging Face or faster-whisper format)")
         self.download_button = QPushButton("Download…")
@@ -109,20 +117,30 @@ class TranscribeView(ModelsMixin, QWidget):
         for w in (self.language_combo, self.task_combo, self.beam_spin, self.words_check, self.transcribe_button):
             options_row.addWidget(w)
         options_row.addStretch(1)
-        self.model_label = QLabel()
+        self.model_label = ElidedLabel()
         self.model_label.setStyleSheet("color: #666;")
         return row, options_row
 
     def _build_split(self, file_view: AudioFileView) -> QSplitter:
-        """The file's audio above; the file list beside its transcript below."""
-        self.files = QListWidget()
+        """The file's audio above; the file list (name, status) beside its transcript below."""
+        self.files = QTreeWidget()
+        self.files.setHeaderLabels(["File", "Status"])
+        self.files.setRootIsDecorated(False)
         self.files.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.files.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # a long name gives way, never the status
+        self.files.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.files.header().setStretchLastSection(False)
+        self.files.header().setSectionResizeMode(NAME, QHeaderView.ResizeMode.Stretch)
+        self.files.header().setSectionResizeMode(STATUS, QHeaderView.ResizeMode.ResizeToContents)
+        self.files.setMinimumWidth(220)
         self.transcript = QTreeWidget()
         self.transcript.setHeaderLabels(["Start", "End", "Text"])
         self.transcript.setRootIsDecorated(False)
+        wrap_rows(self.transcript)  # a long segment is read whole, not cut at the edge
         self.transcript.header().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         self.transcript.setToolTip("Click a segment to hear it")
-        self.export_button = QPushButton("Export…")
+        self.export_button = QPushButton("Export transcript…")
+        self.export_button.setToolTip("Save the selected file's transcript as TXT, SRT, VTT or JSON")
         right = QWidget()
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 0, 0, 0)
@@ -132,11 +150,13 @@ class TranscribeView(ModelsMixin, QWidget):
         lower.addWidget(self.files)
         lower.addWidget(right)
         lower.setStretchFactor(1, 3)
+        lower.setChildrenCollapsible(False)
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(file_view)
         split.addWidget(lower)
         split.setStretchFactor(0, 2)
         split.setStretchFactor(1, 3)
+        split.setChildrenCollapsible(False)
         return split
 
     def _connect_signals(self) -> None:
@@ -162,20 +182,31 @@ class TranscribeView(ModelsMixin, QWidget):
     def add_files(self, paths: list[str], transcribe: bool = True) -> None:
         for path in paths:
             if self._item(path) is None:
-                item = QListWidgetItem(Path(path).name)
-                item.setData(PathRole, path)
-                item.setToolTip(path)
-                self.files.addItem(item)
+                item = QTreeWidgetItem([Path(path).name, ""])
+                item.setData(NAME, PathRole, path)
+                item.setToolTip(NAME, path)
+                self.files.addTopLevelItem(item)
             if transcribe:
                 self.transcribe(path)
-        if self.files.currentItem() is None and self.files.count():
-            self.files.setCurrentRow(0)
+        if self.files.currentItem() is None and self.files.topLevelItemCount():
+            self.files.setCurrentItem(self.files.topLevelItem(0))
+        self._update_buttons()
 
-    def _item(self, path: str) -> QListWidgetItem | None:
-        for i in range(self.files.count()):
-            if self.files.item(i).data(PathRole) == path:
-                return self.files.item(i)
-        return None
+    def _items(self) -> list[QTreeWidgetItem]:
+        return [self.files.topLevelItem(i) for i in range(self.files.topLevelItemCount())]
+
+    def _item(self, path: str) -> QTreeWidgetItem | None:
+        return next((item for item in self._items() if item.data(NAME, PathRole) == path), None)
+
+    def status(self, path: str) -> str:
+        """What the file list says of ``path`` ("" when it is not listed)."""
+        item = self._item(path)
+        return item.text(STATUS) if item is not None else ""
+
+    def _update_buttons(self) -> None:
+        """Transcribe needs a model and a file; Export needs the selected file's transcript."""
+        self.transcribe_button.setEnabled(self.current_model() is not None and bool(self.files.topLevelItemCount()))
+        self.export_button.setEnabled(self.current_result() is not None)
 
     def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt naming
         if event.mimeData().hasUrls():
@@ -204,55 +235,60 @@ class TranscribeView(ModelsMixin, QWidget):
         device, dtype = self.compute()
         job = self.queue.submit(transcribe_file, path, str(entry.path), self.options(),
                                 device=str(device.torch_device), dtype=dtype, compute_type=self.compute_type(),
-                                kind="transcribe",
-                                title=f"Transcribe {Path(path).name}", priority=Priority.BATCH, lane="gpu")
+                                kind="transcribe", title=f"Transcribe {Path(path).name} with {entry.name}",
+                                priority=Priority.BATCH, lane="gpu")
         self.jobs[job.id] = path
         self._set_status(path, "queued")
         self.bridge.watch(job.id, on_finished=lambda result: self._transcribed(job.id, path, result),
                           on_failed=lambda message, _: self._transcription_ended(job.id, path, "failed", message),
                           on_cancelled=lambda: self._transcription_ended(job.id, path, "cancelled"),
-                          on_progress=lambda f, _: self._set_status(path, "starting" if f is None else f"{f * 100:.0f}%"))
+                          on_progress=lambda f, _: self._set_status(
+                              path, f"loading {entry.name}" if f is None else f"{f * 100:.0f}%"))
         return job.id
 
     def transcribe_selected(self) -> None:
-        items = self.files.selectedItems() or [self.files.item(i) for i in range(self.files.count())
-                                               if self.files.item(i).data(PathRole) not in self.results]
+        items = self.files.selectedItems() or [item for item in self._items()
+                                               if item.data(NAME, PathRole) not in self.results]
         for item in items:
-            self.transcribe(item.data(PathRole))
+            self.transcribe(item.data(NAME, PathRole))
 
-    def _set_status(self, path: str, status: str) -> None:
+    def _set_status(self, path: str, status: str, detail: str | None = None) -> None:
         item = self._item(path)
         if item is not None:
-            item.setText(f"{Path(path).name} — {status}")
+            item.setText(STATUS, status)
+            item.setToolTip(STATUS, detail or status)
 
     def _transcribed(self, job_id: int, path: str, result) -> None:
         self.jobs.pop(job_id, None)
         self.results[path] = result
         rtf = result.compute_seconds / result.duration if result.duration else 0
-        self._set_status(path, f"done · {format_duration(result.duration)} in {result.compute_seconds:.1f} s")
+        self._set_status(path, "done", f"{format_duration(result.duration)} of audio transcribed in "
+                                       f"{result.compute_seconds:.1f} s")
         self.statusMessage.emit(f"Transcribed {Path(path).name} (real-time factor {rtf:.2f})")
         current = self.files.currentItem()
-        if current is not None and current.data(PathRole) == path:
+        if current is not None and current.data(NAME, PathRole) == path:
             self.show_transcript(path)
 
     def _transcription_ended(self, job_id: int, path: str, how: str, message: str | None = None) -> None:
         self.jobs.pop(job_id, None)
-        self._set_status(path, how)
+        self._set_status(path, how, message)
         if message is not None:
             self.banner.show_message(f"Could not transcribe {Path(path).name}: {message}", "error")
 
     # -- transcript --------------------------------------------------------------------------
-    def _file_selected(self, current: QListWidgetItem | None, _previous=None) -> None:
+    def _file_selected(self, current: QTreeWidgetItem | None, _previous=None) -> None:
         if current is None:
+            self.transcript.clear()
+            self._update_buttons()
             return
-        path = current.data(PathRole)
+        path = current.data(NAME, PathRole)
         self.file_view.open_file(path)
         self.show_transcript(path)
 
     def show_transcript(self, path: str) -> None:
         self.transcript.clear()
         result = self.results.get(path)
-        self.export_button.setEnabled(result is not None)
+        self._update_buttons()
         if result is None:
             return
         for segment in result.segments:
@@ -269,12 +305,12 @@ class TranscribeView(ModelsMixin, QWidget):
 
     def current_result(self):
         item = self.files.currentItem()
-        return self.results.get(item.data(PathRole)) if item is not None else None
+        return self.results.get(item.data(NAME, PathRole)) if item is not None else None
 
     def choose_export(self) -> None:
         if self.current_result() is None:
             return
-        source = Path(self.files.currentItem().data(PathRole))
+        source = Path(self.files.currentItem().data(NAME, PathRole))
         path = ask_transcript_path(self, self.settings, source.stem, str(source.parent))
         if path:
             self.export(path)

@@ -18,6 +18,9 @@ from gui.spectrogram.axes import AXIS_WIDTH_PX, TimeAxis
 
 BASE_BUCKET = 256  # samples per bucket of the precomputed envelope
 _CHUNK = 1 << 22  # samples reduced at a time (bounded temporary memory)
+MIN_PLOT_HEIGHT_PX = 90  # room for -1, 0 and 1 on the amplitude axis, and the time axis
+MIN_SHARED_HEIGHT_PX = 56  # the same without the time axis (``share_time_axis``)
+LABEL_MARGIN_PX = 7  # above 1 and below -1: their labels reach half a line past the ticks
 
 
 def minmax_envelope(x: np.ndarray, bucket: int) -> tuple[np.ndarray, np.ndarray]:
@@ -44,6 +47,39 @@ def minmax_envelope(x: np.ndarray, bucket: int) -> tuple[np.ndarray, np.ndarray]
     return lo, hi
 
 
+class AmplitudeAxis(pg.AxisItem):
+    """The waveform's y axis: as many of -1, -0.5, 0, 0.5, 1 as fit without their labels touching
+    (pyqtgraph's own ticks stack into an unreadable column on a short strip); the "Amplitude"
+    title only when the axis is tall enough to hold it."""
+
+    MIN_TICK_SPACING_PX = 20  # a label's height and some air
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.enableAutoSIPrefix(False)
+
+    def updateAutoSIPrefix(self):
+        pass
+
+    def tickValues(self, minVal, maxVal, size):
+        if maxVal <= minVal or size <= 0:
+            return []
+        px_per_unit = size / (maxVal - minVal)
+        step = next((s for s in (0.5, 1.0) if s * px_per_unit >= self.MIN_TICK_SPACING_PX), None)
+        if step is None:
+            return [(1.0, [0.0])] if minVal <= 0.0 <= maxVal else []
+        first, last = math.ceil(max(minVal, -1.0) / step - 1e-9), math.floor(min(maxVal, 1.0) / step + 1e-9)
+        return [(step, [i * step for i in range(first, last + 1)])]
+
+    def tickStrings(self, values, scale, spacing):
+        return [f"{v:g}".replace("-", "\u2212") for v in values]
+
+    def resizeEvent(self, ev=None):
+        if self.label is not None and self.labelText:
+            self.label.setVisible(self.size().height() >= self.label.boundingRect().width())
+        super().resizeEvent(ev)
+
+
 class WaveformView(QWidget):
     """Waveform of a mono file, x in seconds, y from -1 to 1, with an optional playhead."""
 
@@ -53,9 +89,11 @@ class WaveformView(QWidget):
         self._sample_rate = 0
         self._base_lo = self._base_hi = None
         self._envelope: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._copying = False  # a range being copied to or from a shared time axis
 
         self.time_axis = TimeAxis("bottom")
-        self.plot = pg.PlotWidget(axisItems={"bottom": self.time_axis})
+        self.amplitude_axis = AmplitudeAxis("left")
+        self.plot = pg.PlotWidget(axisItems={"bottom": self.time_axis, "left": self.amplitude_axis})
         self.plot.setBackground("#101014")
         item = self.plot.getPlotItem()
         item.hideButtons()
@@ -64,6 +102,7 @@ class WaveformView(QWidget):
         for hidden in ("top", "right"):
             item.getAxis(hidden).enableAutoSIPrefix(False)
         item.setLabel("left", "Amplitude")
+        item.layout.setContentsMargins(1, LABEL_MARGIN_PX, 1, 1)
         self.viewbox = item.getViewBox()
         self.viewbox.disableAutoRange()
         self.viewbox.setMouseEnabled(x=True, y=False)
@@ -76,7 +115,7 @@ class WaveformView(QWidget):
         self.playhead.setZValue(10)
         self.playhead.hide()
         self.plot.addItem(self.playhead)
-        self.plot.setMinimumHeight(60)
+        self.plot.setMinimumHeight(MIN_PLOT_HEIGHT_PX)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -111,6 +150,29 @@ class WaveformView(QWidget):
         self.viewbox.setLimits(xMin=0.0, xMax=duration, minXRange=min(duration, 20.0 / self._sample_rate))
         self.viewbox.setXRange(0.0, duration, padding=0.0)
         self._redraw()
+
+    def share_time_axis(self, viewbox: pg.ViewBox) -> None:
+        """Zoom and pan with ``viewbox`` (a spectrogram's) and leave the time axis to it: a strip
+        right under the spectrogram needs no second one, and is shorter without.
+
+        The ranges are copied, not lined up on screen as pyqtgraph's ``setXLink`` does: that needs
+        both views laid out, and this strip is hidden on the Record page until a take is shown.
+        Nothing is copied while this view has no audio (a live spectrogram moves every frame)."""
+        viewbox.sigXRangeChanged.connect(lambda _vb, r: self._copy_range(r, self.viewbox))
+        self.viewbox.sigXRangeChanged.connect(lambda _vb, r: self._copy_range(r, viewbox))
+        item = self.plot.getPlotItem()
+        item.hideAxis("bottom")
+        item.layout.setContentsMargins(1, LABEL_MARGIN_PX, 1, LABEL_MARGIN_PX)
+        self.plot.setMinimumHeight(MIN_SHARED_HEIGHT_PX)
+
+    def _copy_range(self, x_range, to: pg.ViewBox) -> None:
+        if self._copying or self._audio is None:
+            return
+        self._copying = True
+        try:
+            to.setXRange(*x_range, padding=0.0)
+        finally:
+            self._copying = False
 
     def set_playhead(self, seconds: float | None) -> None:
         if seconds is None:

@@ -248,7 +248,8 @@ def test_continue_previews_variations_and_accept_is_one_undoable_step(roll, qtbo
     assert roll.variation_combo.count() == 2, roll.continue_status.text()
     preview = roll.canvas.preview_notes
     assert preview and all(n.start >= prompt_end - 1 for n in preview)
-    assert all(n.end <= prompt_end + 2 * roll.doc.score.ticks_per_bar for n in preview)
+    bar = roll.doc.score.ticks_per_bar  # the rest of the motif's last bar, then two bars
+    assert all(n.end <= -(-prompt_end // bar) * bar + 2 * bar for n in preview)
     assert roll.doc.snapshot() == before  # previews are not in the score
     roll.variation_combo.setCurrentIndex(1)
     chosen = roll.canvas.preview_notes

@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 import soundfile as sf
-from PySide6.QtCore import QSize
+from PySide6.QtCore import QPoint, QRect, QSize
+from PySide6.QtWidgets import QAbstractButton, QAbstractSpinBox, QComboBox, QLabel, QLineEdit, QWidget
+from qt_wait import wait
 
 from engine.audio import devices as audio_devices
 from engine.audio.devices import AudioUnavailable
@@ -33,14 +35,16 @@ def test_window_opens_with_navigation_jobs_panel_and_status(make_window):
     for row in range(4):
         w.nav.setCurrentRow(row)
         assert w.stack.currentIndex() == row
-    assert w.jobs_dock.isVisible()
+    assert w.is_ready and not w.jobs_dock.isVisible()  # no job yet: the page has the room
     assert "CPU" in w.compute_label.text() or "CUDA" in w.compute_label.text() or "MPS" in w.compute_label.text()
     assert w.input_label.text()
 
 
 def test_layout_page_and_view_choices_persist_across_restarts(make_window, qtbot):
     w = make_window()
-    w.resize(QSize(790, 640))  # the offscreen screen is 800x800
+    w.resize(QSize(790, 640))  # the offscreen screen is 800x800 (the pages may need more width)
+    size = w.size()
+    assert size.height() == 640
     w.nav.setCurrentRow(2)
     w.record_view.spectrogram.scale = "linear"
     w.record_view.spectrogram.db_range = (-80.0, -10.0)
@@ -48,7 +52,7 @@ def test_layout_page_and_view_choices_persist_across_restarts(make_window, qtbot
 
     w2 = make_window()
     assert w2.nav.currentRow() == 2
-    assert w2.size() == QSize(790, 640)
+    assert w2.size() == size
     assert w2.record_view.spectrogram.scale == "linear"
     assert tuple(w2.record_view.spectrogram.db_range) == (-80.0, -10.0)
 
@@ -114,13 +118,55 @@ def test_a_failing_job_shows_as_failed_and_the_app_goes_on(make_window, qtbot):
 
 def test_compute_device_and_precision_choices_persist(make_window):
     w = make_window()
-    cpu = next(a for a in w._device_group.actions() if a.data() == "cpu")
+    cpu = next(a for a in w.menus.device_group.actions() if a.data() == "cpu")
     cpu.trigger()
-    bf16 = next(a for a in w._dtype_group.actions() if a.data() == "bfloat16")
+    bf16 = next(a for a in w.menus.dtype_group.actions() if a.data() == "bfloat16")
     bf16.trigger()
     assert w.compute_label.text().endswith("bfloat16")
     w.close()
     w2 = make_window()
     assert w2.compute_device.kind == "cpu"
-    assert next(a for a in w2._dtype_group.actions() if a.isChecked()).data() == "bfloat16"
+    assert next(a for a in w2.menus.dtype_group.actions() if a.isChecked()).data() == "bfloat16"
     assert w2.compute_label.text().endswith("bfloat16")
+
+
+def _check_fits(page: QWidget) -> None:
+    """Every shown control lies inside the page at no less than its minimum size."""
+    kinds = (QAbstractButton, QAbstractSpinBox, QComboBox, QLineEdit, QLabel)
+    for child in page.findChildren(QWidget):
+        if not child.isVisibleTo(page) or not isinstance(child, kinds) or child.objectName().startswith("qt_"):
+            continue  # (qt_*: the inner parts of spin and combo boxes)
+        rect = QRect(child.mapTo(page, QPoint(0, 0)), child.size())
+        assert page.rect().contains(rect), (type(child).__name__, child.objectName(), rect, page.size())
+        hint = child.minimumSizeHint()
+        if not (isinstance(child, QLabel) and child.wordWrap()):
+            assert child.width() >= hint.width() and child.height() >= hint.height(), (child, child.size(), hint)
+
+
+@pytest.mark.parametrize("jobs_shown", [False, True])
+def test_every_page_fits_at_1024x700(make_window, jobs_shown):
+    """The smallest supported window, with the Jobs panel hidden (no work) and shown (work running)."""
+    w = make_window()
+    w.resize(QSize(1024, 700))
+    if jobs_shown:
+        w.jobs_dock.set_pinned(True)
+    for name, page in w.pages():
+        w.show_page(name)
+        wait(50)
+        assert w.size() == QSize(1024, 700), name  # no page makes the window grow
+        hint = page.minimumSizeHint()
+        assert hint.width() <= page.width() and hint.height() <= page.height(), (name, hint, page.size())
+        _check_fits(page)
+
+
+def test_view_jobs_keeps_the_jobs_panel_open_across_restarts(make_window):
+    w = make_window()
+    assert w.jobs_dock.toggle_action in w.menus.view.actions()
+    w.jobs_dock.toggle_action.trigger()
+    assert w.jobs_dock.isVisible()
+    w.close()
+    w2 = make_window()
+    assert w2.jobs_dock.isVisible() and w2.jobs_dock.toggle_action.isChecked()
+    w2.jobs_dock.toggle_action.trigger()
+    w2.close()
+    assert not make_window().jobs_dock.isVisible()

