@@ -90,7 +90,9 @@ class Banner(QFrame):
         self._layout.addWidget(close)
         self.hide()
 
-    def show_message(self, text: str, kind: str = "info", actions: list[tuple[str, object]] | None = None) -> None:
+    def show_message(self, text: str, kind: str = "info", actions: list[tuple[str, object]] | None = None,
+                     details: str | None = None) -> None:
+        """One line of ``text``; ``details`` (a long cause) stay behind a Details button."""
         colours = {"info": ("#1d3b53", "#d6ecff"), "error": ("#5c1111", "#ffd9d9"), "warn": ("#4d3b00", "#fff1c2")}
         fg, bg = colours.get(kind, colours["info"])
         self.setStyleSheet(f"#banner {{ background: {bg}; border-radius: 4px; }} QLabel {{ color: {fg}; }}")
@@ -98,6 +100,14 @@ class Banner(QFrame):
         for b in self._buttons:
             b.deleteLater()
         self._buttons = []
+        if details:
+            def toggle() -> None:
+                showing = self.label.text() == text
+                self.label.setText(f"{text}\n\n{details}" if showing else text)
+                self.button("Hide details" if not showing else "Details").setText(
+                    "Hide details" if showing else "Details")
+
+            actions = [("Details", toggle)] + list(actions or [])
         for i, (title, callback) in enumerate(actions or []):
             button = QPushButton(title)
             button.clicked.connect(callback)
@@ -107,6 +117,14 @@ class Banner(QFrame):
 
     def button(self, title: str) -> QPushButton | None:
         return next((b for b in self._buttons if b.text() == title), None)
+
+
+def download_failure(name: str, error: str) -> tuple[str, str]:
+    """A failed download as one sentence for a banner, and the whole error for its Details."""
+    first = error.strip().splitlines()[0] if error.strip() else "unknown error"
+    if "cannot reach" in first:
+        return f"Could not download {name}: the model hub cannot be reached (offline?). Nothing was installed.", error
+    return f"Could not download {name}: {first if len(first) <= 160 else first[:159] + '…'}", error
 
 
 def ask_transcript_path(parent: QWidget, settings, stem: str, default_folder: str) -> str | None:

@@ -23,7 +23,7 @@ from engine.jobs import JobQueue, Priority
 from engine.models.catalog import Downloadable, ModelEntry, downloadable_models, family, installed_models
 from engine.models.common.errors import CheckpointError
 from gui.common.settings import Keys, get_str
-from gui.common.widgets import Banner
+from gui.common.widgets import Banner, download_failure
 from gui.jobs.bridge import JobsBridge
 
 FAMILY = "musicgen"
@@ -209,7 +209,8 @@ class ModelPicker(QWidget):
         self.download_job = None
         self.download_row.hide()
         if error is not None:
-            self.banner.show_message(f"Could not download {name}: {one_line(error)}", "error")
+            sentence, details = download_failure(name, error)
+            self.banner.show_message(sentence, "error", details=details)
         elif folder is None:
             self.statusMessage.emit(f"Download of {name} cancelled")
         else:

@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QFileDialog
 from engine.jobs import Priority
 from engine.models.catalog import installed_models
 from gui.common.settings import Keys, get_str
+from gui.common.widgets import download_failure
 
 
 class ModelsMixin:
@@ -114,4 +115,5 @@ class ModelsMixin:
 
     def _download_failed(self, job_id: int, message: str) -> None:
         name = self.downloads.pop(job_id, "the model")
-        self.banner.show_message(f"Could not download {name}: {message}", "error")
+        sentence, details = download_failure(name, message)
+        self.banner.show_message(sentence, "error", details=details)

@@ -107,7 +107,12 @@ def test_offline_download_says_so_and_installs_nothing(window, qtbot, tmp_path, 
     job_id = view.download("small")
     qtbot.waitUntil(lambda: job_id not in view.downloads, timeout=30000)
     assert window.queue.get(job_id).state is JobState.FAILED
+    sentence = view.banner.label.text()  # one sentence; the cause behind Details
+    assert "model hub cannot be reached" in sentence and "\n" not in sentence and len(sentence) < 160
+    view.banner.button("Details").click()
     assert "cannot reach the Hugging Face Hub" in view.banner.label.text()
+    view.banner.button("Hide details").click()
+    assert view.banner.label.text() == sentence
     assert view.model_combo.count() == before
     assert not list((tmp_path / "hf").rglob("*.safetensors"))
 
