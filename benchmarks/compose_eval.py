@@ -51,6 +51,8 @@ def main() -> None:
     ap.add_argument("--data", default=str(ROOT / "data" / "composer"))
     ap.add_argument("--model", default=str(ASSET_DIR))
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--key-guidance", type=float, default=None, help="the sampler's key_bias weight (default: its own)")
+    ap.add_argument("--fit-key", type=int, choices=(0, 1), default=None, help="move pieces to the asked tonic")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     if not (Path(args.data) / "info.json").exists():
@@ -66,6 +68,9 @@ def main() -> None:
     corpus_beats = {s: float(np.mean([strong_beat_share(_notes(p), tuple(p["meter"])) for p in held_out
                                       if p["style"] == s])) for s in styles}
     model = composer_model(args.model)
+    guidance = {} if args.key_guidance is None else {"key_guidance": args.key_guidance}
+    if args.fit_key is not None:
+        guidance["fit_key"] = bool(args.fit_key)
     synth = get_synthesizer()
     report, truth, predicted = {}, [], []
     started = time.perf_counter()
@@ -73,9 +78,12 @@ def main() -> None:
         for prompt in PROMPTS:
             controls = read_prompt(prompt).controls
             began = time.perf_counter()
-            pieces = compose(model, controls, variations=args.per_prompt, seed=0)
+            pieces = []  # batches of at most 8 (the sampler's limit), seeds 0, 1, ...
+            while len(pieces) < args.per_prompt:
+                pieces += compose(model, controls, variations=min(8, args.per_prompt - len(pieces)), seed=len(pieces),
+                                  **guidance)
             seconds = time.perf_counter() - began
-            other_seed = compose(model, controls, variations=1, seed=1)[0]
+            other_seed = compose(model, controls, variations=1, seed=1000)[0]
             checks = {k: 0 for k in ("bars_exact", "tempo_exact", "instrument_exact", "no_hanging_notes", "opens",
                                      "key_as_asked")}
             beats = []
@@ -103,7 +111,7 @@ def main() -> None:
                 "corpus_strong_beat_share": round(corpus_beats[controls.style], 3),
                 "style_recognised": f"{sum(p == controls.style for p in predicted[-n:])}/{n}",
                 "two_seeds_differ": pieces[0] != other_seed,
-                "plays_rms_dbfs": round(20 * np.log10(np.sqrt(np.mean(audio ** 2)) + 1e-12), 1),
+                "plays_rms_dbfs": round(float(20 * np.log10(np.sqrt(np.mean(audio ** 2)) + 1e-12)), 1),
                 "seconds_for_batch": round(seconds, 1)}
     print(json.dumps({
         "benchmark": "Compose on the shipped model", "cpu_count": os.cpu_count(), "threads": args.threads,
@@ -114,7 +122,7 @@ def main() -> None:
         "style_accuracy_corpus_valid": round(float(np.mean([p["style"] == q for p, q in zip(valid, valid_predicted)])), 3),
         "chance": round(1 / len(styles), 3), "styles": styles,
         "confusion_generated": confusion(truth, predicted, styles),
-        "seconds": round(time.perf_counter() - started, 1)}, indent=1))
+        "key_guidance": args.key_guidance, "fit_key": args.fit_key, "seconds": round(time.perf_counter() - started, 1)}, indent=1))
 
 
 if __name__ == "__main__":

@@ -29,8 +29,8 @@ def test_continue_motif_as_a_job_with_progress_and_the_model_kept():
     end = max(n.end for n in prompt)
     assert all(n.start >= min(p.start for p in prompt) and 0 <= n.pitch <= 127 for v in variations for n in v)
     assert any(n.start >= end for v in variations for n in v)  # it goes on after the prompt
-    assert [e.message for e in events if e.kind == "progress"][:1] == ["loading the Music Transformer"]
-    assert any(e.key[0] == "music_transformer" for e in models.loaded())
+    assert [e.message for e in events if e.kind == "progress"][:1] == ["loading the composer"]  # shipped: it continues
+    assert any(e.key[0] == "composer" for e in models.loaded())
     # the same seed without a job (what `motet continue` does) gives the same notes
     assert music.continue_motif(None, score, prompt, 1, 2, 1.0, 0.95, 7) == variations
 

@@ -3,7 +3,7 @@
 The Music Transformer learnt only four-voice chorales, so it answers a one-line motif with
 sustained clusters. The composer learnt tunes, songs and polyphony; given what the prompt's notes
 are — its key (Krumhansl–Schmuckler), how many notes sound at once, how busy, how high, its meter
-— and no style, it continues in kind. The motif is read in the composer's bars (from the bar of
+— and no style, it continues in kind, within the motif's compass (its lowest to highest pitch). The motif is read in the composer's bars (from the bar of
 its first note, positions on a grid of twelve per quarter), kept as the start of the sequence,
 and the new bars are sampled after its last onset.
 """
@@ -51,8 +51,10 @@ def continue_motif(model: MusicTransformer, score: Score, prompt_notes: list[Not
     last_onset = max((n.bar, n.position) for n in notes)
     two_bars = 2 * bar_ticks(meter)  # no note longer, unless the motif has one
     longest = None if max(n.duration for n in notes) > two_bars else two_bars
+    # the motif's compass, kept: a continuation that wanders an octave off is not one
+    compass = (min(n.pitch for n in notes), max(n.pitch for n in notes))
     pieces = compose(model, controls, variations, temperature, top_p, seed, prompt=notes, with_style=False,
-                     longest=longest, progress=progress, should_stop=should_stop)
+                     longest=longest, pitches=compass, progress=progress, should_stop=should_stop)
     first_bar = min(n.start for n in prompt_notes) // score.ticks_per_bar + drop
     origin = first_bar * score.ticks_per_bar
     return [place([n for n in piece if (n.bar, n.position) > last_onset], meter, controls.bars,
