@@ -5,7 +5,7 @@ sustained clusters. The composer learnt tunes, songs and polyphony; given what t
 are — its key (Krumhansl–Schmuckler), how many notes sound at once, how busy, how high, its meter
 — and no style, it continues in kind, within the motif's compass (its lowest to highest pitch). The motif is read in the composer's bars (from the bar of
 its first note, positions on a grid of twelve per quarter), kept as the start of the sequence,
-and the new bars are sampled after its last onset.
+and the new bars are sampled after its last onset; what starts before its last note ends is left out.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ def continue_motif(model: MusicTransformer, score: Score, prompt_notes: list[Not
                    variations: int = 1, temperature: float = 1.0, top_p: float = 0.95, seed: int | None = None,
                    progress: Callable[[float], None] | None = None,
                    should_stop: Callable[[], bool] | None = None) -> list[list[Note]]:
-    """Continuations of ``prompt_notes`` (notes of ``score``): each a list of Notes after the
-    motif's last onset, ``bars`` bars (rounded up) after the motif's last bar at most."""
+    """Continuations of ``prompt_notes`` (notes of ``score``): each a list of Notes from the end
+    of the motif's last note, ``bars`` bars (rounded up) after the motif's last bar at most."""
     if not prompt_notes:
         raise ValueError("there is nothing to continue: select notes or use a track with notes")
     ts = score.time_signature
@@ -48,7 +48,8 @@ def continue_motif(model: MusicTransformer, score: Score, prompt_notes: list[Not
     facts = describe(notes, meter, prompt_bars)
     controls = Controls(ANY_STYLE, facts["key"], meter, min(max(score.bpm, 20.0), 400.0), prompt_bars + new_bars,
                         voices=facts["voices"], density=facts["density"], register=facts["register"])
-    last_onset = max((n.bar, n.position) for n in notes)
+    length = bar_ticks(meter)
+    motif_end = max(n.bar * length + n.position + n.duration for n in notes)  # new notes start after it
     two_bars = 2 * bar_ticks(meter)  # no note longer, unless the motif has one
     longest = None if max(n.duration for n in notes) > two_bars else two_bars
     # the motif's compass, kept: a continuation that wanders an octave off is not one
@@ -57,5 +58,5 @@ def continue_motif(model: MusicTransformer, score: Score, prompt_notes: list[Not
                      longest=longest, pitches=compass, progress=progress, should_stop=should_stop)
     first_bar = min(n.start for n in prompt_notes) // score.ticks_per_bar + drop
     origin = first_bar * score.ticks_per_bar
-    return [place([n for n in piece if (n.bar, n.position) > last_onset], meter, controls.bars,
+    return [place([n for n in piece if n.bar * length + n.position >= motif_end], meter, controls.bars,
                   score.ticks_per_beat, origin) for piece in pieces]
