@@ -2,35 +2,16 @@
 gives back exactly what was there, even its ticks per beat and file), marks the document
 modified (closing asks to save), and comes from Generate's MIDI mode through the main window."""
 
-import pytest
 from composer_helpers import random_composer
 from PySide6.QtCore import QSize
 from PySide6.QtWidgets import QMessageBox
 from qt_wait import wait_until
 
-from engine.jobs import JobQueue
 from engine.midi.midifile import write_midi
 from engine.midi.score import Note, Score, TempoChange, TimeSignature, Track, bpm_to_tempo
-from gui.common.settings import app_settings
-from gui.jobs.bridge import JobsBridge
-from gui.pianoroll.view import PianoRollView
 from gui.shell.main_window import MainWindow
 
 COMPOSE_S = 240  # loading a tiny model and composing two short pieces on a busy 2-core machine
-
-
-@pytest.fixture
-def roll(qtbot):
-    queue = JobQueue()
-    bridge = JobsBridge(queue)
-    view = PianoRollView(queue, bridge, app_settings())
-    qtbot.addWidget(view)
-    view.resize(1200, 800)
-    view.show()
-    yield view
-    view.stop()
-    bridge.close()
-    queue.shutdown()
 
 
 def composed_score() -> Score:

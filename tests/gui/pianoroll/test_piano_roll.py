@@ -17,22 +17,6 @@ RENDER_S = 120  # loading the SoundFont (about a second, more when busy) and ren
 GENERATE_S = 240  # loading the shipped Music Transformer and sampling 2 variations of 2 bars
 
 
-@pytest.fixture
-def roll(qtbot):
-    queue = JobQueue()
-    bridge = JobsBridge(queue)
-    view = PianoRollView(queue, bridge, app_settings())
-    qtbot.addWidget(view)
-    view.resize(1200, 800)
-    view.show()
-    qtbot.waitExposed(view)
-    view.snap_combo.setCurrentIndex(2)  # 1/16 = 120 ticks
-    yield view
-    view.stop()
-    bridge.close()
-    queue.shutdown()
-
-
 def point(view, tick, pitch):
     """Canvas coordinates of the middle of a row at a tick."""
     g = view.geo
