@@ -165,9 +165,11 @@ class RecordView(InputDevicesMixin, TakesMixin, LiveTranscriptionMixin, Recovery
         space = QShortcut(QKeySequence(Qt.Key.Key_Space), self)
         space.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         space.activated.connect(self.toggle_recording)
-        QShortcut(QKeySequence(Qt.Key.Key_Delete), self.takes,
-                  activated=lambda: self.delete_selected(confirm=True))
-        QShortcut(QKeySequence(Qt.Key.Key_F2), self.takes, activated=self._rename_selected)
+        # only while the takes list has the focus: Delete elsewhere (the Jobs list, a text) is theirs
+        for key, slot in ((Qt.Key.Key_Delete, lambda: self.delete_selected(confirm=True)),
+                          (Qt.Key.Key_F2, lambda: self._rename_selected())):
+            shortcut = QShortcut(QKeySequence(key), self.takes, activated=slot)
+            shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
 
     # -- recording ---------------------------------------------------------------------------
     @property

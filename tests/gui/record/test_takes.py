@@ -78,3 +78,20 @@ def test_export_failure_shows_error_and_keeps_take(view, qtbot, tmp_path):
     assert "failed" in view.banner.label.text()
     assert view.queue.get(job_id).error
     assert len(view.library.list()) == 2
+
+
+def test_delete_and_f2_act_only_while_the_takes_list_has_the_focus(view, qtbot, monkeypatch):
+    from PySide6.QtCore import Qt
+
+    asked = []
+    monkeypatch.setattr(type(view), "delete_selected", lambda self, confirm=True: asked.append("delete"))
+    monkeypatch.setattr(type(view), "_rename_selected", lambda self: asked.append("rename"))
+    view.takes.setCurrentItem(_row(view, "Chorus"))
+    other = view.device_combo
+    other.setFocus()
+    qtbot.keyClick(other, Qt.Key.Key_Delete)
+    assert asked == []
+    view.takes.setFocus()
+    qtbot.keyClick(view.takes, Qt.Key.Key_Delete)
+    qtbot.keyClick(view.takes, Qt.Key.Key_F2)
+    assert asked == ["delete", "rename"]
