@@ -66,7 +66,13 @@ def build_model(config: WhisperConfig, state_dict: dict[str, torch.Tensor], sour
 
 
 def model_name(folder: Path) -> str:
-    """``openai/whisper-tiny`` for a Hugging Face cache snapshot, else the folder's name."""
+    """``tiny.en`` for the bundled model (its package's folder is called ``model``),
+    ``openai/whisper-tiny`` for a Hugging Face cache snapshot, else the folder's name."""
+    from engine.models.whisper.sources import BUNDLED, bundled_model  # it imports this module
+
+    bundled = bundled_model()
+    if bundled is not None and folder.resolve() == bundled.resolve():
+        return BUNDLED
     parts = folder.resolve().parts
     if len(parts) >= 3 and parts[-2] == "snapshots" and parts[-3].startswith("models--"):
         return parts[-3].removeprefix("models--").replace("--", "/")

@@ -662,3 +662,16 @@ def test_tiny_en_greedy_decoding_matches_ctranslate2(ct2, our_tiny_en, ct2_tiny_
     # CTranslate2's score: the log-probability of the text and its end, over the text's length
     # (measured 1.6e-4 apart: the positions' float16 rounding again)
     assert logprob / len(ours) == pytest.approx(result.scores[0], abs=2e-3)
+
+
+def test_models_are_named_as_people_know_them(tmp_path):
+    from engine.models.whisper.loading import model_name
+    from engine.models.whisper.sources import bundled_model
+
+    bundled = bundled_model()
+    if bundled is not None:  # the package's folder is called "model"
+        assert model_name(bundled) == "tiny.en"
+    snapshot = tmp_path / "models--openai--whisper-tiny" / "snapshots" / "abc123"
+    snapshot.mkdir(parents=True)
+    assert model_name(snapshot) == "openai/whisper-tiny"
+    assert model_name(tmp_path) == tmp_path.name
