@@ -7,17 +7,23 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def random_composer(folder: Path, seed: int = 0) -> Path:
-    """Save a small random composer (model.safetensors + config.json) in ``folder``; returns it."""
+def random_composer_model(max_len: int = 512, seed: int = 0):
+    """A small random composer in memory (eval mode)."""
     import torch
 
     from engine.models.composer import tokens
     from engine.models.music_transformer.model import MusicTransformer, MusicTransformerConfig
-    from engine.models.music_transformer.train import save_weights
 
     torch.manual_seed(seed)
     config = MusicTransformerConfig(vocab_size=tokens.VOCAB_SIZE, pad_id=tokens.PAD, vocabulary="remi-controls",
-                                    d_model=32, n_layers=2, n_heads=4, d_ff=64, max_len=512, dropout=0.0)
+                                    d_model=32, n_layers=2, n_heads=4, d_ff=64, max_len=max_len, dropout=0.0)
+    return MusicTransformer(config).eval()
+
+
+def random_composer(folder: Path, seed: int = 0) -> Path:
+    """Save a small random composer (model.safetensors + config.json) in ``folder``; returns it."""
+    from engine.models.music_transformer.train import save_weights
+
     folder = Path(folder)
-    save_weights(MusicTransformer(config).eval(), folder)
+    save_weights(random_composer_model(seed=seed), folder)
     return folder

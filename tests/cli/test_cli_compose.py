@@ -3,23 +3,15 @@ tests/models/composer/test_composer_shipped.py): one .mid per variation with the
 tempo, instrument and bars, what it understood printed, and one clear line for what it refuses."""
 
 import pytest
-import torch
+from composer_helpers import random_composer
 
 from engine.cli import run
 from engine.midi.midifile import read_midi
-from engine.models.composer.tokens import PAD, VOCAB_SIZE
-from engine.models.music_transformer.model import MusicTransformer, MusicTransformerConfig
-from engine.models.music_transformer.train import save_weights
 
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
-    torch.manual_seed(0)
-    config = MusicTransformerConfig(vocab_size=VOCAB_SIZE, pad_id=PAD, vocabulary="remi-controls", d_model=32,
-                                    n_layers=2, n_heads=4, d_ff=64, max_len=512, dropout=0.0)
-    folder = tmp_path_factory.mktemp("composer")
-    save_weights(MusicTransformer(config).eval(), folder)
-    return folder
+    return random_composer(tmp_path_factory.mktemp("composer"))
 
 
 def test_compose_writes_one_file_per_variation(model, tmp_path, capsys):

@@ -5,21 +5,11 @@ never two of one pitch at once; a meter it does not know and an empty motif are 
 import json
 
 import pytest
-import torch
+from composer_helpers import random_composer, random_composer_model
 
 from engine.midi.score import Note, Score, TimeSignature, Track
 from engine.models.composer.continuation import continue_motif
 from engine.models.composer.evaluate import same_pitch_overlaps
-from engine.models.composer.tokens import PAD, VOCAB_SIZE
-from engine.models.music_transformer.model import MusicTransformer, MusicTransformerConfig
-from engine.models.music_transformer.train import save_weights
-
-
-def random_model() -> MusicTransformer:
-    torch.manual_seed(0)
-    config = MusicTransformerConfig(vocab_size=VOCAB_SIZE, pad_id=PAD, vocabulary="remi-controls", d_model=32,
-                                    n_layers=2, n_heads=4, d_ff=64, max_len=512, dropout=0.0)
-    return MusicTransformer(config).eval()
 
 
 def motif_score(numerator: int = 4, denominator: int = 4) -> Score:
@@ -33,7 +23,7 @@ def test_continuations_follow_the_motif_inside_the_bars():
     prompt = score.tracks[0].notes
     last = max(n.start for n in prompt)
     end = 1920 + (2 + 3) * 1920  # the motif's two bars, then three more
-    for notes in continue_motif(random_model(), score, prompt, bars=3, variations=3, seed=2):
+    for notes in continue_motif(random_composer_model(), score, prompt, bars=3, variations=3, seed=2):
         assert notes and all(last < n.start and n.end <= end for n in notes)
         assert all(n.duration <= 2 * 1920 for n in notes)
         assert same_pitch_overlaps(notes) == 0
@@ -41,16 +31,16 @@ def test_continuations_follow_the_motif_inside_the_bars():
 
 def test_bad_motifs_are_clear_errors():
     with pytest.raises(ValueError, match="nothing to continue"):
-        continue_motif(random_model(), motif_score(), [], bars=2)
+        continue_motif(random_composer_model(), motif_score(), [], bars=2)
     score = motif_score(7, 8)
     with pytest.raises(ValueError, match="7/8"):
-        continue_motif(random_model(), score, score.tracks[0].notes, bars=2)
+        continue_motif(random_composer_model(), score, score.tracks[0].notes, bars=2)
 
 
 def test_the_job_picks_the_model_by_its_vocabulary(tmp_path):
     from engine.tasks.music import continuation_model
 
-    save_weights(random_model(), tmp_path / "composer")
+    random_composer(tmp_path / "composer")
     assert continuation_model(tmp_path / "composer") == ("remi-controls", tmp_path / "composer")
     (tmp_path / "mt").mkdir()
     (tmp_path / "mt" / "config.json").write_text(json.dumps({"d_model": 8}))

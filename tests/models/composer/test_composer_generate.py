@@ -3,26 +3,18 @@ a piece of exactly the asked bars, every note inside its bar, a chord's pitches 
 reproduce; Cancel stops; a piece longer than the context goes on from a new prompt."""
 
 import pytest
-import torch
+from composer_helpers import random_composer_model
 
 from engine.cancel import Cancelled
 from engine.models.composer.controls import Key, style_defaults
 from engine.models.composer.generate import compose
-from engine.models.composer.tokens import PAD, TPQ, VOCAB_SIZE, BarNote, bar_ticks, body_tokens, decode
-from engine.models.music_transformer.model import MusicTransformer, MusicTransformerConfig
-
-
-def random_model(max_len: int = 512, seed: int = 0) -> MusicTransformer:
-    torch.manual_seed(seed)
-    config = MusicTransformerConfig(vocab_size=VOCAB_SIZE, pad_id=PAD, vocabulary="remi-controls", d_model=32,
-                                    n_layers=2, n_heads=4, d_ff=64, max_len=max_len, dropout=0.0)
-    return MusicTransformer(config).eval()
+from engine.models.composer.tokens import TPQ, BarNote, bar_ticks, body_tokens, decode
 
 
 @pytest.mark.parametrize("style,bars", [("jig", 4), ("chorale", 3), ("renaissance", 2)])
 def test_every_piece_has_the_asked_bars_and_notes_inside_them(style, bars):
     controls = style_defaults(style, Key(2, "major"), bars)
-    pieces = compose(random_model(), controls, variations=3, seed=1)
+    pieces = compose(random_composer_model(), controls, variations=3, seed=1)
     length = bar_ticks(controls.meter)
     assert len(pieces) == 3
     for notes in pieces:
@@ -38,21 +30,21 @@ def test_tokens_round_trip():
 
 
 def test_seeds_reproduce_and_differ():
-    model, controls = random_model(), style_defaults("reel", bars=2)
+    model, controls = random_composer_model(), style_defaults("reel", bars=2)
     assert compose(model, controls, seed=5) == compose(model, controls, seed=5)
     assert compose(model, controls, seed=5) != compose(model, controls, seed=6)
 
 
 def test_a_piece_longer_than_the_context_is_whole():
     controls = style_defaults("hornpipe", bars=12)
-    notes = compose(random_model(max_len=48), controls, seed=3)[0]
+    notes = compose(random_composer_model(max_len=48), controls, seed=3)[0]
     assert max(n.bar for n in notes) >= 8  # bars after the first refills have notes
 
 
 def test_cancel_stops_and_options_are_checked():
     with pytest.raises(Cancelled):
-        compose(random_model(), style_defaults("air"), should_stop=lambda: True)
+        compose(random_composer_model(), style_defaults("air"), should_stop=lambda: True)
     with pytest.raises(ValueError, match="variations"):
-        compose(random_model(), style_defaults("air"), variations=0)
+        compose(random_composer_model(), style_defaults("air"), variations=0)
     with pytest.raises(ValueError, match="temperature"):
-        compose(random_model(), style_defaults("air"), temperature=5)
+        compose(random_composer_model(), style_defaults("air"), temperature=5)
