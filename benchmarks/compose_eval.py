@@ -37,7 +37,7 @@ def main() -> None:
 
     from engine.midi.midifile import read_midi, write_midi
     from engine.midi.synth import get_synthesizer
-    from engine.models.composer.batches import _notes
+    from engine.models.composer.batches import piece_notes
     from engine.models.composer.controls import STYLES
     from engine.models.composer.data import build_dataset, load_pieces
     from engine.models.composer.evaluate import StyleClassifier, confusion, features, key_of, strong_beat_share
@@ -60,12 +60,12 @@ def main() -> None:
     styles = tuple(STYLES)
 
     def piece_features(pieces):
-        return np.stack([features(_notes(p), tuple(p["meter"]), p["bars"]) for p in pieces])
+        return np.stack([features(piece_notes(p), tuple(p["meter"]), p["bars"]) for p in pieces])
 
     held_out, valid = load_pieces(args.data, "test"), load_pieces(args.data, "valid")
     classifier = StyleClassifier(styles).fit(piece_features(held_out), [p["style"] for p in held_out])
     valid_predicted = classifier.predict(piece_features(valid))
-    corpus_beats = {s: float(np.mean([strong_beat_share(_notes(p), tuple(p["meter"])) for p in held_out
+    corpus_beats = {s: float(np.mean([strong_beat_share(piece_notes(p), tuple(p["meter"])) for p in held_out
                                       if p["style"] == s])) for s in styles}
     model = composer_model(args.model)
     guidance = {} if args.key_guidance is None else {"key_guidance": args.key_guidance}

@@ -36,7 +36,7 @@ def profile(notes) -> np.ndarray:
 def main() -> None:
     import torch
 
-    from engine.models.composer.batches import _notes
+    from engine.models.composer.batches import piece_notes
     from engine.models.composer.continuation import continue_motif
     from engine.models.composer.controls import STYLES
     from engine.models.composer.data import build_dataset, controls_of, load_pieces
@@ -68,7 +68,7 @@ def main() -> None:
         rows, started = [], time.perf_counter()
         for k, piece in enumerate(prompts):
             controls = controls_of(piece).with_(bars=args.prompt_bars)
-            score = to_score([n for n in _notes(piece) if n.bar < args.prompt_bars], controls)
+            score = to_score([n for n in piece_notes(piece) if n.bar < args.prompt_bars], controls)
             prompt = score.tracks[0].notes
             if len(prompt) < 4:
                 continue

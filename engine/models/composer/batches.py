@@ -33,7 +33,8 @@ from engine.models.composer.tokens import (
 )
 
 
-def _notes(piece: dict, transpose: int = 0) -> list[BarNote]:
+def piece_notes(piece: dict, transpose: int = 0) -> list[BarNote]:
+    """A corpus piece's notes as BarNotes, moved by ``transpose`` (those leaving the piano's range dropped)."""
     return [BarNote(b, p, pitch + transpose, d) for b, p, pitch, d in piece["notes"]
             if LOW_PITCH <= pitch + transpose <= HIGH_PITCH]
 
@@ -62,7 +63,7 @@ class ComposerData:
         window is cut), untransposed, with every control; ``openings``: each piece's first only."""
         out = []
         for piece in load_pieces(self.data_dir, split):
-            notes, bars, prefix = _notes(piece), piece["bars"], self.prefix(piece)
+            notes, bars, prefix = piece_notes(piece), piece["bars"], self.prefix(piece)
             window = list(prefix)
             for bar in range(bars):
                 tokens = body_tokens(notes, bars, bar, bar + 1) + ([EOS] if bar == bars - 1 else [])
@@ -104,7 +105,7 @@ class Sampler:
             bars = piece["bars"]
             first = 0 if self.rng.random() < 0.5 else self.rng.randrange(bars)
             window = self.data.prefix(piece, transpose, self.rng)
-            notes = _notes(piece, transpose)
+            notes = piece_notes(piece, transpose)
             bar = first
             while len(window) <= self.length and bar < bars:
                 last = min(bars, bar + 8)
