@@ -387,3 +387,13 @@ class StreamResampler:
             return np.zeros(0, np.float32)
         total_out = math.ceil(self._received * self._new / self._orig)
         return self._emit_until(total_out)
+
+
+def frame_loudness_db(samples: np.ndarray, frame: int = 320) -> np.ndarray:
+    """RMS level of every ``frame`` samples (320: 20 ms at 16 kHz) of mono audio, in dBFS: where
+    Whisper skips silence, and where a batch splits a long file."""
+    n = len(samples) // frame
+    if n == 0:
+        return np.array([20 * np.log10(max(float(np.sqrt(np.mean(samples ** 2))) if len(samples) else 0.0, 1e-10))])
+    rms = np.sqrt(np.mean(samples[: n * frame].reshape(n, frame).astype(np.float32) ** 2, axis=1))
+    return 20 * np.log10(np.maximum(rms, 1e-10))

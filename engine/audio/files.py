@@ -21,6 +21,7 @@ from engine.atomic import WriteError, atomic_path
 _DEFAULT_SUBTYPES = {"WAV": "PCM_16", "FLAC": "PCM_24"}
 _SUFFIX_FORMATS = {"WAV": "WAV", "WAVE": "WAV", "FLAC": "FLAC", "OGG": "OGG", "OGA": "OGG",
                    "AIFF": "AIFF", "AIF": "AIFF", "MP3": "MP3", "CAF": "CAF", "W64": "W64"}
+AUDIO_SUFFIXES = tuple(f".{suffix.lower()}" for suffix in _SUFFIX_FORMATS)  # what a folder search takes as audio
 
 
 # A header outside these rates is damaged or a trick: 1 Hz audio resampled to 16 kHz would
@@ -127,10 +128,13 @@ def audio_info(path) -> AudioInfo:
                      subtype=str(info.subtype))
 
 
-def load_audio(path, sample_rate: int | None = None, mono: bool = False) -> tuple[np.ndarray, int]:
+def load_audio(path, sample_rate: int | None = None, mono: bool = False, start: float = 0.0,
+               end: float | None = None) -> tuple[np.ndarray, int]:
     """Read a file as float32 (frames, channels); optionally downmix to mono and resample.
 
-    Returns the audio and its sample rate (``sample_rate`` when given, else the file's).
+    ``start``/``end`` (seconds) read only that part of the file (a batch worker's piece of a long
+    recording), without decoding the rest. Returns the audio and its sample rate
+    (``sample_rate`` when given, else the file's).
     """
     p = Path(path)
     _check_readable(p)
@@ -140,7 +144,9 @@ def load_audio(path, sample_rate: int | None = None, mono: bool = False) -> tupl
         raise AudioFileError(_describe_read_error(p, exc)) from exc
     _check_header(p, int(info.samplerate), int(info.channels), int(info.frames))
     try:
-        audio, sr = sf.read(str(p), dtype="float32", always_2d=True)
+        first = round(start * info.samplerate)
+        last = None if end is None else round(end * info.samplerate)
+        audio, sr = sf.read(str(p), dtype="float32", always_2d=True, start=first, stop=last)
     except Exception as exc:
         raise AudioFileError(_describe_read_error(p, exc)) from exc
     if audio.shape[0] == 0:

@@ -50,13 +50,9 @@ def add_parsers(sub) -> None:
 
 
 def _outputs(args: argparse.Namespace) -> list[Path]:
-    import re
+    from engine.batch.inputs import prompt_slug
 
-    if args.out:
-        out = Path(args.out)
-    else:
-        stem = "-".join(re.findall(r"[a-z0-9]+", args.prompt.lower())[:6]) or "motet"
-        out = Path(f"{stem}.wav")
+    out = Path(args.out) if args.out else Path(f"{prompt_slug(args.prompt)}.wav")
     if args.variations == 1:
         return [out]
     return [out.with_name(f"{out.stem}-{i}{out.suffix}") for i in range(1, args.variations + 1)]

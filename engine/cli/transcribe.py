@@ -109,19 +109,11 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
 
 
 def _output_problem(out_dir, files: list, fmt: str) -> str | None:
-    """Why the transcripts cannot go where asked, or None: ``--output-dir`` is a file, or two
-    inputs share a name (a/talk.wav, b/talk.wav) and one transcript would overwrite the other."""
-    if out_dir.exists() and not out_dir.is_dir():
-        return f"--output-dir {out_dir} is a file, not a folder"
-    seen: dict[str, object] = {}
-    for path in files:
-        target = out_dir / f"{path.stem}.{fmt}"
-        key = str(target).casefold() if sys.platform in ("darwin", "win32") else str(target)  # case-blind there
-        if key in seen:
-            return (f"{seen[key]} and {path} would both be written to {target}; transcribe them in "
-                    f"separate calls with different --output-dir")
-        seen[key] = path
-    return None
+    """Why the transcripts cannot go where asked (``--output-dir`` is a file, or two inputs share a
+    name and one transcript would overwrite the other), or None."""
+    from engine.batch.inputs import output_collision
+
+    return output_collision(out_dir, [(path, out_dir / f"{path.stem}.{fmt}") for path in files])
 
 
 def cmd_models(args: argparse.Namespace) -> int:

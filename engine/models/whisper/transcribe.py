@@ -30,7 +30,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from engine.audio.dsp import WHISPER_HOP, WHISPER_SAMPLE_RATE, log_mel_spectrogram_chunked
+from engine.audio.dsp import WHISPER_HOP, WHISPER_SAMPLE_RATE, frame_loudness_db, log_mel_spectrogram_chunked
 from engine.models.whisper.decoding import DecodingOptions, DecodingResult, decode_batch, detect_language
 from engine.models.whisper.model import Whisper
 from engine.models.whisper.options import DEFAULT_BATCH, MAX_BATCH, MAX_BEAM_SIZE, TranscribeOptions  # noqa: F401
@@ -59,15 +59,6 @@ def _load(audio: str | Path | np.ndarray) -> np.ndarray:
     samples = np.asarray(audio, dtype=np.float32)
     check_finite(samples, "the audio")
     return samples.mean(axis=1) if samples.ndim == 2 else samples
-
-
-def _frame_loudness_db(samples: np.ndarray, frame: int = 320) -> np.ndarray:
-    """RMS level of every 20 ms of the audio, in dBFS."""
-    n = len(samples) // frame
-    if n == 0:
-        return np.array([20 * np.log10(max(float(np.sqrt(np.mean(samples ** 2))) if len(samples) else 0.0, 1e-10))])
-    rms = np.sqrt(np.mean(samples[: n * frame].reshape(n, frame).astype(np.float32) ** 2, axis=1))
-    return 20 * np.log10(np.maximum(rms, 1e-10))
 
 
 def decoding_options(options: TranscribeOptions, base: DecodingOptions, temperature: float) -> DecodingOptions:
@@ -135,7 +126,7 @@ def _transcription(model: Whisper, tokenizer: WhisperTokenizer, samples: np.ndar
     device, dtype = model.device, model.dtype
     mel = log_mel_spectrogram_chunked(samples, model.config.n_mels, padding=N_SAMPLES)
     content_frames = mel.shape[-1] - N_FRAMES
-    loudness = _frame_loudness_db(samples)  # one value per 20 ms
+    loudness = frame_loudness_db(samples)  # one value per 20 ms
     loud_frames = np.flatnonzero(loudness >= max(loudness.max() - options.silence_gate_db, SILENCE_FLOOR_DB)) \
         if options.silence_gate_db is not None and len(loudness) else None
 

@@ -1,0 +1,188 @@
+"""Where batch items run: in this process, one after another, or on Ray actors that each load
+their model once and take items from the driver's queue.
+
+Ray is optional (``pip install motet[cluster]``); it is imported only when a cluster is asked for.
+A worker process that dies (killed, out of memory, its machine gone) fails the items it held;
+they go back to the queue for another worker, at most ``MAX_ATTEMPTS`` times each, while Ray
+restarts the actor (which loads its model again).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from engine.batch.workers import Outcome
+from engine.cancel import Cancelled
+
+MAX_ATTEMPTS = 3  # a worker dying under the same item three times says the item is the problem
+IN_FLIGHT = 2  # items queued at each actor: the next is there when one ends
+ACTOR_RESTARTS = 4
+
+
+class ClusterError(RuntimeError):
+    """Ray is missing, or the cluster cannot be reached or has no room; ``str()`` says which."""
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """How to make a worker (a class from ``engine.batch.workers`` and its arguments): it travels
+    to the cluster's processes, where the worker is made."""
+
+    kind: type
+    kwargs: dict
+
+    def make(self):
+        return self.kind(**self.kwargs)
+
+
+def _threads(threads: int | None) -> None:
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
+class InProcess:
+    """Items one after another on one worker in this process (``--cluster`` not given; the GUI's
+    batch job). ``should_stop`` is asked between items and inside them (raises Cancelled)."""
+
+    name = "in-process"
+
+    def __init__(self, spec: WorkerSpec, threads: int | None = None,
+                 should_stop: Callable[[], bool] | None = None) -> None:
+        self.spec, self.threads, self.should_stop = spec, threads, should_stop
+        self.workers = 1
+
+    def run(self, items: Iterable, done: Callable[[Outcome], None]) -> None:
+        _threads(self.threads)
+        worker = self.spec.make()
+        for item in items:
+            if self.should_stop and self.should_stop():
+                raise Cancelled()
+            done(worker.run(item, self.should_stop))
+
+    def close(self) -> None:
+        pass
+
+
+class _Actor:
+    """The Ray actor around a worker (made remote when Ray is imported)."""
+
+    def __init__(self, spec: WorkerSpec, threads: int | None) -> None:
+        _threads(threads)
+        self.worker = spec.make()
+
+    def pid(self) -> int:
+        return os.getpid()
+
+    def run(self, item) -> Outcome:
+        return self.worker.run(item)
+
+
+def _ray():
+    try:
+        import ray
+    except ImportError:
+        raise ClusterError("Ray is not installed: `pip install 'motet[cluster]'` (or `pip install 'ray[client]'`) "
+                           "to run batches on a cluster") from None
+    return ray
+
+
+class RayCluster:
+    """Items spread over ``workers`` Ray actors of ``threads`` CPUs each.
+
+    ``address``: "local" starts a Ray cluster on this machine (stopped at the end); "auto" joins
+    the one running here (``ray start --head``); "ray://HOST:PORT" joins a remote one through Ray
+    Client. The nodes need Motet installed (same version) and the model available under the
+    name given: each worker resolves the model on its own machine.
+    """
+
+    def __init__(self, address: str, spec: WorkerSpec, workers: int | None = None, threads: int = 1,
+                 should_stop: Callable[[], bool] | None = None) -> None:
+        ray = _ray()
+        self.ray, self.spec, self.threads, self.should_stop = ray, spec, max(1, threads), should_stop
+        self.address = address
+        self.started_here = False
+        if not ray.is_initialized():
+            try:
+                if address == "local":
+                    cpus = (workers or max(1, (os.cpu_count() or 1) // self.threads)) * self.threads
+                    ray.init(num_cpus=cpus, include_dashboard=False, logging_level="ERROR", log_to_driver=False,
+                             configure_logging=False)
+                else:
+                    ray.init(address=address, logging_level="ERROR", log_to_driver=False, configure_logging=False)
+            except Exception as exc:  # noqa: BLE001 - Ray raises ConnectionError, RuntimeError, ValueError...
+                raise ClusterError(f"cannot reach the Ray cluster at {address}: {exc}") from exc
+            self.started_here = True
+        cpus = int(ray.cluster_resources().get("CPU", 0))
+        self.workers = workers or max(1, cpus // self.threads)
+        if self.workers * self.threads > cpus:
+            self.close()
+            raise ClusterError(f"{self.workers} workers x {self.threads} threads need {self.workers * self.threads} "
+                               f"CPUs; the cluster has {cpus}")
+        actor = ray.remote(num_cpus=self.threads, max_restarts=ACTOR_RESTARTS)(_Actor)
+        self.actors = [actor.remote(spec, self.threads) for _ in range(self.workers)]
+
+    def worker_pids(self) -> list[int]:
+        return self.ray.get([a.pid.remote() for a in self.actors])
+
+    def run(self, items: Iterable, done: Callable[[Outcome], None]) -> None:
+        ray = self.ray
+        queue = deque((item, 1) for item in items)
+        pending: dict = {}  # future -> (actor, item, attempt)
+        load = {id(a): 0 for a in self.actors}
+        failures = {id(a): 0 for a in self.actors}
+        live = list(self.actors)
+        while queue or pending:
+            if self.should_stop and self.should_stop():
+                for future in pending:
+                    ray.cancel(future, force=True)
+                raise Cancelled()
+            for a in live:
+                while queue and load[id(a)] < IN_FLIGHT:
+                    item, attempt = queue.popleft()
+                    pending[a.run.remote(item)] = (a, item, attempt)
+                    load[id(a)] += 1
+            if not pending:
+                break
+            ready, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)
+            for future in ready:
+                a, item, attempt = pending.pop(future)
+                load[id(a)] -= 1
+                try:
+                    outcome = ray.get(future)
+                except ray.exceptions.RayActorError:  # its process died: the item goes to another worker
+                    failures[id(a)] += 1
+                    if failures[id(a)] > ACTOR_RESTARTS and a in live:
+                        live.remove(a)  # Ray has given up restarting it
+                    if attempt < MAX_ATTEMPTS and live:
+                        queue.appendleft((item, attempt + 1))
+                    else:
+                        done(Outcome(item, error=f"its worker died {attempt} times while working on it"))
+                    continue
+                except ray.exceptions.RayTaskError as exc:  # a bug of ours in the worker: say it, go on
+                    done(Outcome(item, error=f"the worker failed: {exc.cause if exc.cause else exc}"))
+                    continue
+                done(outcome)
+        while queue:  # every worker gone
+            item, _ = queue.popleft()
+            done(Outcome(item, error="no worker was left to do it"))
+
+    def close(self) -> None:
+        if self.started_here:
+            self.ray.shutdown()
+            self.started_here = False
+
+
+def executor(cluster: str | None, spec: WorkerSpec, workers: int | None, threads: int | None,
+             should_stop: Callable[[], bool] | None = None):
+    """``InProcess`` without a cluster address, else ``RayCluster`` (validated here)."""
+    if cluster is None:
+        return InProcess(spec, threads, should_stop)
+    if not (cluster in ("local", "auto") or cluster.startswith("ray://")):
+        raise ClusterError(f"--cluster {cluster}: give local, auto or ray://HOST:PORT")
+    return RayCluster(cluster, spec, workers, threads or 1, should_stop)
+

@@ -1,0 +1,76 @@
+"""What a batch works on: the audio files named or found in folders, the name each output gets,
+and each file's content hash (the manifest's key: a renamed file is not done twice, an edited one
+is done again)."""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.audio.files import AUDIO_SUFFIXES
+
+
+class BatchInputError(ValueError):
+    """An input or output folder that the batch cannot use; ``str()`` names it."""
+
+
+@dataclass(frozen=True)
+class Source:
+    path: Path
+    stem: Path  # the output's path under the output folder, without its suffix (talks/day-1)
+
+
+def find_sources(inputs: list[str | Path]) -> list[Source]:
+    """Files as given (output named by their stem), folders searched for audio files (outputs
+    keep the folder's layout); hidden files and folders are skipped."""
+    sources: list[Source] = []
+    for name in inputs:
+        path = Path(name).expanduser()
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file()
+                           and not any(part.startswith(".") for part in p.relative_to(path).parts))
+            if not found:
+                raise BatchInputError(f"no audio files in {path} (looked for {', '.join(AUDIO_SUFFIXES)})")
+            sources += [Source(p, p.relative_to(path).with_suffix("")) for p in found]
+        elif path.is_file():
+            sources.append(Source(path, Path(path.stem)))
+        else:
+            raise BatchInputError(f"{path} does not exist")
+    return sources
+
+
+def output_collision(out_dir: Path, targets: list[tuple[Path, Path]]) -> str | None:
+    """Why the outputs cannot go where asked, or None: ``out_dir`` is a file, or two inputs
+    (a/talk.wav, b/talk.wav) would write one output (``targets``: (input, output) pairs)."""
+    if out_dir.exists() and not out_dir.is_dir():
+        return f"--output-dir {out_dir} is a file, not a folder"
+    seen: dict[str, Path] = {}
+    for source, target in targets:
+        key = str(target).casefold() if sys.platform in ("darwin", "win32") else str(target)  # case-blind there
+        if key in seen and seen[key] != source:
+            return (f"{seen[key]} and {source} would both be written to {target}; give them in separate "
+                    f"calls with different --output-dir")
+        seen[key] = source
+    return None
+
+
+def content_hash(path: Path) -> str:
+    """SHA-256 of the file's bytes (read in blocks: hours of audio never sit in memory)."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def settings_hash(settings: dict) -> str:
+    """A short digest of what changes an output (model, format, options): part of the key."""
+    import json
+
+    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def prompt_slug(prompt: str) -> str:
+    """A file name from a prompt's first six words ("lofi-piano-with-soft-drums"); "motet" if none."""
+    import re
+
+    return "-".join(re.findall(r"[a-z0-9]+", prompt.lower())[:6]) or "motet"

@@ -1,0 +1,128 @@
+"""`motet batch transcribe|generate`: many files or prompts, in this process or on a Ray cluster
+(``--cluster``), resumable (a manifest in the output folder), with a progress line on stderr and
+a JSON summary on stdout (engine/batch)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from engine.cli.common import fail, float_in, int_in
+from engine.cli.transcribe import language
+from engine.models.whisper.options import COMPUTE_TYPES, MAX_BEAM_SIZE
+
+CLUSTER_HELP = ("local: start a Ray cluster on this machine; auto: join the one running here; ray://HOST:PORT: "
+                "join a remote one (needs `pip install 'motet[cluster]'`). Without it the batch runs in this process")
+
+
+def _cluster(text: str) -> str:
+    if text in ("local", "auto") or text.startswith("ray://"):
+        return text
+    raise argparse.ArgumentTypeError(f"{text!r}: give local, auto or ray://HOST:PORT")
+
+
+def _common(p) -> None:
+    p.add_argument("--output-dir", required=True, metavar="OUT",
+                   help="where the outputs go; its manifest (motet-batch.jsonl) lets a rerun do only what is missing")
+    p.add_argument("--model", default=None, help="an installed model name or a folder (on a cluster: as each "
+                                                 "node knows it)")
+    p.add_argument("--cluster", type=_cluster, default=None, metavar="local|auto|ray://HOST:PORT", help=CLUSTER_HELP)
+    p.add_argument("--workers", type=int_in(1, 4096), default=None, metavar="N",
+                   help="Ray workers (default: the cluster's CPUs / threads per worker)")
+    p.add_argument("--threads-per-worker", type=int_in(1, 256), default=None, metavar="T",
+                   help="CPU threads each worker uses (on a cluster default 1; in-process: torch's default)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+
+
+def add_parsers(sub) -> None:
+    from engine.batch.pieces import PIECE_SECONDS
+    from engine.models.musicgen.options import (
+        DEFAULT_GUIDANCE,
+        DEFAULT_SECONDS,
+        DEFAULT_TOP_K,
+        GUIDANCE,
+        SECONDS,
+        SEED_MAX,
+        TEMPERATURE,
+        TOP_K,
+        TOP_P,
+        VARIATIONS,
+    )
+    from engine.transcript import FORMATS
+
+    p = sub.add_parser("batch", help="transcribe many files or render many prompts, here or on a Ray cluster")
+    kinds = p.add_subparsers(dest="batch_command", metavar="KIND", required=True)
+    t = kinds.add_parser("transcribe", help="audio files and folders (searched for audio) to transcripts")
+    t.add_argument("inputs", nargs="+", metavar="INPUT")
+    t.add_argument("--format", choices=FORMATS, default="txt")
+    t.add_argument("--language", type=language, default=None, help="language code (default: detect; English-only models: en)")
+    t.add_argument("--beam-size", type=int_in(1, MAX_BEAM_SIZE), default=5)
+    t.add_argument("--word-timestamps", action="store_true")
+    t.add_argument("--compute-type", choices=COMPUTE_TYPES, default=None, metavar="{float32,int8}")
+    t.add_argument("--piece-seconds", type=float_in(30, 24 * 3600), default=PIECE_SECONDS, metavar="S",
+                   help=f"files longer than this are cut at silences into pieces that workers share "
+                        f"(default {PIECE_SECONDS:g})")
+    _common(t)
+    g = kinds.add_parser("generate", help="a text file of prompts (one a line) to music with MusicGen")
+    g.add_argument("prompts", metavar="PROMPTS.txt")
+    g.add_argument("--seconds", type=float_in(*SECONDS), default=DEFAULT_SECONDS)
+    g.add_argument("--cfg", type=float_in(*GUIDANCE), default=DEFAULT_GUIDANCE)
+    g.add_argument("--top-k", type=int_in(*TOP_K), default=DEFAULT_TOP_K)
+    g.add_argument("--top-p", type=float_in(*TOP_P), default=0.0)
+    g.add_argument("--temperature", type=float_in(*TEMPERATURE), default=1.0)
+    g.add_argument("--seed", type=int_in(0, SEED_MAX), default=None,
+                   help="each prompt's seed is made from this and the prompt (default: drawn, and recorded)")
+    g.add_argument("--variations", type=int_in(*VARIATIONS), default=1)
+    g.add_argument("--compute-type", choices=("float32", "int8"), default="float32")
+    _common(g)
+
+
+def _show(state) -> None:
+    print(f"\r{state.line()}\033[K", end="", file=sys.stderr, flush=True)
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    from engine.batch.executors import ClusterError
+    from engine.batch.inputs import BatchInputError
+    from engine.cancel import Cancelled
+    from engine.device import DeviceError
+    from engine.models.common.errors import CheckpointError
+
+    try:
+        if args.batch_command == "transcribe":
+            summary = _transcribe(args)
+        else:
+            summary = _generate(args)
+    except (BatchInputError, ClusterError, CheckpointError, DeviceError, ValueError) as exc:
+        return fail(str(exc), after_progress=True)
+    except (KeyboardInterrupt, Cancelled):
+        print(file=sys.stderr)
+        fail("stopped; what was finished is kept, and the same command does the rest")
+        return 130
+    print(file=sys.stderr)
+    print(json.dumps(summary.to_dict(), indent=1))
+    for name, why in summary.failed.items():
+        fail(f"{name}: {why}")
+    return 2 if summary.failed else 0
+
+
+def _transcribe(args: argparse.Namespace):
+    from engine.batch.runner import transcribe_batch
+    from engine.models.whisper.options import TranscribeOptions
+
+    options = TranscribeOptions(language=args.language, beam_size=args.beam_size,
+                                word_timestamps=args.word_timestamps)
+    return transcribe_batch(args.inputs, args.output_dir, args.format, args.model, options, args.cluster,
+                            args.workers, args.threads_per_worker, args.piece_seconds, args.device,
+                            args.compute_type, progress=_show)
+
+
+def _generate(args: argparse.Namespace):
+    from engine.batch.runner import generate_batch
+    from engine.batch.workers import RenderSettings
+
+    settings = RenderSettings(args.seconds, args.cfg, args.temperature, args.top_k, args.top_p, args.variations,
+                              args.compute_type)
+    return generate_batch(args.prompts, args.output_dir, args.model, settings, args.seed, args.cluster,
+                          args.workers, args.threads_per_worker, args.device, progress=_show)
