@@ -10,6 +10,7 @@ restarts the actor (which loads its model again).
 from __future__ import annotations
 
 import os
+import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -136,29 +137,46 @@ class RayCluster:
         load = {id(a): 0 for a in self.actors}
         failures = {id(a): 0 for a in self.actors}
         live = list(self.actors)
+        resting: dict = {}  # actor id -> a ping: a worker whose process died gets no work until Ray has restarted it
         while queue or pending:
             if self.should_stop and self.should_stop():
                 for future in pending:
                     ray.cancel(future, force=True)
                 raise Cancelled()
-            for a in live:
-                while queue and load[id(a)] < IN_FLIGHT:
-                    item, attempt = queue.popleft()
-                    pending[a.run.remote(item)] = (a, item, attempt)
-                    load[id(a)] += 1
-            if not pending:
+            for a in [a for a in live if id(a) in resting]:
+                ready, _ = ray.wait([resting[id(a)]], timeout=0)
+                if ready:
+                    try:
+                        ray.get(ready[0])
+                        del resting[id(a)]
+                    except ray.exceptions.RayActorError:
+                        failures[id(a)] += 1
+                        if failures[id(a)] > ACTOR_RESTARTS:
+                            live.remove(a)  # Ray has given up restarting it
+                        else:
+                            resting[id(a)] = a.pid.remote()
+            working = [a for a in live if id(a) not in resting]
+            for _ in range(IN_FLIGHT):  # one item to each worker in turn: a long file's pieces go to different ones
+                for a in working:
+                    if queue and load[id(a)] < IN_FLIGHT:
+                        item, attempt = queue.popleft()
+                        pending[a.run.remote(item)] = (a, item, attempt)
+                        load[id(a)] += 1
+            if not pending and not resting:
                 break
-            ready, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)
+            ready, _ = ray.wait(list(pending), num_returns=1, timeout=0.5) if pending else ([], None)
+            if not pending:
+                time.sleep(0.1)  # every worker is restarting
             for future in ready:
                 a, item, attempt = pending.pop(future)
                 load[id(a)] -= 1
                 try:
                     outcome = ray.get(future)
                 except ray.exceptions.RayActorError:  # its process died: the item goes to another worker
-                    failures[id(a)] += 1
-                    if failures[id(a)] > ACTOR_RESTARTS and a in live:
-                        live.remove(a)  # Ray has given up restarting it
-                    if attempt < MAX_ATTEMPTS and live:
+                    if a in live and id(a) not in resting:
+                        failures[id(a)] += 1
+                        resting[id(a)] = a.pid.remote()
+                    if attempt < MAX_ATTEMPTS:
                         queue.appendleft((item, attempt + 1))
                     else:
                         done(Outcome(item, error=f"its worker died {attempt} times while working on it"))

@@ -50,7 +50,7 @@ def output_collision(out_dir: Path, targets: list[tuple[Path, Path]]) -> str | N
     for source, target in targets:
         key = str(target).casefold() if sys.platform in ("darwin", "win32") else str(target)  # case-blind there
         if key in seen and seen[key] != source:
-            return (f"{seen[key]} and {source} would both be written to {target}; give them in separate "
+            return (f"{seen[key]} and {source} would both be written to {target}; transcribe them in separate "
                     f"calls with different --output-dir")
         seen[key] = source
     return None

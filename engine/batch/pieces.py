@@ -40,7 +40,9 @@ def cut_points(loudness_db: np.ndarray, duration: float, piece_seconds: float = 
     if piece_seconds <= 0:
         raise ValueError(f"a piece must be longer than 0 s, not {piece_seconds:g}")
     power = 10.0 ** (loudness_db / 10.0)
-    quiet = np.convolve(power, np.ones(QUIET_FRAMES) / QUIET_FRAMES, mode="same") if len(power) else power
+    half = QUIET_FRAMES // 2  # edges padded with their own level: the file's end is not quieter than it is
+    quiet = np.convolve(np.pad(power, (half, QUIET_FRAMES - 1 - half), mode="edge"), np.ones(QUIET_FRAMES) / QUIET_FRAMES,
+                        mode="valid") if len(power) else power
     cuts: list[float] = []
     start = 0.0
     while duration - start > piece_seconds:
@@ -49,7 +51,8 @@ def cut_points(loudness_db: np.ndarray, duration: float, piece_seconds: float = 
         if last <= first:  # the levels end early (a header longer than the audio): cut at the stretch's end
             cut = start + piece_seconds
         else:
-            cut = (first + int(np.argmin(quiet[first:last])) + 0.5) * FRAME_SECONDS
+            stretch = quiet[first:last][::-1]  # the latest of equally quiet places: pieces as long as allowed
+            cut = (last - 1 - int(np.argmin(stretch)) + 0.5) * FRAME_SECONDS
         cuts.append(round(cut, 3))
         start = cuts[-1]
     return cuts

