@@ -1,4 +1,5 @@
-"""Shared fixtures: offscreen Qt, per-test data and settings folders, a private PulseAudio server.
+"""Shared fixtures: offscreen Qt, per-test data and settings folders, a private PulseAudio server,
+speech clips for the batch tests.
 
 The PulseAudio server (DESIGN.md §6) has a null sink whose monitor is the default source, so a
 file played into the sink with paplay is captured through sounddevice exactly as a microphone.
@@ -43,3 +44,22 @@ def pulse(tmp_path_factory):
     else:
         os.environ["PULSE_SERVER"] = old
     devices.rescan()
+
+
+@pytest.fixture(scope="session")
+def clips(tmp_path_factory):
+    """A folder of 30 short espeak clips (sentences in two voices) and a long file of 20 sentences
+    with pauses beside them; and the long file's true sentence spans."""
+    import shutil
+
+    from speech import SENTENCES, VOICES, build, espeak
+
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed")
+    folder = tmp_path_factory.mktemp("batch-input")
+    for i in range(30):
+        espeak(SENTENCES[i % len(SENTENCES)], VOICES[(i // len(SENTENCES) + i) % 2], folder / f"clip{i:02d}.wav")
+    work = tmp_path_factory.mktemp("batch-long")
+    path, spans = build([(s, VOICES[i % 2]) for i, s in enumerate(SENTENCES)], work, "long")
+    shutil.copy(path, folder / "long.wav")
+    return folder, spans

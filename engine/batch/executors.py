@@ -39,6 +39,14 @@ class WorkerSpec:
         return self.kind(**self.kwargs)
 
 
+def _stopping(should_stop: Callable[[], bool] | None) -> bool:
+    """Whether to stop; a ``should_stop`` that raises Cancelled (a job's checkpoint) says yes."""
+    try:
+        return bool(should_stop and should_stop())
+    except Cancelled:
+        return True
+
+
 def _threads(threads: int | None) -> None:
     if threads:
         import torch
@@ -61,7 +69,7 @@ class InProcess:
         _threads(self.threads)
         worker = self.spec.make()
         for item in items:
-            if self.should_stop and self.should_stop():
+            if _stopping(self.should_stop):
                 raise Cancelled()
             done(worker.run(item, self.should_stop))
 
@@ -139,8 +147,8 @@ class RayCluster:
         live = list(self.actors)
         resting: dict = {}  # actor id -> a ping: a worker whose process died gets no work until Ray has restarted it
         while queue or pending:
-            if self.should_stop and self.should_stop():
-                for future in pending:
+            if _stopping(self.should_stop):
+                for future in pending:  # a cluster that goes on after this batch must not go on with it
                     ray.cancel(future, force=True)
                 raise Cancelled()
             for a in [a for a in live if id(a) in resting]:

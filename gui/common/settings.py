@@ -65,6 +65,8 @@ class Keys:
     SPECTROGRAM_DB_FLOOR = "spectrogram/db_floor"
     SPECTROGRAM_SCALE = "spectrogram/scale"
     SPECTROGRAM_VISIBLE_SECONDS = "spectrogram/visible_seconds"
+    TRANSCRIBE_BATCH_CLUSTER = "transcribe/batch_cluster"  # "" is this computer
+    TRANSCRIBE_BATCH_FORMAT = "transcribe/batch_format"
     TRANSCRIBE_BEAM_SIZE = "transcribe/beam_size"
     TRANSCRIBE_COMPUTE_TYPE = "transcribe/compute_type"
     TRANSCRIBE_LANGUAGE = "transcribe/language"

@@ -43,6 +43,7 @@ from gui.common.widgets import (
     write_transcript_or_say_why,
 )
 from gui.jobs.bridge import JobsBridge
+from gui.transcribe.batch_panel import BatchPanel
 from gui.transcribe.file_view import AUDIO_FILTER, AudioFileView
 from gui.transcribe.models import ModelsMixin
 
@@ -70,6 +71,8 @@ class TranscribeView(ModelsMixin, QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(row)
         layout.addLayout(options_row)
+        self.batch_panel = BatchPanel(queue, bridge, settings, self.banner, self._batch_arguments)
+        layout.addWidget(self.batch_panel)
         layout.addWidget(self.model_label)
         layout.addWidget(self.banner)
         layout.addWidget(split, 1)
@@ -245,6 +248,16 @@ class TranscribeView(ModelsMixin, QWidget):
                           on_progress=lambda f, _: self._set_status(
                               path, f"loading {entry.name}" if f is None else f"{f * 100:.0f}%"))
         return job.id
+
+    def _batch_arguments(self) -> dict | None:
+        """The folder batch's model and options: this page's (None when no model is chosen)."""
+        entry = self.current_model()
+        if entry is None:
+            return None
+        self.save_settings()
+        device, _dtype = self.compute()
+        return {"model": str(entry.path), "model_name": entry.name, "options": self.options(), "device": str(device.torch_device),
+                "compute_type": self.compute_type()}
 
     def transcribe_selected(self) -> None:
         items = self.files.selectedItems() or [item for item in self._items()
