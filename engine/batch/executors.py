@@ -65,13 +65,16 @@ class InProcess:
         self.spec, self.threads, self.should_stop = spec, threads, should_stop
         self.workers = 1
 
-    def run(self, items: Iterable, done: Callable[[Outcome], None]) -> None:
+    def start(self) -> None:
+        """Make the worker (its model loads, or comes from the registry)."""
         _threads(self.threads)
-        worker = self.spec.make()
+        self.worker = self.spec.make()
+
+    def run(self, items: Iterable, done: Callable[[Outcome], None]) -> None:
         for item in items:
             if _stopping(self.should_stop):
                 raise Cancelled()
-            done(worker.run(item, self.should_stop))
+            done(self.worker.run(item, self.should_stop))
 
     def close(self) -> None:
         pass
@@ -137,6 +140,14 @@ class RayCluster:
 
     def worker_pids(self) -> list[int]:
         return self.ray.get([a.pid.remote() for a in self.actors])
+
+    def start(self) -> None:
+        """Wait until every worker has started and loaded its model (a model that cannot load
+        fails here, once, with its own message)."""
+        try:
+            self.worker_pids()
+        except self.ray.exceptions.RayActorError as exc:
+            raise ClusterError(f"the workers could not start: {exc}") from exc
 
     def run(self, items: Iterable, done: Callable[[Outcome], None]) -> None:
         ray = self.ray

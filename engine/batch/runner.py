@@ -82,11 +82,13 @@ class BatchSummary:
     outputs: list[str] = field(default_factory=list)
     audio_seconds: float = 0.0  # processed (or made) now
     wall_seconds: float = 0.0
+    startup_seconds: float = 0.0  # of the wall: until every worker had its model (and the cluster was up)
 
     def to_dict(self) -> dict:
         out = asdict(self)
         out["speed_x_real_time"] = round(self.audio_seconds / self.wall_seconds, 3) if self.wall_seconds else None
-        out["audio_seconds"], out["wall_seconds"] = round(self.audio_seconds, 3), round(self.wall_seconds, 3)
+        for key in ("audio_seconds", "wall_seconds", "startup_seconds"):
+            out[key] = round(out[key], 3)
         return out
 
 
@@ -146,13 +148,19 @@ def _run(summary: BatchSummary, items: dict[str, _Item], work: list, spec: Worke
         manifest.record(item.key, "failed", sources=names, error=item.error)
 
     if work:
+        started = time.monotonic()
         run = executor(cluster, spec, workers, threads, should_stop)
         summary.workers = run.workers
         try:
+            run.start()
+            summary.startup_seconds = time.monotonic() - started
+            state.started = time.monotonic()  # throughput and time left count from here
+            if progress:
+                progress(state)
             run.run(work, done)
         finally:
             run.close()
-    summary.wall_seconds = state.elapsed
+    summary.wall_seconds = summary.startup_seconds + state.elapsed
     return summary
 
 
