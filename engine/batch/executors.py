@@ -103,6 +103,18 @@ def _ray():
     return ray
 
 
+def _use_token_if_there() -> None:
+    """`ray start` turns token authentication on, and a Ray Client sends the token only when told
+    to: a user who has the cluster's token (``RAY_AUTH_TOKEN``, ``RAY_AUTH_TOKEN_PATH`` or
+    ~/.ray/auth_token) gets it sent without knowing about ``RAY_AUTH_MODE``."""
+    from pathlib import Path
+
+    has_token = (os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH")
+                 or (Path.home() / ".ray" / "auth_token").is_file())
+    if has_token and "RAY_AUTH_MODE" not in os.environ:
+        os.environ["RAY_AUTH_MODE"] = "token"
+
+
 class RayCluster:
     """Items spread over ``workers`` Ray actors of ``threads`` CPUs each.
 
@@ -114,6 +126,8 @@ class RayCluster:
 
     def __init__(self, address: str, spec: WorkerSpec, workers: int | None = None, threads: int = 1,
                  should_stop: Callable[[], bool] | None = None) -> None:
+        if address.startswith("ray://"):
+            _use_token_if_there()  # before Ray is imported: it reads its mode once
         ray = _ray()
         self.ray, self.spec, self.threads, self.should_stop = ray, spec, max(1, threads), should_stop
         self.address = address
@@ -127,15 +141,25 @@ class RayCluster:
                 else:
                     ray.init(address=address, logging_level="ERROR", log_to_driver=False, configure_logging=False)
             except Exception as exc:  # noqa: BLE001 - Ray raises ConnectionError, RuntimeError, ValueError...
-                raise ClusterError(f"cannot reach the Ray cluster at {address}: {exc}") from exc
+                hint = ("; if the cluster uses token authentication, put its token in ~/.ray/auth_token or "
+                        "RAY_AUTH_TOKEN") if address.startswith("ray://") else ""
+                raise ClusterError(f"cannot reach the Ray cluster at {address}: {exc}{hint}") from exc
             self.started_here = True
-        cpus = int(ray.cluster_resources().get("CPU", 0))
-        self.workers = workers or max(1, cpus // self.threads)
-        if self.workers * self.threads > cpus:
+        resources = ray.cluster_resources()
+        cpus, gpus = int(resources.get("CPU", 0)), int(resources.get("GPU", 0))
+        device = str(spec.kwargs.get("device") or "auto")
+        # Ray hides the GPUs from an actor that reserves none: a worker that may use one reserves one
+        gpu = 1 if device.startswith("cuda") or (device == "auto" and gpus) else 0
+        if gpu and not gpus:
             self.close()
-            raise ClusterError(f"{self.workers} workers x {self.threads} threads need {self.workers * self.threads} "
-                               f"CPUs; the cluster has {cpus}")
-        actor = ray.remote(num_cpus=self.threads, max_restarts=ACTOR_RESTARTS)(_Actor)
+            raise ClusterError(f"--device {device}: the cluster has no GPU")
+        self.workers = workers or max(1, min(cpus // self.threads, gpus if gpu else cpus))
+        if self.workers * self.threads > cpus or self.workers * gpu > gpus:
+            self.close()
+            raise ClusterError(f"{self.workers} workers x {self.threads} threads{' and 1 GPU' if gpu else ''} need "
+                               f"{self.workers * self.threads} CPUs{f' and {self.workers} GPUs' if gpu else ''}; "
+                               f"the cluster has {cpus} CPUs and {gpus} GPUs")
+        actor = ray.remote(num_cpus=self.threads, num_gpus=gpu, max_restarts=ACTOR_RESTARTS)(_Actor)
         self.actors = [actor.remote(spec, self.threads) for _ in range(self.workers)]
 
     def worker_pids(self) -> list[int]:

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -90,3 +91,39 @@ def test_a_worker_killed_mid_batch_has_its_work_done_elsewhere(batch_input, tmp_
     workers = {w for line in (tmp_path / MANIFEST_NAME).read_text().splitlines()
                for w in json.loads(line).get("workers", [])}
     assert len(workers) >= 3  # the two first workers and the one Ray started in the killed one's place
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_running_cluster_is_joined_by_its_ray_address(batch_input, tmp_path):
+    """`ray start --head` here stands for a remote head node: the batch joins it through Ray Client
+    (ray://), and the nodes resolve the model by name, as remote nodes would."""
+    folder, reference = batch_input
+    ray_cli = str(Path(sys.executable).with_name("ray"))
+    client_port = _free_port()
+    start = subprocess.run([ray_cli, "start", "--head", "--num-cpus", "2", "--port", str(_free_port()),
+                            "--ray-client-server-port", str(client_port), "--include-dashboard", "false",
+                            "--disable-usage-stats"], capture_output=True, text=True, timeout=WAIT_S)
+    assert start.returncode == 0, start.stderr
+    try:
+        few = tmp_path / "few"
+        few.mkdir()
+        for name in ("clip00.wav", "clip01.wav", "clip02.wav"):
+            shutil.copy(folder / name, few)
+        out = subprocess.run([sys.executable, "-m", "gui.shell.main", "batch", "transcribe", str(few), "--output-dir",
+                              str(tmp_path / "out"), "--format", "srt", "--model", "tiny.en", "--cluster",
+                              f"ray://127.0.0.1:{client_port}", "--workers", "2"],
+                             capture_output=True, text=True, timeout=WAIT_S)
+        assert out.returncode == 0, out.stderr
+        summary = json.loads(out.stdout)
+        assert summary["cluster"] == f"ray://127.0.0.1:{client_port}" and len(summary["done"]) == 3
+        for name in ("clip00.srt", "clip01.srt", "clip02.srt"):
+            assert (tmp_path / "out" / name).read_text() == (reference / name).read_text()
+    finally:
+        subprocess.run([ray_cli, "stop", "--force"], capture_output=True, timeout=WAIT_S)
