@@ -39,7 +39,6 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 def make_inputs(folder: Path, clips: int, minutes: float) -> tuple[Path, Path]:
     import numpy as np
     import soundfile as sf
-
     from speech import SENTENCES, VOICES, build, espeak
 
     short = folder / "short"

@@ -84,6 +84,9 @@ def _show(state) -> None:
     print(f"\r{state.line()}\033[K", end="", file=sys.stderr, flush=True)
 
 
+KNOWN_ERRORS = ("BatchInputError", "ClusterError", "CheckpointError", "DeviceError", "ValueError", "WriteError")
+
+
 def cmd_batch(args: argparse.Namespace) -> int:
     from engine.batch.executors import ClusterError
     from engine.batch.inputs import BatchInputError
@@ -91,9 +94,11 @@ def cmd_batch(args: argparse.Namespace) -> int:
     from engine.device import DeviceError
     from engine.models.common.errors import CheckpointError
 
+    what = args.batch_command
+    arguments = _transcribe(args) if what == "transcribe" else _generate(args)
     try:
         with _stdout_to_stderr():
-            summary = _transcribe(args) if args.batch_command == "transcribe" else _generate(args)
+            summary = _on_the_queue(what, arguments) if args.cluster is None else _here(what, arguments)
     except (BatchInputError, ClusterError, CheckpointError, DeviceError, ValueError) as exc:
         return fail(str(exc), after_progress=True)
     except (KeyboardInterrupt, Cancelled):
@@ -105,6 +110,44 @@ def cmd_batch(args: argparse.Namespace) -> int:
     for name, why in summary.failed.items():
         fail(f"{name}: {why}")
     return 2 if summary.failed else 0
+
+
+def _on_the_queue(what: str, arguments: dict):
+    """Without a cluster: the batch as one job on the job queue, as the app runs it; Ctrl+C
+    cancels it between pieces (what is finished stays)."""
+    from engine.cancel import Cancelled
+    from engine.jobs import JobQueue, JobState
+    from engine.tasks.batch import run_batch
+
+    queue = JobQueue()
+    try:
+        job = queue.submit(run_batch, what, show=_show, **arguments, kind="batch", title=f"batch {what}")
+        try:
+            while not job.wait(0.2):
+                pass
+        except KeyboardInterrupt:
+            queue.cancel(job.id)
+            job.wait()
+            raise
+        if job.state is JobState.CANCELLED:
+            raise Cancelled()
+        if job.state is JobState.FAILED:
+            if job.error_type in KNOWN_ERRORS:
+                raise ValueError(job.error_message)
+            bug = RuntimeError(job.error)  # a bug of ours: one line here, the job's traceback in the crash log
+            bug.add_note(job.traceback or "")
+            raise bug
+        return job.result
+    finally:
+        queue.shutdown()
+
+
+def _here(what: str, arguments: dict):
+    """On a cluster: this process is only the driver (Ray's workers do the work), so the batch
+    runs directly; Ctrl+C stops it and the cluster drops what it had."""
+    from engine.batch.runner import generate_batch, transcribe_batch
+
+    return (transcribe_batch if what == "transcribe" else generate_batch)(**arguments, progress=_show)
 
 
 @contextlib.contextmanager
@@ -122,22 +165,22 @@ def _stdout_to_stderr():
         os.close(saved)
 
 
-def _transcribe(args: argparse.Namespace):
-    from engine.batch.runner import transcribe_batch
+def _transcribe(args: argparse.Namespace) -> dict:
     from engine.models.whisper.options import TranscribeOptions
 
     options = TranscribeOptions(language=args.language, beam_size=args.beam_size,
                                 word_timestamps=args.word_timestamps)
-    return transcribe_batch(args.inputs, args.output_dir, args.format, args.model, options, args.cluster,
-                            args.workers, args.threads_per_worker, args.piece_seconds, args.device,
-                            args.compute_type, progress=_show)
+    return {"inputs": args.inputs, "out_dir": args.output_dir, "fmt": args.format, "model": args.model,
+            "options": options, "cluster": args.cluster, "workers": args.workers,
+            "threads": args.threads_per_worker, "piece_seconds": args.piece_seconds, "device": args.device,
+            "compute_type": args.compute_type}
 
 
-def _generate(args: argparse.Namespace):
-    from engine.batch.runner import generate_batch
+def _generate(args: argparse.Namespace) -> dict:
     from engine.batch.workers import RenderSettings
 
     settings = RenderSettings(args.seconds, args.cfg, args.temperature, args.top_k, args.top_p, args.variations,
                               args.compute_type)
-    return generate_batch(args.prompts, args.output_dir, args.model, settings, args.seed, args.cluster,
-                          args.workers, args.threads_per_worker, args.device, progress=_show)
+    return {"prompts_file": args.prompts, "out_dir": args.output_dir, "model": args.model, "settings": settings,
+            "seed": args.seed, "cluster": args.cluster, "workers": args.workers, "threads": args.threads_per_worker,
+            "device": args.device}

@@ -70,3 +70,15 @@ def test_a_file_without_prompts_is_refused(folder, tmp_path):
         generate_batch(_prompts(tmp_path, "# nothing", ""), tmp_path / "out", str(folder))
     with pytest.raises(BatchInputError, match="cannot read the prompts"):
         generate_batch(tmp_path / "missing.txt", tmp_path / "out", str(folder))
+
+
+def test_on_a_ray_worker_the_prompts_render_as_in_this_process(folder, tmp_path):
+    pytest.importorskip("ray")
+    prompts = _prompts(tmp_path, "a lively jig", "slow piano")
+    settings = RenderSettings(seconds=0.3, top_k=1)  # greedy: the same tokens whatever the thread count
+    here = generate_batch(prompts, tmp_path / "here", str(folder), settings, 3)
+    there = generate_batch(prompts, tmp_path / "there", str(folder), settings, 3, cluster="local", workers=1, threads=2)
+    assert there.workers == 1 and here.done == there.done == ["a lively jig", "slow piano"]
+    for name in ("a-lively-jig.wav", "slow-piano.wav"):
+        np.testing.assert_allclose(sf.read(tmp_path / "there" / name)[0], sf.read(tmp_path / "here" / name)[0],
+                                   atol=1e-4)

