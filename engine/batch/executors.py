@@ -183,8 +183,8 @@ class RayCluster:
         resting: dict = {}  # actor id -> a ping: a worker whose process died gets no work until Ray has restarted it
         while queue or pending:
             if _stopping(self.should_stop):
-                for future in pending:  # a cluster that goes on after this batch must not go on with it
-                    ray.cancel(future, force=True)
+                for a in self.actors:  # a cluster that goes on after this batch must not go on with it
+                    ray.kill(a)
                 raise Cancelled()
             for a in [a for a in live if id(a) in resting]:
                 ready, _ = ray.wait([resting[id(a)]], timeout=0)

