@@ -8,6 +8,7 @@ hold, and each alone); notes starting while the same pitch sounds; notes longer 
 when the prompt has none; and the in-key measure of the Continue tests (correlation of the
 duration-weighted pitch classes with the prompt's).
     .venv/bin/python benchmarks/continue_musicianship.py [--per-style 4] [--bars 4] [--data data/composer]
+                                                         [--candidates N]
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ def main() -> None:
     ap.add_argument("--data", default=str(ROOT / "data" / "composer"))
     ap.add_argument("--model", default=str(ASSET_DIR))
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--candidates", type=int, default=None,
+                    help="continuations drawn per one kept (default: Continue's own, continuation.CANDIDATES; 1: no ranking)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     if not (Path(args.data) / "info.json").exists():
@@ -61,7 +64,12 @@ def main() -> None:
     for style in STYLES:
         pieces = [p for p in load_pieces(args.data, "test") if p["style"] == style and p["bars"] >= 2 * args.prompt_bars]
         prompts += pieces[:args.per_style]
-    engines = {"composer": (composer_model(args.model), continue_motif),
+    from functools import partial
+
+    from engine.models.composer.continuation import CANDIDATES
+
+    candidates = args.candidates or CANDIDATES
+    engines = {"composer": (composer_model(args.model), partial(continue_motif, candidates=candidates)),
                "music_transformer": (music_transformer(), continue_notes)}
     results = {}
     for name, (model, continue_fn) in engines.items():
@@ -94,7 +102,7 @@ def main() -> None:
                                   for s in STYLES},
             "seconds": round(time.perf_counter() - started, 1)}
     print(json.dumps({"benchmark": "Continue on held-out corpus openings", "cpu_count": os.cpu_count(),
-                      "threads": args.threads, "prompt_bars": args.prompt_bars, "bars": args.bars,
+                      "threads": args.threads, "candidates": candidates, "prompt_bars": args.prompt_bars, "bars": args.bars,
                       "per_style": args.per_style, "results": results}, indent=1))
 
 

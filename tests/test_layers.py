@@ -4,7 +4,7 @@ Layers, lowest first (a module may import its own layer and those below):
 0. ``engine`` basics: atomic, cancel, device, transcript
 1. ``engine.audio``, ``engine.midi``
 2. ``engine.models`` (each family), ``engine.live``
-3. ``engine.jobs``, ``engine.tasks``
+3. ``engine.jobs``, ``engine.tasks``, ``engine.batch`` (its workers load models as the tasks do)
 4. ``engine.cli``
 ``gui`` sits above all of it and ``engine`` never imports Qt (tests/cli/test_cli.py).
 Imports inside functions count too: they defer loading, but still tie the modules together.
@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 LAYERS = [("engine.atomic", "engine.cancel", "engine.device", "engine.transcript"),
           ("engine.audio", "engine.midi"),
           ("engine.models", "engine.live"),
-          ("engine.jobs", "engine.tasks"),
+          ("engine.jobs", "engine.tasks", "engine.batch"),
           ("engine.cli",)]
 
 

@@ -6,6 +6,12 @@ are — its key (Krumhansl–Schmuckler), how many notes sound at once, how busy
 — and no style, it continues in kind, within the motif's compass (its lowest to highest pitch). The motif is read in the composer's bars (from the bar of
 its first note, positions on a grid of twelve per quarter), kept as the start of the sequence,
 and the new bars are sampled after its last onset; what starts before its last note ends is left out.
+
+Sample and rank: ``CANDIDATES`` continuations are drawn per variation asked (one batch: the model
+is small, 20 continuations take a second or two), and the ones whose texture (notes sounding,
+onsets per beat, pitch range, median note length: ``evaluate.texture``) is closest to the motif's
+are kept. The controls tell the model what the motif is; the model follows them loosely (a
+sampled piece drifts), and choosing among a few draws keeps what it gets right.
 """
 
 from __future__ import annotations
@@ -16,18 +22,28 @@ from collections.abc import Callable
 from engine.midi.score import Note, Score
 from engine.models.composer.controls import MAX_BARS, METERS, STYLES, Controls
 from engine.models.composer.data import describe
+from engine.models.composer.evaluate import texture
 from engine.models.composer.generate import compose
 from engine.models.composer.score import from_score, place
 from engine.models.composer.tokens import BarNote, bar_ticks
 from engine.models.music_transformer.model import MusicTransformer
 
 ANY_STYLE = next(iter(STYLES))  # a placeholder: the style is not given to the model (with_style=False)
+CANDIDATES = 4  # drawn per continuation asked; the closest in texture to the motif is kept
+TEXTURE = ("polyphony", "onsets_per_beat", "pitch_range", "median_length")
+
+
+def texture_distance(want: dict[str, float], got: dict[str, float]) -> tuple[int, float]:
+    """How far a continuation's texture is from the motif's: the measures off by more than 25 %
+    (what a listener notices first), then the sum of the relative differences."""
+    off = [abs(got[m] - want[m]) / max(want[m], 1e-9) for m in TEXTURE]
+    return sum(d > 0.25 for d in off), sum(off)
 
 
 def continue_motif(model: MusicTransformer, score: Score, prompt_notes: list[Note], bars: float = 4,
                    variations: int = 1, temperature: float = 1.0, top_p: float = 0.95, seed: int | None = None,
                    progress: Callable[[float], None] | None = None,
-                   should_stop: Callable[[], bool] | None = None) -> list[list[Note]]:
+                   should_stop: Callable[[], bool] | None = None, candidates: int = CANDIDATES) -> list[list[Note]]:
     """Continuations of ``prompt_notes`` (notes of ``score``): each a list of Notes from the end
     of the motif's last note, ``bars`` bars (rounded up) after the motif's last bar at most."""
     if not prompt_notes:
@@ -55,8 +71,14 @@ def continue_motif(model: MusicTransformer, score: Score, prompt_notes: list[Not
     # the motif's compass, kept: a continuation that wanders an octave off is not one
     compass = (min(n.pitch for n in notes), max(n.pitch for n in notes))
     pieces = compose(model, controls, variations, temperature, top_p, seed, prompt=notes, with_style=False,
-                     longest=longest, pitches=compass, progress=progress, should_stop=should_stop)
+                     longest=longest, pitches=compass, progress=progress, should_stop=should_stop,
+                     candidates=candidates)
     first_bar = min(n.start for n in prompt_notes) // score.ticks_per_bar + drop
     origin = first_bar * score.ticks_per_bar
-    return [place([n for n in piece if n.bar * length + n.position >= motif_end], meter, controls.bars,
-                  score.ticks_per_beat, origin) for piece in pieces]
+    drawn = [place([n for n in piece if n.bar * length + n.position >= motif_end], meter, controls.bars,
+                   score.ticks_per_beat, origin) for piece in pieces]
+    want = texture(prompt_notes, score.ticks_per_beat)
+    # each variation keeps the best of its own candidates: variations stay as different as their seeds
+    groups = [drawn[i::variations] for i in range(variations)]
+    return [min(group, key=lambda notes: (not notes, texture_distance(want, texture(notes, score.ticks_per_beat))))
+            for group in groups]

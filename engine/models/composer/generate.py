@@ -117,7 +117,7 @@ def compose(model: MusicTransformer, controls: Controls, variations: int = 1, te
             conditioned: bool = True, with_style: bool = True, longest: int | None = None,
             key_guidance: float = KEY_GUIDANCE, fit_key: bool = True,
             pitches: tuple[int, int] = (LOW_PITCH, HIGH_PITCH), progress: Callable[[float], None] | None = None,
-            should_stop: Callable[[], bool] | None = None) -> list[list[BarNote]]:
+            should_stop: Callable[[], bool] | None = None, candidates: int = 1) -> list[list[BarNote]]:
     """``variations`` pieces of ``controls.bars`` bars (one batch). ``prompt``: notes of the first
     bars, kept, the rest composed after them (Continue). ``conditioned=False`` gives the
     baseline model its empty prefix; ``with_style=False`` leaves the style unsaid (Continue: the
@@ -125,8 +125,12 @@ def compose(model: MusicTransformer, controls: Controls, variations: int = 1, te
     ``key_guidance``: the weight of the asked key's pitch profile (``key_bias``); ``fit_key``:
     each piece moved to the asked tonic (``to_tonic``; not with a prompt); ``pitches``: the lowest
     and highest that may be drawn. ``progress(fraction of bars)``; ``should_stop()`` before
-    every step (``Cancelled``)."""
+    every step (``Cancelled``). ``candidates``: pieces drawn per variation, all returned
+    (``variations * candidates``, one batch) for the caller to choose from (Continue)."""
     check_options(variations, temperature, top_p, seed)
+    if not 1 <= candidates <= 16:
+        raise ValueError(f"candidates are 1 to 16, not {candidates}")
+    variations *= candidates
     bias = key_bias(controls.key, key_guidance).to(model.device)
     prefix = [BOS] + (control_tokens(controls, style=with_style) if conditioned else []) + [SEP]
     body = body_tokens(sorted(prompt), controls.bars, 0, max(n.bar for n in prompt) + 1) if prompt else []
