@@ -29,7 +29,7 @@ from engine.models.composer.tokens import BarNote, bar_ticks
 from engine.models.music_transformer.model import MusicTransformer
 
 ANY_STYLE = next(iter(STYLES))  # a placeholder: the style is not given to the model (with_style=False)
-CANDIDATES = 4  # drawn per continuation asked; the closest in texture to the motif is kept
+CANDIDATES = 8  # drawn per continuation asked; the closest in texture to the motif is kept (4: 65 %, 8: 77.5 % all-four)
 TEXTURE = ("polyphony", "onsets_per_beat", "pitch_range", "median_length")
 
 
