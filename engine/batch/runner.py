@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from engine.audio.generations import GenerationError
 from engine.batch.executors import WorkerSpec, executor
 from engine.batch.inputs import (
     BatchInputError,
@@ -139,7 +140,7 @@ def _run(summary: BatchSummary, items: dict[str, _Item], work: list, spec: Worke
                 summary.audio_seconds += item.duration
                 state.items_done += len(names)
                 return
-            except (OSError, ValueError) as exc:  # a full disk, a damaged result
+            except (OSError, ValueError, GenerationError) as exc:  # a full disk, a damaged result
                 item.error = str(exc)
         for name in names:
             summary.failed[name] = item.error

@@ -82,3 +82,19 @@ def test_on_a_ray_worker_the_prompts_render_as_in_this_process(folder, tmp_path)
     for name in ("a-lively-jig.wav", "slow-piano.wav"):
         np.testing.assert_allclose(sf.read(tmp_path / "there" / name)[0], sf.read(tmp_path / "here" / name)[0],
                                    atol=1e-4)
+
+
+def test_a_full_disk_is_reported_and_the_batch_goes_on(folder, tmp_path, monkeypatch):
+    import errno
+
+    import engine.audio.generations as generations
+
+    def full(*_args, **_kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(generations, "atomic_path", full)
+    summary = generate_batch(_prompts(tmp_path, "a lively jig", "slow piano"), tmp_path / "out", str(folder),
+                             RenderSettings(seconds=0.3), 1)
+    assert summary.done == [] and sorted(summary.failed) == ["a lively jig", "slow piano"]
+    assert all("No space left" in why for why in summary.failed.values())
+    assert not list((tmp_path / "out").glob("*.wav"))
