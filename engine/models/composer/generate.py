@@ -50,7 +50,8 @@ TOP_P = (0.5, 1.0)
 # each piece then moved to the asked tonic: to_tonic) were in the asked key (Krumhansl-Schmuckler)
 # 50 % of the time at 0, 68 % at 1, 82 % at 2; the style classifier recognised 39 %, 40 %, 28 % of
 # them (10 % is chance): the stronger the prior, the more every style sounds alike. 2 is where the
-# key is right four times in five.
+# key is right four times in five. With the prior kept to the pitch tokens (``with_key``): 81.5 % and
+# 30 % at 2 (chorales and Palestrina keep their voices).
 KEY_GUIDANCE = 2.0
 
 
@@ -148,7 +149,7 @@ def compose(model: MusicTransformer, controls: Controls, variations: int = 1, te
         if should_stop is not None and should_stop():
             raise Cancelled("composing was stopped")
         masks = torch.stack([row.allowed() if not row.done else _only(PAD) for row in rows]).to(logits.device)
-        chosen = sample((logits.float() + bias).masked_fill(~masks, float("-inf")), temperature, top_p=top_p,
+        chosen = sample(with_key(logits.float(), bias, masks), temperature, top_p=top_p,
                         generator=generator).cpu()
         for row, sequence, token in zip(rows, sequences, chosen.tolist()):
             if not row.done:
@@ -189,6 +190,23 @@ def key_bias(key: Key, weight: float) -> torch.Tensor:
     for pitch in range(LOW_PITCH, HIGH_PITCH + 1):
         bias[PITCH0 + pitch - LOW_PITCH] = weight * math.log(profile[(pitch - key.tonic) % 12] / profile[0])
     return bias
+
+
+PITCHES = slice(PITCH0, PITCH0 + HIGH_PITCH - LOW_PITCH + 1)  # the pitch tokens
+
+
+def with_key(logits: torch.Tensor, bias: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+    """The grammar's masks and the key prior applied to (rows, vocab) logits. The prior moves
+    probability among the allowed pitches only: whether a pitch comes next at all (another note
+    of this chord, or on to the next position) stays the model's. Added to every token as it
+    was, the prior's negative weights made pitch tokens as a whole rarer, so pieces had fewer,
+    longer notes (fewer voices in chorales, slow reels) the stronger the prior."""
+    out = logits.masked_fill(~masks, float("-inf"))
+    block = out[:, PITCHES]
+    keyed = block + bias[PITCHES]
+    shift = block.logsumexp(-1, keepdim=True) - keyed.logsumexp(-1, keepdim=True)
+    out[:, PITCHES] = torch.where(torch.isfinite(shift), keyed + shift, block)  # no pitch allowed: as it was
+    return out
 
 
 def _only(token: int) -> torch.Tensor:
