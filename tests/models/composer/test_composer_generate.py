@@ -48,3 +48,23 @@ def test_cancel_stops_and_options_are_checked():
         compose(random_composer_model(), style_defaults("air"), variations=0)
     with pytest.raises(ValueError, match="temperature"):
         compose(random_composer_model(), style_defaults("air"), temperature=5)
+
+
+def test_the_key_prior_moves_probability_among_pitches_only():
+    """How likely a pitch comes next at all stays the model's; among the pitches the key decides."""
+    import torch
+
+    from engine.models.composer.generate import PITCHES, key_bias, with_key
+    from engine.models.composer.tokens import LOW_PITCH, PITCH0, VOCAB_SIZE
+
+    torch.manual_seed(0)
+    logits = torch.randn(3, VOCAB_SIZE)
+    masks = torch.ones(3, VOCAB_SIZE, dtype=torch.bool)
+    masks[1, PITCHES] = False  # a row where the grammar allows no pitch
+    masks[2, 0] = False
+    bias = key_bias(Key(0, "major"), 2.0)
+    before, after = logits.masked_fill(~masks, float("-inf")).softmax(-1), with_key(logits, bias, masks).softmax(-1)
+    assert torch.allclose(after[:, PITCHES].sum(-1), before[:, PITCHES].sum(-1), atol=1e-6)
+    assert torch.equal(after[1], before[1]) and after[2, 0] == 0
+    c, c_sharp = PITCH0 + 60 - LOW_PITCH, PITCH0 + 61 - LOW_PITCH  # C is in C major, C sharp is not
+    assert after[0, c] / after[0, c_sharp] > before[0, c] / before[0, c_sharp] * 5
