@@ -41,18 +41,7 @@ def _common(p) -> None:
 
 def add_parsers(sub) -> None:
     from engine.batch.pieces import PIECE_SECONDS
-    from engine.models.musicgen.options import (
-        DEFAULT_GUIDANCE,
-        DEFAULT_SECONDS,
-        DEFAULT_TOP_K,
-        GUIDANCE,
-        SECONDS,
-        SEED_MAX,
-        TEMPERATURE,
-        TOP_K,
-        TOP_P,
-        VARIATIONS,
-    )
+    from engine.cli.generate import add_music_options
     from engine.transcript import FORMATS
 
     p = sub.add_parser("batch", help="transcribe many files or render many prompts, here or on a Ray cluster")
@@ -70,15 +59,7 @@ def add_parsers(sub) -> None:
     _common(t)
     g = kinds.add_parser("generate", help="a text file of prompts (one a line) to music with MusicGen")
     g.add_argument("prompts", metavar="PROMPTS.txt")
-    g.add_argument("--seconds", type=float_in(*SECONDS), default=DEFAULT_SECONDS)
-    g.add_argument("--cfg", type=float_in(*GUIDANCE), default=DEFAULT_GUIDANCE)
-    g.add_argument("--top-k", type=int_in(*TOP_K), default=DEFAULT_TOP_K)
-    g.add_argument("--top-p", type=float_in(*TOP_P), default=0.0)
-    g.add_argument("--temperature", type=float_in(*TEMPERATURE), default=1.0)
-    g.add_argument("--seed", type=int_in(0, SEED_MAX), default=None,
-                   help="each prompt's seed is made from this and the prompt (default: drawn, and recorded)")
-    g.add_argument("--variations", type=int_in(*VARIATIONS), default=1)
-    g.add_argument("--compute-type", choices=("float32", "int8"), default="float32")
+    add_music_options(g, seed_help="each prompt's seed is made from this and the prompt (default: drawn, and recorded)")
     _common(g)
 
 

@@ -23,10 +23,8 @@ from engine.models.musicgen.options import (
 )
 
 
-def add_parsers(sub) -> None:
-    p = sub.add_parser("generate", help="text (and audio) to music with MusicGen")
-    p.add_argument("prompt", help='what to hear, e.g. "lofi piano with soft drums"')
-    p.add_argument("--model", default=None, help="an installed MusicGen (musicgen-small, ...) or a model folder")
+def add_music_options(p, seed_help: str) -> None:
+    """MusicGen's sampling options, shared by `motet generate` and `motet batch generate`."""
     p.add_argument("--seconds", type=float_in(*SECONDS), default=DEFAULT_SECONDS,
                    help=f"length of the new music (default {DEFAULT_SECONDS:g}; past 30 s it is made in windows)")
     p.add_argument("--cfg", type=float_in(*GUIDANCE), default=DEFAULT_GUIDANCE,
@@ -34,17 +32,24 @@ def add_parsers(sub) -> None:
     p.add_argument("--top-k", type=int_in(*TOP_K), default=DEFAULT_TOP_K, help="0 is off, 1 is greedy")
     p.add_argument("--top-p", type=float_in(*TOP_P), default=0.0, help="0 is off")
     p.add_argument("--temperature", type=float_in(*TEMPERATURE), default=1.0)
-    p.add_argument("--seed", type=int_in(0, SEED_MAX), default=None, help="the same seed gives the same music")
+    p.add_argument("--seed", type=int_in(0, SEED_MAX), default=None, help=seed_help)
     p.add_argument("--variations", type=int_in(*VARIATIONS), default=1, help="pieces made together (one batch)")
+    p.add_argument("--compute-type", choices=("float32", "int8"), default="float32",
+                   help="int8: the language model in int8 on the CPU, about 2x faster (checked against "
+                        "float32 on first use)")
+
+
+def add_parsers(sub) -> None:
+    p = sub.add_parser("generate", help="text (and audio) to music with MusicGen")
+    p.add_argument("prompt", help='what to hear, e.g. "lofi piano with soft drums"')
+    p.add_argument("--model", default=None, help="an installed MusicGen (musicgen-small, ...) or a model folder")
+    add_music_options(p, seed_help="the same seed gives the same music")
     p.add_argument("--continue", dest="continue_from", default=None, metavar="AUDIO",
                    help="continue this audio file (its last 20 s at most)")
     p.add_argument("--continue-start", type=float_in(0, 1e6), default=0.0, help="seconds into AUDIO to start")
     p.add_argument("--continue-end", type=float_in(0, 1e6), default=None, help="seconds into AUDIO to end")
     p.add_argument("--melody", default=None, metavar="AUDIO", help="follow this audio's melody (a melody model: musicgen-melody)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: the best available)")
-    p.add_argument("--compute-type", choices=("float32", "int8"), default="float32",
-                   help="int8: the language model in int8 on the CPU, about 2x faster (checked against "
-                        "float32 on first use)")
     p.add_argument("--out", default=None, help="FILE.wav or .flac (variations: FILE-1.wav, ...; "
                                                "default: the prompt's first words in this folder)")
 
