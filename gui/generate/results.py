@@ -30,11 +30,11 @@ from PySide6.QtWidgets import (
 )
 
 from engine.audio.devices import AudioUnavailable
-from engine.audio.dsp import pooled_spectrogram
 from engine.audio.generations import Generation, GenerationError, GenerationLibrary
 from engine.audio.playback import Player
 from engine.audio.takes import safe_filename
 from engine.jobs import JobQueue, Priority
+from engine.tasks.display import load_generation_preview
 from gui.common.settings import Keys, get_str
 from gui.common.widgets import Banner, format_duration
 from gui.generate.models import one_line
@@ -110,14 +110,6 @@ class ResultDelegate(QStyledItemDelegate):
 
     def sizeHint(self, option, index) -> QSize:  # noqa: N802 - Qt naming
         return QSize(200, 2 * QFontMetrics(option.font).height() + 10)
-
-
-def _load_preview(ctx, library: GenerationLibrary, generation_id: str, scale: str):
-    """Job body (cpu lane): the result's audio (frames, channels), its rate, its mono mix and spectrogram."""
-    audio, rate = library.audio(generation_id)
-    ctx.checkpoint()
-    mono = audio.mean(axis=0, dtype=np.float32)
-    return np.ascontiguousarray(audio.T), rate, mono, pooled_spectrogram(mono, rate, scale, MAX_STATIC_COLUMNS)
 
 
 class ResultsPanel(QWidget):
@@ -240,7 +232,8 @@ class ResultsPanel(QWidget):
             self._load_job = self._loading_id = None
         if g is None:
             return
-        job = self.queue.submit(_load_preview, self.library, g.id, self.spectrogram.scale, kind="open",
+        job = self.queue.submit(load_generation_preview, self.library, g.id, self.spectrogram.scale,
+                                MAX_STATIC_COLUMNS, kind="open",
                                 title=f"Open “{g.prompt[:40]}”", priority=Priority.INTERACTIVE, lane="cpu")
         self._load_job, self._loading_id = job.id, g.id
         self.bridge.watch(job.id, on_finished=lambda result: self._loaded(job.id, g, result),

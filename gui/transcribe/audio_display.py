@@ -13,24 +13,13 @@ import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QSplitter, QVBoxLayout, QWidget
 
-from engine.audio.dsp import pooled_spectrogram
-from engine.audio.files import AudioInfo, audio_info, load_audio
+from engine.audio.files import AudioInfo
 from engine.jobs import JobQueue, Priority
+from engine.tasks.display import load_for_display
 from gui.jobs.bridge import JobsBridge
 from gui.spectrogram.static import MAX_STATIC_COLUMNS
 from gui.spectrogram.view import SpectrogramView
 from gui.transcribe.waveform import WaveformView
-
-
-def load_for_display(ctx, path: str, scale: str, max_columns: int = MAX_STATIC_COLUMNS):
-    """Job body: the file's info, samples, mono mix and pooled spectrogram (never GUI-thread work)."""
-    info = audio_info(path)
-    ctx.progress(0.3, "reading")
-    audio, sr = load_audio(path)
-    ctx.checkpoint()
-    ctx.progress(0.7, "spectrogram")
-    mono = audio.mean(axis=1, dtype=np.float32)
-    return info, audio, sr, mono, pooled_spectrogram(mono, sr, scale, max_columns)
 
 
 class AudioDisplay(QWidget):
@@ -72,7 +61,7 @@ class AudioDisplay(QWidget):
     def open_file(self, path: str, title: str | None = None) -> int:
         """Load ``path`` on the cpu lane; returns the job id."""
         self.cancel_load()
-        job = self.queue.submit(load_for_display, str(path), self.spectrogram.scale, kind="open",
+        job = self.queue.submit(load_for_display, str(path), self.spectrogram.scale, MAX_STATIC_COLUMNS, kind="open",
                                 title=title or f"Open {Path(path).name}", priority=Priority.INTERACTIVE, lane="cpu")
         self._load_job = job.id
         self.bridge.watch(job.id, on_finished=lambda result: self._loaded(job.id, str(path), result),
