@@ -63,3 +63,14 @@ def clips(tmp_path_factory):
     path, spans = build([(s, VOICES[i % 2]) for i, s in enumerate(SENTENCES)], work, "long")
     shutil.copy(path, folder / "long.wav")
     return folder, spans
+
+
+@pytest.fixture(scope="module")
+def tiny_musicgen_folder(tmp_path_factory):
+    """A small random MusicGen saved in transformers' format (tests/musicgen_helpers.py), one per
+    test module (needs transformers: the modules that use it skip without it)."""
+    from musicgen_helpers import tiny_musicgen
+
+    path = tmp_path_factory.mktemp("mg") / "tiny-musicgen"
+    tiny_musicgen(path)
+    return path

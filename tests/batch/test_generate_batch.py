@@ -9,19 +9,10 @@ import soundfile as sf
 
 pytest.importorskip("transformers")
 
-from musicgen_helpers import tiny_musicgen  # noqa: E402
-
 from engine.batch.inputs import BatchInputError  # noqa: E402
 from engine.batch.runner import generate_batch  # noqa: E402
 from engine.batch.workers import RenderSettings  # noqa: E402
 from engine.cli import run  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def folder(tmp_path_factory):
-    path = tmp_path_factory.mktemp("mg") / "tiny-musicgen"
-    tiny_musicgen(path)
-    return path
 
 
 def _prompts(tmp_path, *lines):
@@ -30,10 +21,10 @@ def _prompts(tmp_path, *lines):
     return path
 
 
-def test_each_prompt_becomes_tagged_files_and_a_rerun_renders_nothing(folder, tmp_path, capsys):
+def test_each_prompt_becomes_tagged_files_and_a_rerun_renders_nothing(tiny_musicgen_folder, tmp_path, capsys):
     prompts = _prompts(tmp_path, "# my list", "a lively jig", "", "slow piano", "a lively jig")
     out = tmp_path / "out"
-    args = ["batch", "generate", str(prompts), "--output-dir", str(out), "--model", str(folder), "--seconds", "0.3",
+    args = ["batch", "generate", str(prompts), "--output-dir", str(out), "--model", str(tiny_musicgen_folder), "--seconds", "0.3",
             "--seed", "5", "--variations", "2"]
     assert run(args) == 0
     summary = json.loads(capsys.readouterr().out)
@@ -56,35 +47,35 @@ def test_each_prompt_becomes_tagged_files_and_a_rerun_renders_nothing(folder, tm
     np.testing.assert_array_equal(sf.read(out / "a-lively-jig-1.wav")[0], first)
 
 
-def test_the_same_seed_gives_the_same_music_whatever_the_order(folder, tmp_path):
+def test_the_same_seed_gives_the_same_music_whatever_the_order(tiny_musicgen_folder, tmp_path):
     settings = RenderSettings(seconds=0.3)
-    one = generate_batch(_prompts(tmp_path, "a lively jig", "slow piano"), tmp_path / "one", str(folder), settings, 7)
-    two = generate_batch(_prompts(tmp_path, "slow piano", "a lively jig"), tmp_path / "two", str(folder), settings, 7)
+    one = generate_batch(_prompts(tmp_path, "a lively jig", "slow piano"), tmp_path / "one", str(tiny_musicgen_folder), settings, 7)
+    two = generate_batch(_prompts(tmp_path, "slow piano", "a lively jig"), tmp_path / "two", str(tiny_musicgen_folder), settings, 7)
     assert len(one.done) == len(two.done) == 2
     for name in ("a-lively-jig.wav", "slow-piano.wav"):
         np.testing.assert_array_equal(sf.read(tmp_path / "one" / name)[0], sf.read(tmp_path / "two" / name)[0])
 
 
-def test_a_file_without_prompts_is_refused(folder, tmp_path):
+def test_a_file_without_prompts_is_refused(tiny_musicgen_folder, tmp_path):
     with pytest.raises(BatchInputError, match="has no prompts"):
-        generate_batch(_prompts(tmp_path, "# nothing", ""), tmp_path / "out", str(folder))
+        generate_batch(_prompts(tmp_path, "# nothing", ""), tmp_path / "out", str(tiny_musicgen_folder))
     with pytest.raises(BatchInputError, match="cannot read the prompts"):
-        generate_batch(tmp_path / "missing.txt", tmp_path / "out", str(folder))
+        generate_batch(tmp_path / "missing.txt", tmp_path / "out", str(tiny_musicgen_folder))
 
 
-def test_on_a_ray_worker_the_prompts_render_as_in_this_process(folder, tmp_path):
+def test_on_a_ray_worker_the_prompts_render_as_in_this_process(tiny_musicgen_folder, tmp_path):
     pytest.importorskip("ray")
     prompts = _prompts(tmp_path, "a lively jig", "slow piano")
     settings = RenderSettings(seconds=0.3, top_k=1)  # greedy: the same tokens whatever the thread count
-    here = generate_batch(prompts, tmp_path / "here", str(folder), settings, 3)
-    there = generate_batch(prompts, tmp_path / "there", str(folder), settings, 3, cluster="local", workers=1, threads=2)
+    here = generate_batch(prompts, tmp_path / "here", str(tiny_musicgen_folder), settings, 3)
+    there = generate_batch(prompts, tmp_path / "there", str(tiny_musicgen_folder), settings, 3, cluster="local", workers=1, threads=2)
     assert there.workers == 1 and here.done == there.done == ["a lively jig", "slow piano"]
     for name in ("a-lively-jig.wav", "slow-piano.wav"):
         np.testing.assert_allclose(sf.read(tmp_path / "there" / name)[0], sf.read(tmp_path / "here" / name)[0],
                                    atol=1e-4)
 
 
-def test_a_full_disk_is_reported_and_the_batch_goes_on(folder, tmp_path, monkeypatch):
+def test_a_full_disk_is_reported_and_the_batch_goes_on(tiny_musicgen_folder, tmp_path, monkeypatch):
     import errno
 
     import engine.audio.generations as generations
@@ -93,7 +84,7 @@ def test_a_full_disk_is_reported_and_the_batch_goes_on(folder, tmp_path, monkeyp
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(generations, "atomic_path", full)
-    summary = generate_batch(_prompts(tmp_path, "a lively jig", "slow piano"), tmp_path / "out", str(folder),
+    summary = generate_batch(_prompts(tmp_path, "a lively jig", "slow piano"), tmp_path / "out", str(tiny_musicgen_folder),
                              RenderSettings(seconds=0.3), 1)
     assert summary.done == [] and sorted(summary.failed) == ["a lively jig", "slow piano"]
     assert all("No space left" in why for why in summary.failed.values())

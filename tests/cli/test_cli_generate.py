@@ -7,17 +7,8 @@ import soundfile as sf
 
 pytest.importorskip("transformers")
 
-from musicgen_helpers import tiny_musicgen  # noqa: E402
-
 from engine.audio.generations import GenerationLibrary  # noqa: E402
 from engine.cli import run  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def folder(tmp_path_factory):
-    path = tmp_path_factory.mktemp("mg") / "tiny-musicgen"
-    tiny_musicgen(path)
-    return path
 
 
 @pytest.fixture(autouse=True)
@@ -26,9 +17,9 @@ def data(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))  # no MusicGen in any cache
 
 
-def test_generate_writes_tagged_variations_and_keeps_them(folder, tmp_path, capsys):
+def test_generate_writes_tagged_variations_and_keeps_them(tiny_musicgen_folder, tmp_path, capsys):
     out = tmp_path / "jig.flac"
-    assert run(["generate", "a lively jig", "--model", str(folder), "--seconds", "0.4", "--seed", "9",
+    assert run(["generate", "a lively jig", "--model", str(tiny_musicgen_folder), "--seconds", "0.4", "--seed", "9",
                 "--variations", "2", "--out", str(out)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in lines] == [str(tmp_path / "jig-1.flac"), str(tmp_path / "jig-2.flac")]
@@ -39,14 +30,14 @@ def test_generate_writes_tagged_variations_and_keeps_them(folder, tmp_path, caps
             assert f.title == "a lively jig" and "tiny-musicgen" in f.comment and "seed 9" in f.comment
     assert len(GenerationLibrary().list()) == 2  # the Generate page lists them too
     a = sf.read(tmp_path / "jig-1.flac")[0]
-    assert run(["generate", "a lively jig", "--model", str(folder), "--seconds", "0.4", "--seed", "9",
+    assert run(["generate", "a lively jig", "--model", str(tiny_musicgen_folder), "--seconds", "0.4", "--seed", "9",
                 "--variations", "2", "--out", str(tmp_path / "again.flac")]) == 0
     assert np.array_equal(sf.read(tmp_path / "again-1.flac")[0], a)  # the same seed, the same music
 
 
-def test_default_name_comes_from_the_prompt(folder, tmp_path, monkeypatch, capsys):
+def test_default_name_comes_from_the_prompt(tiny_musicgen_folder, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    assert run(["generate", "Lofi piano, soft drums!", "--model", str(folder), "--seconds", "0.2"]) == 0
+    assert run(["generate", "Lofi piano, soft drums!", "--model", str(tiny_musicgen_folder), "--seconds", "0.2"]) == 0
     assert (tmp_path / "lofi-piano-soft-drums.wav").is_file()
 
 
@@ -56,23 +47,23 @@ def test_default_name_comes_from_the_prompt(folder, tmp_path, monkeypatch, capsy
     (["--top-k", "-1"], "--top-k"),
     (["--variations", "9"], "--variations"),
 ])
-def test_options_out_of_range_are_one_line(folder, capsys, args, words):
+def test_options_out_of_range_are_one_line(tiny_musicgen_folder, capsys, args, words):
     with pytest.raises(SystemExit) as info:
-        run(["generate", "x", "--model", str(folder), *args])
+        run(["generate", "x", "--model", str(tiny_musicgen_folder), *args])
     err = capsys.readouterr().err
     assert info.value.code == 2 and words in err and len(err.strip().splitlines()) == 1
 
 
-def test_what_cannot_be_done_is_said(folder, tmp_path, capsys):
+def test_what_cannot_be_done_is_said(tiny_musicgen_folder, tmp_path, capsys):
     assert run(["generate", "x"]) == 2
     assert "no MusicGen model is installed" in capsys.readouterr().err
-    assert run(["generate", "x", "--model", str(folder), "--out", str(tmp_path / "x.mp3")]) == 2
+    assert run(["generate", "x", "--model", str(tiny_musicgen_folder), "--out", str(tmp_path / "x.mp3")]) == 2
     assert ".wav or .flac" in capsys.readouterr().err
     import soundfile as sf_
 
     sf_.write(tmp_path / "tune.wav", np.zeros(16000, dtype=np.float32) + 0.1, 16000)
-    assert run(["generate", "x", "--model", str(folder), "--melody", str(tmp_path / "tune.wav")]) == 2
+    assert run(["generate", "x", "--model", str(tiny_musicgen_folder), "--melody", str(tmp_path / "tune.wav")]) == 2
     assert "melody model" in capsys.readouterr().err
-    assert run(["generate", "x", "--model", str(folder), "--continue", str(tmp_path / "none.wav")]) == 2
+    assert run(["generate", "x", "--model", str(tiny_musicgen_folder), "--continue", str(tmp_path / "none.wav")]) == 2
     err = capsys.readouterr().err.strip()
     assert "none.wav" in err and len(err.splitlines()) == 1
