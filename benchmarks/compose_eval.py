@@ -4,7 +4,7 @@ written as MIDI and read back, then checked against what was asked and against t
 Per prompt: bars exact, tempo exact, instrument exact, no hanging notes, the file opens and
 plays (rendered through the SoundFont, not silent), the key estimated (Krumhansl–Schmuckler)
 equal to the asked one, the meter felt (onsets on downbeats and beats, against the corpus
-pieces of that style), two seeds differ, and the style a small classifier trained on the
+pieces of that style in that meter), two seeds differ, and the style a small classifier trained on the
 held-out corpus split (test) recognises, with its confusion matrix. The classifier's own
 accuracy on the validation split is reported beside it (what "recognised" can mean at best).
     .venv/bin/python benchmarks/compose_eval.py [--per-prompt 20] [--data data/composer] [--model assets/composer]
@@ -52,7 +52,6 @@ def main() -> None:
     ap.add_argument("--model", default=str(ASSET_DIR))
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--key-guidance", type=float, default=None, help="the sampler's key_bias weight (default: its own)")
-    ap.add_argument("--fit-key", type=int, choices=(0, 1), default=None, help="move pieces to the asked tonic")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     if not (Path(args.data) / "info.json").exists():
@@ -65,12 +64,16 @@ def main() -> None:
     held_out, valid = load_pieces(args.data, "test"), load_pieces(args.data, "valid")
     classifier = StyleClassifier(styles).fit(piece_features(held_out), [p["style"] for p in held_out])
     valid_predicted = classifier.predict(piece_features(valid))
-    corpus_beats = {s: float(np.mean([strong_beat_share(piece_notes(p), tuple(p["meter"])) for p in held_out
-                                      if p["style"] == s])) for s in styles}
+    held_out_beats: dict = {}  # the held-out pieces' strong-beat shares by style and meter
+    for p in held_out:
+        held_out_beats.setdefault((p["style"], tuple(p["meter"])), []).append(strong_beat_share(piece_notes(p), tuple(p["meter"])))
+
+    def corpus_beats(style, meter):
+        """The corpus's share for the style in this meter (five pieces or more), else in all its meters."""
+        shares = held_out_beats.get((style, tuple(meter)), [])
+        return float(np.mean(shares if len(shares) >= 5 else sum((v for (s, _), v in held_out_beats.items() if s == style), [])))
     model = composer_model(args.model)
     guidance = {} if args.key_guidance is None else {"key_guidance": args.key_guidance}
-    if args.fit_key is not None:
-        guidance["fit_key"] = bool(args.fit_key)
     synth = get_synthesizer()
     report, truth, predicted = {}, [], []
     started = time.perf_counter()
@@ -108,7 +111,7 @@ def main() -> None:
             report[prompt] = {
                 "understood": read_prompt(prompt).chips(), **{k: f"{v}/{n}" for k, v in checks.items()},
                 "strong_beat_share": round(float(np.mean(beats)), 3),
-                "corpus_strong_beat_share": round(corpus_beats[controls.style], 3),
+                "corpus_strong_beat_share": round(corpus_beats(controls.style, controls.meter), 3),
                 "style_recognised": f"{sum(p == controls.style for p in predicted[-n:])}/{n}",
                 "two_seeds_differ": pieces[0] != other_seed,
                 "plays_rms_dbfs": round(float(20 * np.log10(np.sqrt(np.mean(audio ** 2)) + 1e-12)), 1),
@@ -122,7 +125,7 @@ def main() -> None:
         "style_accuracy_corpus_valid": round(float(np.mean([p["style"] == q for p, q in zip(valid, valid_predicted)])), 3),
         "chance": round(1 / len(styles), 3), "styles": styles,
         "confusion_generated": confusion(truth, predicted, styles),
-        "key_guidance": args.key_guidance, "fit_key": args.fit_key, "seconds": round(time.perf_counter() - started, 1)}, indent=1))
+        "key_guidance": args.key_guidance, "seconds": round(time.perf_counter() - started, 1)}, indent=1))
 
 
 if __name__ == "__main__":

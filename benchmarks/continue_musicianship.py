@@ -8,7 +8,7 @@ hold, and each alone); notes starting while the same pitch sounds; notes longer 
 when the prompt has none; and the in-key measure of the Continue tests (correlation of the
 duration-weighted pitch classes with the prompt's).
     .venv/bin/python benchmarks/continue_musicianship.py [--per-style 4] [--bars 4] [--data data/composer]
-                                                         [--candidates N]
+                                                         [--candidates N] [--texture-guidance W] [--composer-only]
 """
 
 from __future__ import annotations
@@ -56,6 +56,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--candidates", type=int, default=None,
                     help="continuations drawn per one kept (default: Continue's own, continuation.CANDIDATES; 1: no ranking)")
+    ap.add_argument("--texture-guidance", type=float, default=None,
+                    help="the sampler's pull toward the motif's voices (default: Continue's own; 0: none)")
+    ap.add_argument("--composer-only", action="store_true", help="leave the Music Transformer out")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     if not (Path(args.data) / "info.json").exists():
@@ -69,8 +72,10 @@ def main() -> None:
     from engine.models.composer.continuation import CANDIDATES
 
     candidates = args.candidates or CANDIDATES
-    engines = {"composer": (composer_model(args.model), partial(continue_motif, candidates=candidates)),
-               "music_transformer": (music_transformer(), continue_notes)}
+    guidance = {} if args.texture_guidance is None else {"texture_guidance": args.texture_guidance}
+    engines = {"composer": (composer_model(args.model), partial(continue_motif, candidates=candidates, **guidance))}
+    if not args.composer_only:
+        engines["music_transformer"] = (music_transformer(), continue_notes)
     results = {}
     for name, (model, continue_fn) in engines.items():
         rows, started = [], time.perf_counter()
@@ -102,7 +107,8 @@ def main() -> None:
                                   for s in STYLES},
             "seconds": round(time.perf_counter() - started, 1)}
     print(json.dumps({"benchmark": "Continue on held-out corpus openings", "cpu_count": os.cpu_count(),
-                      "threads": args.threads, "candidates": candidates, "prompt_bars": args.prompt_bars, "bars": args.bars,
+                      "threads": args.threads, "candidates": candidates,
+                      "texture_guidance": args.texture_guidance, "prompt_bars": args.prompt_bars, "bars": args.bars,
                       "per_style": args.per_style, "results": results}, indent=1))
 
 

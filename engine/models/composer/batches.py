@@ -3,10 +3,12 @@ shared training loop (engine/models/music_transformer/train.py).
 
 A window is ``BOS, controls, SEP`` then whole bars of one piece from a bar on (the first bar half
 of the time, so that beginnings are learnt), ``EOS`` where the piece ends. Augmentation when
-batches are drawn: transposition -5..+6 semitones (the KEY control moves with it), and controls
-dropped at random (the style 15 % of the time, each of voices, density and register 30 %) so
-that the model also composes when they are not asked, and Continue can give only what the notes
-say. The unconditioned baseline (``conditioned=False``) sees ``BOS, SEP`` and the same bars.
+every piece is moved to the tonic C (by its key's tonic, -6..+5 semitones; the mode is kept, so
+the KEY control says major or minor), so the model learns one tonality per mode instead of
+twelve; the sampler moves what it composes to the asked tonic. Augmentation when batches are
+drawn: controls dropped at random (the style 15 % of the time, each of voices, density and
+register 30 %) so that the model also composes when they are not asked, and Continue can give
+only what the notes say. The unconditioned baseline (``conditioned=False``) sees ``BOS, SEP`` and the same bars.
 Losses and NLL count the body only (bars and EOS), so both models are measured on the same tokens.
 """
 
@@ -31,6 +33,11 @@ from engine.models.composer.tokens import (
     body_tokens,
     control_tokens,
 )
+
+
+def to_c(tonic: int) -> int:
+    """The transposition (-6..+5 semitones) that moves ``tonic`` to C."""
+    return (6 - tonic) % 12 - 6
 
 
 def piece_notes(piece: dict, transpose: int = 0) -> list[BarNote]:
@@ -60,10 +67,11 @@ class ComposerData:
 
     def windows(self, split: str, length: int, openings: bool = False) -> list[np.ndarray]:
         """Every piece of ``split`` as consecutive windows of whole bars (a bar longer than a
-        window is cut), untransposed, with every control; ``openings``: each piece's first only."""
+        window is cut), moved to C, with every control; ``openings``: each piece's first only."""
         out = []
         for piece in load_pieces(self.data_dir, split):
-            notes, bars, prefix = piece_notes(piece), piece["bars"], self.prefix(piece)
+            shift = to_c(piece["key"][0])
+            notes, bars, prefix = piece_notes(piece, shift), piece["bars"], self.prefix(piece, shift)
             window = list(prefix)
             for bar in range(bars):
                 tokens = body_tokens(notes, bars, bar, bar + 1) + ([EOS] if bar == bars - 1 else [])
@@ -101,7 +109,7 @@ class Sampler:
         out = np.full((batch, self.length + 1), PAD, np.int64)
         for row in range(batch):
             piece = self.rng.choice(self.pieces)
-            transpose = self.rng.randint(-5, 6)
+            transpose = to_c(piece["key"][0])
             bars = piece["bars"]
             first = 0 if self.rng.random() < 0.5 else self.rng.randrange(bars)
             window = self.data.prefix(piece, transpose, self.rng)

@@ -11,7 +11,8 @@ Sample and rank: ``CANDIDATES`` continuations are drawn per variation asked (one
 is small, 20 continuations take a second or two), and the ones whose texture (notes sounding,
 onsets per beat, pitch range, median note length: ``evaluate.texture``) is closest to the motif's
 are kept. The controls tell the model what the motif is; the model follows them loosely (a
-sampled piece drifts), and choosing among a few draws keeps what it gets right.
+sampled piece drifts), and choosing among a few draws keeps what it gets right. While sampling,
+a texture prior (``generate.with_voices``) keeps the number of notes sounding near the motif's.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from engine.midi.score import Note, Score
 from engine.models.composer.controls import MAX_BARS, METERS, STYLES, Controls
 from engine.models.composer.data import describe
 from engine.models.composer.evaluate import texture
-from engine.models.composer.generate import compose
+from engine.models.composer.generate import TEXTURE_GUIDANCE, compose
 from engine.models.composer.score import from_score, place
 from engine.models.composer.tokens import BarNote, bar_ticks
 from engine.models.music_transformer.model import MusicTransformer
@@ -43,9 +44,11 @@ def texture_distance(want: dict[str, float], got: dict[str, float]) -> tuple[int
 def continue_motif(model: MusicTransformer, score: Score, prompt_notes: list[Note], bars: float = 4,
                    variations: int = 1, temperature: float = 1.0, top_p: float = 0.95, seed: int | None = None,
                    progress: Callable[[float], None] | None = None,
-                   should_stop: Callable[[], bool] | None = None, candidates: int = CANDIDATES) -> list[list[Note]]:
+                   should_stop: Callable[[], bool] | None = None, candidates: int = CANDIDATES,
+                   texture_guidance: float = TEXTURE_GUIDANCE) -> list[list[Note]]:
     """Continuations of ``prompt_notes`` (notes of ``score``): each a list of Notes from the end
-    of the motif's last note, ``bars`` bars (rounded up) after the motif's last bar at most."""
+    of the motif's last note, ``bars`` bars (rounded up) after the motif's last bar at most.
+    ``texture_guidance``: the weight of the sampler's pull toward the motif's number of voices."""
     if not prompt_notes:
         raise ValueError("there is nothing to continue: select notes or use a track with notes")
     ts = score.time_signature
@@ -70,14 +73,15 @@ def continue_motif(model: MusicTransformer, score: Score, prompt_notes: list[Not
     longest = None if max(n.duration for n in notes) > two_bars else two_bars
     # the motif's compass, kept: a continuation that wanders an octave off is not one
     compass = (min(n.pitch for n in notes), max(n.pitch for n in notes))
+    want = texture(prompt_notes, score.ticks_per_beat)
     pieces = compose(model, controls, variations, temperature, top_p, seed, prompt=notes, with_style=False,
                      longest=longest, pitches=compass, progress=progress, should_stop=should_stop,
-                     candidates=candidates)
+                     candidates=candidates, polyphony=want["polyphony"],
+                     texture_guidance=texture_guidance)
     first_bar = min(n.start for n in prompt_notes) // score.ticks_per_bar + drop
     origin = first_bar * score.ticks_per_bar
     drawn = [place([n for n in piece if n.bar * length + n.position >= motif_end], meter, controls.bars,
                    score.ticks_per_beat, origin) for piece in pieces]
-    want = texture(prompt_notes, score.ticks_per_beat)
     # each variation keeps the best of its own candidates: variations stay as different as their seeds
     groups = [drawn[i::variations] for i in range(variations)]
     return [min(group, key=lambda notes: (not notes, texture_distance(want, texture(notes, score.ticks_per_beat))))

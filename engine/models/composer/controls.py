@@ -11,12 +11,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-# name -> (meter, quarter-note BPM, General MIDI program, voices, description)
+# name -> (meter, quarter-note BPM, General MIDI program, voices, description). The meter is the
+# one most of the style's training pieces have (reels: 2/2 458, 2/4 269, 4/4 36; hornpipes: 2/4 256,
+# 2/2 249, 4/4 17 — 2/2, so that 8 bars are a whole strain): a style asked in a meter it was
+# hardly trained in gets neither its rhythm nor its sound.
 STYLES: dict[str, tuple[tuple[int, int], float, int, int, str]] = {
-    "reel": ((4, 4), 200, 40, 1, "Irish and Scottish reels"),
+    "reel": ((2, 2), 200, 40, 1, "Irish and Scottish reels"),
     "jig": ((6, 8), 174, 40, 1, "double jigs"),
     "slip jig": ((9, 8), 174, 40, 1, "slip jigs"),
-    "hornpipe": ((4, 4), 160, 40, 1, "hornpipes and clogs"),
+    "hornpipe": ((2, 2), 160, 40, 1, "hornpipes and clogs"),
     "strathspey": ((4, 4), 120, 40, 1, "strathspeys and highland flings"),
     "air": ((3, 4), 80, 73, 1, "slow airs (Aird's, O'Neill's)"),
     "folk song": ((4, 4), 100, 0, 1, "German folk songs (Essen)"),

@@ -111,7 +111,7 @@ def test_open_in_piano_roll_from_compose(qtbot, tmp_path, monkeypatch):
         opened = roll.doc.score
         assert opened is not card.item.score  # a copy: editing it leaves the result as it was
         assert state_of(opened) == state_of(card.item.score)
-        assert opened.time_signature.numerator == 4 and opened.tracks[0].program == 73
+        assert (opened.time_signature.numerator, opened.time_signature.denominator) == (2, 2) and opened.tracks[0].program == 73
         assert roll.modified and roll.doc.undo_stack.count() == undo_steps + 1
 
         roll.actions_by_name["undo"].trigger()  # Ctrl+Z: exactly the notes that were there

@@ -13,7 +13,7 @@ from engine.models.composer.controls import Key, style_defaults
 from engine.models.composer.data import abc_fields, describe, piece_of, split_of, tune_style
 from engine.models.composer.keys import estimate_key
 from engine.models.composer.score import from_score, to_score
-from engine.models.composer.tokens import BAR0, BOS, EOS, PAD, SEP, TPQ, BarNote, kind
+from engine.models.composer.tokens import BAR0, BOS, EOS, KEY0, PAD, SEP, TPQ, BarNote, decode, kind
 
 ABC = """X: 7
 T: The Test Jig
@@ -61,6 +61,8 @@ def test_windows_start_with_controls_and_count_only_the_body(tmp_path):
     tokens = [t for t in window.tolist() if t != PAD]
     sep = tokens.index(SEP)
     assert tokens[0] == BOS and 5 <= sep <= 9 and tokens[sep + 1] == BAR0 + 2 and tokens[-1] == EOS
+    assert KEY0 + Key(0, "major").index in tokens[:sep]  # the piece in D major is learnt in C major
+    assert [n.pitch for n in decode(tokens[sep + 1:])] == [60, 64, 67, 72]
     counted = ComposerData.counted(torch.tensor(tokens[1:]))
     assert not counted[:sep].any() and counted[sep:].all()
     [bare] = ComposerData(tmp_path, conditioned=False).windows("valid", 64)

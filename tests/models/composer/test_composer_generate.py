@@ -68,3 +68,49 @@ def test_the_key_prior_moves_probability_among_pitches_only():
     assert torch.equal(after[1], before[1]) and after[2, 0] == 0
     c, c_sharp = PITCH0 + 60 - LOW_PITCH, PITCH0 + 61 - LOW_PITCH  # C is in C major, C sharp is not
     assert after[0, c] / after[0, c_sharp] > before[0, c] / before[0, c_sharp] * 5
+
+
+def test_pieces_are_composed_in_c_and_moved_to_the_asked_key():
+    """The model learnt its pieces in C (batches.py); a strong key prior keeps a random model on
+    C's scale, so every pitch of the returned piece is on the asked key's."""
+    scale = {0, 2, 4, 5, 7, 9, 11}
+    for key in (Key(2, "major"), Key(7, "major"), Key(10, "major")):
+        pieces = compose(random_composer_model(), style_defaults("reel", key, bars=2), variations=2, seed=4,
+                         key_guidance=40.0)
+        assert all((n.pitch - key.tonic) % 12 in scale for notes in pieces for n in notes)
+
+
+def test_a_prompt_is_kept_as_it_was_whatever_its_key():
+    prompt = [BarNote(0, 0, 62, 12), BarNote(0, 12, 66, 12), BarNote(0, 24, 69, 12), BarNote(0, 36, 74, 12)]
+    controls = style_defaults("reel", Key(2, "major"), bars=3)
+    for notes in compose(random_composer_model(), controls, variations=2, seed=2, prompt=prompt):
+        assert [n for n in notes if n.bar == 0][:4] == prompt
+
+
+def test_the_texture_prior_adds_voices_below_the_motifs_and_removes_them_above():
+    import torch
+
+    from engine.models.composer.generate import PITCHES, _Row, with_voices
+    from engine.models.composer.tokens import BAR0, DUR0, DURATIONS, PITCH0, POS0, VOCAB_SIZE
+
+    row = _Row(bars=2, bar_length=48)
+    quarter, half = DUR0 + DURATIONS.index(12), DUR0 + DURATIONS.index(24)
+    for token in (BAR0 + 1, POS0, PITCH0 + 10, half, PITCH0 + 20, quarter, POS0 + 12):
+        row.advance(token)
+    assert row.sounding == 1  # the quarter note ended where the half note goes on
+    logits = torch.zeros(3, VOCAB_SIZE)
+    out = with_voices(logits, [1, 4, 6], polyphony=4.0, weight=2.0)
+    assert out[:, PITCHES].tolist() == [[2.0] * 88, [0.0] * 88, [-2.0] * 88]
+    assert not out[:, :PITCHES.start].any() and not out[:, PITCHES.stop:].any()
+
+
+def test_the_texture_prior_steers_the_sampler_between_single_notes_and_chords():
+    import collections
+
+    def notes_per_onset(polyphony):
+        pieces = compose(random_composer_model(), style_defaults("chorale", bars=2), variations=4, seed=3,
+                         polyphony=polyphony, texture_guidance=20.0)
+        onsets = collections.Counter((n.bar, n.position) for notes in pieces for n in notes)
+        return sum(onsets.values()) / len(onsets)
+
+    assert notes_per_onset(1.0) < 1.7 and notes_per_onset(8.0) > 2.5  # one note sounding: the model chooses
