@@ -57,7 +57,7 @@ TOP_P = (0.5, 1.0)
 KEY_GUIDANCE = 1.0
 # Continue's texture prior (``with_voices``): how much likelier (in logits) another note at this
 # position is while fewer notes sound than the motif's mean, and how much less likely while more do.
-TEXTURE_GUIDANCE = 1.5
+TEXTURE_GUIDANCE = 3.0
 
 
 @dataclass

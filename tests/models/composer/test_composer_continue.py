@@ -45,3 +45,16 @@ def test_the_job_picks_the_model_by_its_vocabulary(tmp_path):
     (tmp_path / "mt").mkdir()
     (tmp_path / "mt" / "config.json").write_text(json.dumps({"d_model": 8}))
     assert continuation_model(tmp_path / "mt")[0] == "performance-events"
+
+
+def test_of_two_equal_textures_the_one_in_the_motifs_key_ranks_first():
+    from engine.models.composer.continuation import distance, pitch_classes
+    from engine.models.composer.evaluate import texture
+
+    c_major = [Note(i * 480, p, 480) for i, p in enumerate([60, 62, 64, 65, 67, 69, 71, 72])]
+    same_key = [Note(n.start, n.pitch, n.duration) for n in reversed(c_major)]
+    far_key = [Note(n.start, n.pitch + 6, n.duration) for n in c_major]
+    want, classes = texture(c_major, 480), pitch_classes(c_major)
+    assert texture(same_key, 480) == texture(far_key, 480) == want
+    assert distance(want, classes, same_key, 480) < distance(want, classes, far_key, 480)
+    assert distance(want, classes, [], 480) > distance(want, classes, far_key, 480)  # nothing is worst
