@@ -27,13 +27,6 @@ sys.path.insert(0, str(ROOT))
 MEASURES = ("polyphony", "onsets_per_beat", "pitch_range", "median_length")
 
 
-def profile(notes) -> np.ndarray:
-    h = np.zeros(12)
-    for n in notes:
-        h[n.pitch % 12] += n.duration
-    return h / max(h.sum(), 1e-9)
-
-
 def main() -> None:
     import torch
 
@@ -69,7 +62,7 @@ def main() -> None:
         prompts += pieces[:args.per_style]
     from functools import partial
 
-    from engine.models.composer.continuation import CANDIDATES
+    from engine.models.composer.continuation import CANDIDATES, pitch_classes
 
     candidates = args.candidates or CANDIDATES
     guidance = {} if args.texture_guidance is None else {"texture_guidance": args.texture_guidance}
@@ -93,7 +86,7 @@ def main() -> None:
             rows.append({"style": piece["style"], **close, "all": all(close.values()),
                          "overlaps": same_pitch_overlaps(notes),
                          "too_long": sum(n.duration > two_bars for n in notes) if longest <= two_bars else 0,
-                         "in_key": float(np.corrcoef(profile(prompt), profile(notes))[0, 1]) if notes else 0.0,
+                         "in_key": float(np.corrcoef(pitch_classes(prompt), pitch_classes(notes))[0, 1]) if notes else 0.0,
                          "notes": len(notes), "prompt_notes": len(prompt),
                          "polyphony_prompt_vs_new": (round(want["polyphony"], 2), round(got["polyphony"], 2))})
         results[name] = {
