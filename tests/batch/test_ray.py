@@ -88,9 +88,10 @@ def test_a_worker_killed_mid_batch_has_its_work_done_elsewhere(batch_input, tmp_
     assert len(summary["done"]) == 31 and list(summary["failed"]), summary["failed"]
     assert list(summary["failed"]) == [str(folder / "broken.wav")]
     assert _outputs(tmp_path) == _outputs(reference)
-    workers = {w for line in (tmp_path / MANIFEST_NAME).read_text().splitlines()
-               for w in json.loads(line).get("workers", [])}
-    assert len(workers) >= 3  # the two first workers and the one Ray started in the killed one's place
+    # Which workers the manifest names is not asserted: whether the killed one had finished an item,
+    # and whether the one Ray starts in its place gets one before the survivor has done the rest,
+    # depend on the machine's speed (a fresh 2-core CI run: the replacement got none). The outputs
+    # above, every one as in this process, are what must hold.
 
 
 def _free_port() -> int:
