@@ -2,8 +2,7 @@
 shared training loop (engine/models/music_transformer/train.py).
 
 A window is ``BOS, controls, SEP`` then whole bars of one piece from a bar on (the first bar half
-of the time, so that beginnings are learnt), ``EOS`` where the piece ends. Augmentation when
-every piece is moved to the tonic C (by its key's tonic, -6..+5 semitones; the mode is kept, so
+of the time, so that beginnings are learnt), ``EOS`` where the piece ends. Every piece is moved to the tonic C (by its key's tonic, -6..+5 semitones; the mode is kept, so
 the KEY control says major or minor), so the model learns one tonality per mode instead of
 twelve; the sampler moves what it composes to the asked tonic. Augmentation when batches are
 drawn: controls dropped at random (the style 15 % of the time, each of voices, density and
@@ -21,6 +20,7 @@ import numpy as np
 import torch
 
 from engine.models.composer.data import controls_of, load_pieces
+from engine.models.composer.keys import to_c
 from engine.models.composer.tokens import (
     BAR0,
     BOS,
@@ -33,11 +33,6 @@ from engine.models.composer.tokens import (
     body_tokens,
     control_tokens,
 )
-
-
-def to_c(tonic: int) -> int:
-    """The transposition (-6..+5 semitones) that moves ``tonic`` to C."""
-    return (6 - tonic) % 12 - 6
 
 
 def piece_notes(piece: dict, transpose: int = 0) -> list[BarNote]:

@@ -23,6 +23,7 @@ from collections.abc import Callable
 import numpy as np
 
 from engine.midi.score import Note, Score
+from engine.models.composer import keys
 from engine.models.composer.controls import MAX_BARS, METERS, STYLES, Controls
 from engine.models.composer.data import describe
 from engine.models.composer.evaluate import texture
@@ -44,11 +45,8 @@ def texture_distance(want: dict[str, float], got: dict[str, float]) -> tuple[int
 
 
 def pitch_classes(notes: list[Note]) -> np.ndarray:
-    """The duration-weighted share of each pitch class."""
-    histogram = np.zeros(12)
-    for n in notes:
-        histogram[n.pitch % 12] += n.duration
-    return histogram / max(histogram.sum(), 1e-9)
+    """The notes' duration-weighted share of each pitch class (``keys.pitch_classes``)."""
+    return keys.pitch_classes([n.pitch for n in notes], [n.duration for n in notes])
 
 
 def distance(want: dict[str, float], motif_classes: np.ndarray, notes: list[Note], ticks_per_beat: int) -> tuple:

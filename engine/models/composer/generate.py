@@ -20,9 +20,8 @@ import torch
 
 from engine.cancel import Cancelled
 from engine.models.common.sampling import sample, seeded_generator
-from engine.models.composer.batches import to_c
 from engine.models.composer.controls import Controls, Key
-from engine.models.composer.keys import MAJOR, MINOR
+from engine.models.composer.keys import MAJOR, MINOR, to_c
 from engine.models.composer.tokens import (
     BAR0,
     BOS,

@@ -11,10 +11,21 @@ MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.
 MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
 
 
-def estimate_key(pitches, durations) -> Key:
-    """The key whose profile correlates best with the duration-weighted pitch classes."""
+def to_c(tonic: int) -> int:
+    """The transposition (-6..+5 semitones) that moves ``tonic`` to C."""
+    return (6 - tonic) % 12 - 6
+
+
+def pitch_classes(pitches, durations) -> np.ndarray:
+    """The duration-weighted share of each pitch class (zeros when there are no notes)."""
     histogram = np.zeros(12)
     np.add.at(histogram, np.asarray(pitches, dtype=int) % 12, np.asarray(durations, dtype=float))
+    return histogram / max(histogram.sum(), 1e-9)
+
+
+def estimate_key(pitches, durations) -> Key:
+    """The key whose profile correlates best with the duration-weighted pitch classes."""
+    histogram = pitch_classes(pitches, durations)
     if not histogram.any():
         return Key(0, "major")
     best, best_r = Key(0, "major"), -2.0
