@@ -9,6 +9,8 @@ EnCodec decode's speed against real time (Motet), peak resident memory, load tim
 Motet / transformers of steps/s (``ratio_float32``, ``ratio_int8``). Random weights: the timing is
 the same as real ones (every step reads every weight) but the music is noise.
     .venv/bin/python benchmarks/musicgen.py [--seconds 10] [--threads 2] [--engines motet,transformers]
+    .venv/bin/python benchmarks/musicgen.py --device cuda   # a GPU: steps/s and peak GPU memory;
+        motet:float32 replays each step as a CUDA graph, motet:float32-eager does not
 """
 
 from __future__ import annotations
@@ -57,14 +59,22 @@ def build(folder: Path) -> None:
     write_tokenizer(folder / "tokenizer.json")
 
 
-def run_motet(folder: Path, seconds: float, compute: str) -> dict:
+def _sync(device: str) -> None:
+    import torch
+
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def run_motet(folder: Path, seconds: float, compute: str, device: str = "cpu") -> dict:
     import torch
 
     from engine.models.musicgen.generate import generate
     from engine.models.musicgen.pipeline import MusicGen
 
     start = time.perf_counter()
-    model = MusicGen(folder)
+    model = MusicGen(folder, device=device)
+    _sync(device)
     loaded = time.perf_counter() - start
     extra = {}
     if compute in ("int8", "int8-per-row", "bfloat16"):
@@ -87,8 +97,11 @@ def run_motet(folder: Path, seconds: float, compute: str) -> dict:
         start = time.perf_counter()
         ids, mask = model.tokenizer.encode([PROMPT])
         states = model.text_encoder(ids, mask)
+        _sync(device)
         began = time.perf_counter()
-        codes = generate(model.lm, states, mask, steps, 3.0, 1.0, 250, 0.0, seed=0)
+        codes = generate(model.lm, states, mask, steps, 3.0, 1.0, 250, 0.0, seed=0,
+                         static=False if compute.endswith("-eager") else None)
+        _sync(device)
         generated = time.perf_counter() - began
         began = time.perf_counter()
         audio = model.decode_codes(codes)
@@ -99,24 +112,27 @@ def run_motet(folder: Path, seconds: float, compute: str) -> dict:
             "load_s": round(loaded, 1), **extra}
 
 
-def run_transformers(folder: Path, seconds: float, compute: str) -> dict:
+def run_transformers(folder: Path, seconds: float, compute: str, device: str = "cpu") -> dict:
     import torch
     import transformers
 
     transformers.logging.set_verbosity_error()
     start = time.perf_counter()
-    model = transformers.MusicgenForConditionalGeneration.from_pretrained(folder).eval()
+    model = transformers.MusicgenForConditionalGeneration.from_pretrained(folder).eval().to(device)
+    _sync(device)
     loaded = time.perf_counter() - start
     tokenizer = transformers.PreTrainedTokenizerFast(tokenizer_file=str(folder / "tokenizer.json"), pad_token="<pad>",
                                                      eos_token="</s>")
     steps = round(seconds * 50)
-    inputs = tokenizer([PROMPT], return_tensors="pt", padding=True)
+    inputs = tokenizer([PROMPT], return_tensors="pt", padding=True).to(device)
     timing = {}
     decode = model.audio_encoder.decode
 
     def timed_decode(*args, **kwargs):  # the codec's share, apart from the language model's
+        _sync(device)
         began = time.perf_counter()
         out = decode(*args, **kwargs)
+        _sync(device)
         timing["decode"] = time.perf_counter() - began
         return out
 
@@ -125,6 +141,7 @@ def run_transformers(folder: Path, seconds: float, compute: str) -> dict:
         torch.manual_seed(0)
         start = time.perf_counter()
         model.generate(**inputs, do_sample=True, guidance_scale=3.0, top_k=250, max_new_tokens=steps + 3)
+        _sync(device)
         total = time.perf_counter() - start
     return {"steps": steps, "steps_per_s": round(steps / (total - timing["decode"]), 2), "total_s": round(total, 2),
             "encodec_decode_s": round(timing["decode"], 2), "load_s": round(loaded, 1)}
@@ -137,8 +154,11 @@ def worker(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     name, compute = args.worker.split(":")
     run = run_motet if name == "motet" else run_transformers
-    result = run(Path(args.cache), args.seconds, compute)
+    result = run(Path(args.cache), args.seconds, compute, args.device)
     result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    if args.device == "cuda":
+        result["peak_gpu_mb"] = round(torch.cuda.max_memory_allocated() / 2**20)
+        result["gpu"] = torch.cuda.get_device_name()
     print(json.dumps(result))
 
 
@@ -147,9 +167,14 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--cache", default="/tmp/motet-bench/musicgen-small-random")
-    ap.add_argument("--engines", default="motet:float32,motet:int8,transformers:float32")
+    ap.add_argument("--engines", default=None, help="default: motet:float32,motet:int8,transformers:float32; "
+                    "with --device cuda: motet:float32,motet:float32-eager,transformers:float32")
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.engines is None:
+        args.engines = ("motet:float32,motet:float32-eager,transformers:float32" if args.device == "cuda"
+                        else "motet:float32,motet:int8,transformers:float32")
     if args.worker:
         sys.path.insert(0, str(ROOT))
         return worker(args)
@@ -162,7 +187,7 @@ def main() -> None:
     results = {}
     for engine in args.engines.split(","):
         out = subprocess.run([sys.executable, __file__, "--worker", engine, "--seconds", str(args.seconds),
-                              "--threads", str(args.threads), "--cache", str(cache)],
+                              "--threads", str(args.threads), "--cache", str(cache), "--device", args.device],
                              capture_output=True, text=True, cwd=ROOT)
         if out.returncode:
             results[engine] = {"error": out.stderr.strip().splitlines()[-1:]}
@@ -171,9 +196,10 @@ def main() -> None:
     import os
 
     peer = results.get("transformers:float32", {}).get("steps_per_s")
-    report = {"benchmark": "MusicGen (musicgen-small shapes, random weights), CPU", "cpu_count": os.cpu_count(),
+    report = {"benchmark": f"MusicGen (musicgen-small shapes, random weights), {args.device.upper()}",
+              "cpu_count": os.cpu_count(),
               "threads": args.threads, "seconds": args.seconds, "guidance": 3.0, "top_k": 250, "results": results}
-    for compute in ("float32", "int8", "bfloat16"):
+    for compute in ("float32", "float32-eager", "int8", "bfloat16"):
         ours = results.get(f"motet:{compute}", {}).get("steps_per_s")
         if ours and peer:
             report[f"ratio_{compute}"] = round(ours / peer, 2)

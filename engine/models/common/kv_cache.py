@@ -24,10 +24,11 @@ class KVCache:
 
     def __init__(self, n_layer: int, batch: int, n_head: int, capacity: int, head_dim: int,
                  dtype: torch.dtype, device: torch.device | str, max_length: int | None = None,
-                 pad: Tensor | None = None) -> None:
+                 pad: Tensor | None = None, zeroed: bool = False) -> None:
         shape = (batch, n_head, capacity, head_dim)
-        self.k = [torch.empty(shape, dtype=dtype, device=device) for _ in range(n_layer)]
-        self.v = [torch.empty(shape, dtype=dtype, device=device) for _ in range(n_layer)]
+        make = torch.zeros if zeroed else torch.empty  # zeroed: read whole, masked (``write_at``)
+        self.k = [make(shape, dtype=dtype, device=device) for _ in range(n_layer)]
+        self.v = [make(shape, dtype=dtype, device=device) for _ in range(n_layer)]
         self.length = 0
         self.max_length = max(capacity, max_length or capacity)
         self.pad = pad
@@ -69,6 +70,15 @@ class KVCache:
         self.k[layer][:, :, start:end] = k
         self.v[layer][:, :, start:end] = v
         return self.k[layer][:, :, :end], self.v[layer][:, :, :end]
+
+    def write_at(self, layer: int, position: Tensor, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
+        """Write one step's keys and values (B, H, 1, D) at ``position`` (a one-element long tensor
+        on the cache's device) and return the layer's whole buffers, for attention masked after
+        that position: the same shapes at every step, so a CUDA graph can replay it. ``length``
+        is the caller's to advance."""
+        self.k[layer].index_copy_(2, position, k.to(self.k[layer].dtype))
+        self.v[layer].index_copy_(2, position, v.to(self.v[layer].dtype))
+        return self.k[layer], self.v[layer]
 
     def reorder(self, indices: Tensor, start: int = 0) -> None:
         """Row i becomes the old row ``indices[i]``; fewer indices than rows drop rows.

@@ -22,6 +22,8 @@ import torch
 from torch import Tensor
 
 from engine.cancel import Cancelled
+from engine.models.common.cuda_graph import graphed_or_eager
+from engine.models.common.kv_cache import KVCache
 from engine.models.common.sampling import sample, seeded_generator
 from engine.models.musicgen.delay import FREE, delay_pattern, undo_delay
 from engine.models.musicgen.model import MusicgenLM
@@ -62,12 +64,39 @@ def _choose(logits: Tensor, temperature: float, top_k: int, top_p: float,
     return sample(logits, temperature, top_k, top_p if 0 < top_p < 1 else 1.0, generator)
 
 
+def static_steps(lm: MusicgenLM, kv: KVCache, cross: list | None = None,
+                 cross_mask: Tensor | None = None) -> Callable[[Tensor], Tensor]:
+    """The steps after the first in fixed shapes (``MusicgenLM.step_at``): codes (B, K, 1) ->
+    logits (B, K, V), ``kv`` advanced by one. On CUDA the step is captured as a graph at the first
+    call and replayed after (``graphed_or_eager``); elsewhere it runs as it is (the tests' way of
+    checking it against the ordinary cached step)."""
+    position = torch.zeros(1, dtype=torch.long, device=lm.device)
+    run = None
+
+    def step(codes: Tensor) -> Tensor:
+        nonlocal run
+        position.fill_(kv.length)
+        if run is None:
+            run = graphed_or_eager(lambda c, p: lm.step_at(c, p, kv, cross, cross_mask), (codes, position))
+        logits = run(codes, position)
+        kv.length += 1
+        return logits
+
+    return step
+
+
+def uses_static_steps(lm: MusicgenLM, static: bool | None) -> bool:
+    """``static`` as asked; by default on CUDA, where the graph pays (on a CPU the whole-cache
+    attention of ``step_at`` costs more than the launches it saves)."""
+    return lm.device.type == "cuda" if static is None else static
+
+
 @torch.inference_mode()
 def generate(lm: MusicgenLM, encoder_states: Tensor, encoder_mask: Tensor | None, steps: int,
              guidance_scale: float = 3.0, temperature: float = 1.0, top_k: int = 250, top_p: float = 0.0,
              seed: int | None = None, prompt_codes: Tensor | None = None,
              progress: Callable[[float], None] | None = None,
-             should_stop: Callable[[], bool] | None = None) -> Tensor:
+             should_stop: Callable[[], bool] | None = None, static: bool | None = None) -> Tensor:
     """``steps`` new frames of codes (B, K, steps), aligned (the delay undone), on the model's device.
 
     ``encoder_states`` (B, S, D_text) are the text encoder's output and ``encoder_mask`` (B, S) its
@@ -77,6 +106,8 @@ def generate(lm: MusicgenLM, encoder_states: Tensor, encoder_mask: Tensor | None
 
     ``seed`` makes the draw reproducible (None: torch's global generator). ``progress(fraction)``
     is called after every step; ``should_stop()`` before every step, raising ``Cancelled`` when true.
+    ``static``: the steps after the first in fixed shapes, a CUDA graph on CUDA (``static_steps``;
+    None: on CUDA only).
     """
     _check_arguments(lm, encoder_states, encoder_mask, steps, guidance_scale, temperature, top_k, top_p,
                      prompt_codes)
@@ -90,11 +121,18 @@ def generate(lm: MusicgenLM, encoder_states: Tensor, encoder_mask: Tensor | None
         states = torch.cat([states, torch.zeros_like(states)])
         mask = torch.cat([mask, torch.zeros_like(mask)])
     prompt = _prompt(lm, batch, prompt_codes)
-    cache = lm.new_cache(batch * (2 if guided else 1), capacity=sequence_length(lm, prompt, steps) - 1)
+    static = uses_static_steps(lm, static)
+    cache = lm.new_cache(batch * (2 if guided else 1), capacity=sequence_length(lm, prompt, steps) - 1,
+                         zeroed=static)
+    later = None
 
     def step(codes: Tensor, first: bool) -> Tensor:
-        hidden = lm.hidden(codes, states if first else None, mask if first else None, cache)
-        return lm.logits(hidden[:, -1:])[:, :, 0]
+        nonlocal later
+        if first or not static:
+            hidden = lm.hidden(codes, states if first else None, mask if first else None, cache)
+            return lm.logits(hidden[:, -1:])[:, :, 0]
+        later = later or static_steps(lm, cache.kv, cache.cross, cache.cross_mask)
+        return later(codes)
 
     return sample_codes(lm, step, prompt, steps, guidance_scale, temperature, top_k, top_p, seed, progress,
                         should_stop)

@@ -41,7 +41,14 @@ from engine.models.common.checkpoints import assign_weights, on_meta
 from engine.models.common.errors import CheckpointError
 from engine.models.common.kv_cache import KVCache
 from engine.models.musicgen.config import MusicgenDecoderConfig, whole_number
-from engine.models.musicgen.generate import _check_arguments, _prompt, sample_codes, sequence_length
+from engine.models.musicgen.generate import (
+    _check_arguments,
+    _prompt,
+    sample_codes,
+    sequence_length,
+    static_steps,
+    uses_static_steps,
+)
 from engine.models.musicgen.loading import hf_name, take_decoder
 from engine.models.musicgen.model import MusicgenLM
 
@@ -105,13 +112,10 @@ class MusicgenMelodyLM(MusicgenLM):
         super().__init__(config)
         self.chroma_proj = nn.Linear(config.num_chroma, config.hidden_size) if config.has_chroma_projection else None
 
-    def new_cache(self, batch: int, capacity: int) -> KVCache:
+    def new_cache(self, batch: int, capacity: int, zeroed: bool = False) -> KVCache:
         """An empty self-attention cache for ``batch`` rows of at most ``capacity`` positions
         (the prefix counts)."""
-        c = self.config
-        self._ensure_positions(capacity)
-        return KVCache(len(self.layers), batch, c.num_attention_heads, capacity, c.head_dim,
-                       self.cache_dtype or self.dtype, self.device)
+        return self.new_kv_cache(batch, capacity, zeroed)
 
     def prefix(self, text_states: Tensor, text_mask: Tensor | None = None, chroma: Tensor | None = None) -> Tensor:
         """The conditioning rows (B, chroma_length + S, D): the chroma (``chroma`` (B or 1, F,
@@ -176,17 +180,18 @@ def build_melody_lm(config: dict, weights: dict[str, Tensor], source: str, devic
     model = on_meta(lambda: MusicgenMelodyLM(cfg))
     state_dict = take_decoder(model, _hf_name, weights, source,
                               f"a MusicGen melody decoder of its own config ({cfg.describe()})")
-    return assign_weights(model, state_dict, source, device=device, dtype=dtype)
+    return assign_weights(model, state_dict, source, device=device, dtype=dtype).fuse_self_attention()
 
 
 @torch.inference_mode()
 def generate_melody(lm: MusicgenMelodyLM, text_states: Tensor, text_mask: Tensor | None, chroma: Tensor | None,
                     steps: int, guidance_scale: float = 3.0, temperature: float = 1.0, top_k: int = 250,
                     top_p: float = 0.0, seed: int | None = None, progress: Callable[[float], None] | None = None,
-                    should_stop: Callable[[], bool] | None = None, prompt_codes: Tensor | None = None) -> Tensor:
+                    should_stop: Callable[[], bool] | None = None, prompt_codes: Tensor | None = None,
+                    static: bool | None = None) -> Tensor:
     """``steps`` new frames of codes (B, K, steps), aligned, on the model's device; the sampling
-    options, ``seed``, ``progress``, ``should_stop`` and ``prompt_codes`` (B, K, P: codes to
-    continue) mean what they mean in ``generate.generate``.
+    options, ``seed``, ``progress``, ``should_stop``, ``prompt_codes`` (B, K, P: codes to continue)
+    and ``static`` mean what they mean in ``generate.generate``.
 
     ``text_states`` (B, S, D_text) and ``text_mask`` (B, S) are T5's; ``chroma`` (B or 1, F,
     num_chroma) is ``chroma.chroma_features`` of the reference (None: no melody). Guidance above 1
@@ -202,11 +207,18 @@ def generate_melody(lm: MusicgenMelodyLM, text_states: Tensor, text_mask: Tensor
         null = lm.prefix(torch.zeros_like(text_states), torch.zeros(text_states.shape[:2]), None)
         prefix = torch.cat([prefix, null])
     prompt = _prompt(lm, batch, prompt_codes)
-    cache = lm.new_cache(prefix.shape[0], capacity=prefix.shape[1] + sequence_length(lm, prompt, steps) - 1)
+    static = uses_static_steps(lm, static)
+    cache = lm.new_cache(prefix.shape[0], capacity=prefix.shape[1] + sequence_length(lm, prompt, steps) - 1,
+                         zeroed=static)
+    later = None
 
     def step(codes: Tensor, first: bool) -> Tensor:
-        hidden = lm.hidden(codes, prefix if first else None, cache)
-        return lm.logits(hidden[:, -1:])[:, :, 0]
+        nonlocal later
+        if first or not static:
+            hidden = lm.hidden(codes, prefix if first else None, cache)
+            return lm.logits(hidden[:, -1:])[:, :, 0]
+        later = later or static_steps(lm, cache)
+        return later(codes)
 
     return sample_codes(lm, step, prompt, steps, guidance_scale, temperature, top_k, top_p, seed, progress,
                         should_stop)

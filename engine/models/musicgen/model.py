@@ -10,8 +10,13 @@ width differs from the decoder's, and are zeroed where the text mask is 0.
 
 Speed: attention goes through ``scaled_dot_product_attention``; the self-attention keys and values
 live in a ``KVCache`` written in place, so a step costs one token's work; the cross-attention keys
-and values are computed once per generation and kept in ``LMCache``. Parameter names are ours;
-``loading.py`` maps transformers' names onto them.
+and values are computed once per generation and kept in ``LMCache``. A step is a few hundred small
+calls, so the loaders fuse the self-attention's query, key and value into one weight
+(``fuse_self_attention``: one call instead of three, on a GPU one kernel; int8 quantizes it as
+one), and the cross-attention runs only for the rows that have text (the unconditional rows of
+guidance have none: their cross-attention reads exactly zero, see ``cross_kv``). On a GPU the
+steps run in fixed shapes (``step_at``) replayed as a CUDA graph (``generate``). Parameter names
+are ours; ``loading.py`` maps transformers' names onto them.
 """
 
 from __future__ import annotations
@@ -47,8 +52,17 @@ class Attention(nn.Module):
         self.k = nn.Linear(width, width, bias=False)
         self.v = nn.Linear(width, width, bias=False)
         self.out = nn.Linear(width, width, bias=False)
-        # query, key and value as one projection, when a compute type builds one (quantize.py)
+        # query, key and value as one projection once loaded (``fuse``; int8: quantize.py)
         self.qkv: nn.Module | None = None
+
+    def fuse(self) -> None:
+        """Replace ``q``, ``k`` and ``v`` by one projection ``qkv`` (self-attention: they read the same
+        input). The three weights are freed as the fused one is made: no second copy of the model."""
+        if self.qkv is None:
+            weight = torch.cat([self.q.weight, self.k.weight, self.v.weight]).detach()
+            del self.q, self.k, self.v
+            self.qkv = nn.Linear(weight.shape[1], weight.shape[0], bias=False, device="meta")
+            self.qkv.weight = nn.Parameter(weight, requires_grad=False)
 
     def project(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """Self-attention's queries, keys and values of x, each (B, H, T, D/H)."""
@@ -79,14 +93,21 @@ class Layer(nn.Module):
         self.fc2 = nn.Linear(ffn, width, bias=False)
 
     def forward(self, x: Tensor, index: int, cache: KVCache | None, mask: Tensor | None,
-                cross: tuple[Tensor, Tensor] | None = None, cross_mask: Tensor | None = None) -> Tensor:
+                cross: tuple[Tensor, Tensor] | None = None, cross_mask: Tensor | None = None,
+                position: Tensor | None = None) -> Tensor:
+        """``position`` (a one-element tensor): write this step's keys and values there and attend
+        over the whole cache with ``mask`` (``MusicgenLM.step_at``); None: after what is cached."""
         q, k, v = self.self_attn.project(self.self_norm(x))
         if cache is not None:  # its keys and values may be stored narrower (``cache_dtype``)
-            k, v = cache.append(index, k, v)
+            k, v = cache.append(index, k, v) if position is None else cache.write_at(index, position, k, v)
         x = x + self.self_attn.out(attention(q.to(k.dtype), k, v, mask)[0].to(x.dtype))
-        if cross is not None:
-            q = self.cross_attn.query(self.cross_norm(x))
-            x = x + self.cross_attn.out(attention(q, *cross, cross_mask)[0])
+        if cross is not None and cross[0].shape[0]:
+            # the text's keys and values cover the first n rows; the others have no text, and
+            # their cross-attention reads exactly zero (``MusicgenLM.cross_kv``)
+            n = cross[0].shape[0]
+            q = self.cross_attn.query(self.cross_norm(x[:n]))
+            update = self.cross_attn.out(attention(q, *cross, cross_mask)[0])
+            x = x + update if n == x.shape[0] else torch.cat([x[:n] + update, x[n:]])
         return x + self.fc2(F.gelu(self.fc1(self.ffn_norm(x))))
 
 
@@ -128,12 +149,16 @@ class MusicgenLM(nn.Module):
     def device(self) -> torch.device:
         return self.norm.weight.device
 
-    def new_cache(self, batch: int, capacity: int) -> LMCache:
-        """An empty cache for ``batch`` rows of at most ``capacity`` steps, allocated at once."""
+    def new_cache(self, batch: int, capacity: int, zeroed: bool = False) -> LMCache:
+        """An empty cache for ``batch`` rows of at most ``capacity`` steps, allocated at once
+        (``zeroed`` for ``step_at``)."""
+        return LMCache(self.new_kv_cache(batch, capacity, zeroed))
+
+    def new_kv_cache(self, batch: int, capacity: int, zeroed: bool = False) -> KVCache:
         c = self.config
         self._ensure_positions(capacity)
-        return LMCache(KVCache(len(self.layers), batch, c.num_attention_heads, capacity, c.head_dim,
-                               self.cache_dtype or self.dtype, self.device))
+        return KVCache(len(self.layers), batch, c.num_attention_heads, capacity, c.head_dim,
+                       self.cache_dtype or self.dtype, self.device, zeroed=zeroed)
 
     def _ensure_positions(self, length: int) -> None:
         """Positions go on past the table (as in transformers): a longer one, computed as the first."""
@@ -144,26 +169,36 @@ class MusicgenLM(nn.Module):
     def cross_kv(self, encoder_states: Tensor, encoder_mask: Tensor | None = None
                  ) -> tuple[list[tuple[Tensor, Tensor]], Tensor | None]:
         """Every layer's cross-attention keys and values of the text states (B, S, D_text), and the
-        mask to attend with (B, 1, 1, S), None when every position counts.
+        mask to attend with (n, 1, 1, S), None when every position counts.
 
         The states are projected, then zeroed where ``encoder_mask`` is 0 (transformers'
         ``MusicgenForConditionalGeneration``). A row with no position at all (the unconditional
-        branch of guidance) then has zero keys and values; it attends to all of them evenly, which
-        reads exactly zero, as transformers does."""
+        branch of guidance, an empty prompt) then has zero keys and values: it attends to all of
+        them evenly and reads exactly zero (no projection has a bias), as transformers computes.
+        So when such rows come last, as guidance lays them out, the keys and values cover only
+        the first n rows, the ones with text (n may be 0), and ``Layer`` skips the others: half
+        the cross-attention of a guided step, and no mask when those rows have no padding."""
         if encoder_states.ndim != 3 or encoder_states.shape[-1] != self.config.encoder_width:
             raise ValueError(f"text states should be (batch, length, {self.config.encoder_width}), "
                              f"got {tuple(encoder_states.shape)}")
         x = encoder_states.to(device=self.device, dtype=self.dtype)
-        if self.proj is not None:
-            x = self.proj(x)
         mask = None
         if encoder_mask is not None:
             if encoder_mask.shape != encoder_states.shape[:2]:
                 raise ValueError(f"the text mask is {tuple(encoder_mask.shape)}, the states "
                                  f"{tuple(encoder_states.shape)}")
             keep = encoder_mask.to(self.device) != 0
+            has_text = keep.any(-1)
+            n = int(has_text.sum())
+            if bool(has_text[:n].all()):  # the rows without text come last: leave them out
+                x, keep, has_text = x[:n], keep[:n], has_text[:n]
+            if self.proj is not None:
+                x = self.proj(x)
             x = x * keep[..., None].to(x.dtype)
-            mask = (keep | ~keep.any(-1, keepdim=True))[:, None, None, :]
+            attend = keep | ~has_text[:, None]  # a row without text attends evenly to its zeros
+            mask = None if bool(attend.all()) else attend[:, None, None, :]
+        elif self.proj is not None:
+            x = self.proj(x)
         return [layer.cross_attn.kv(x) for layer in self.layers], mask
 
     def hidden(self, codes: Tensor, encoder_states: Tensor | None = None, encoder_mask: Tensor | None = None,
@@ -205,6 +240,28 @@ class MusicgenLM(nn.Module):
         if kv is not None:
             kv.length += t
         return self.norm(x)
+
+    def step_at(self, codes: Tensor, position: Tensor, kv: KVCache, cross: list | None = None,
+                cross_mask: Tensor | None = None) -> Tensor:
+        """Logits (B, K, V) of one new step (codes (B, K, 1)) at ``position`` (a one-element long
+        tensor on the model's device), in shapes that never change from step to step: the keys and
+        values are written at that position and the attention reads the whole cache, masked after
+        it. A CUDA graph can capture this once and replay it for every step (``generate``), since
+        the position is read from the tensor, not from Python. ``kv`` must have been made zeroed
+        (a masked position weighs 0, but 0 times the NaN that uninitialised memory may hold is NaN)
+        and at its full capacity; ``kv.length`` is not advanced (the caller counts)."""
+        x = self.embed_codes(codes) + self.positions.index_select(0, position).to(self.dtype)
+        mask = (torch.arange(kv.capacity, device=position.device) <= position)[None, None, None, :]
+        for index, layer in enumerate(self.layers):
+            x = layer(x, index, kv, mask, None if cross is None else cross[index], cross_mask, position)
+        return self.logits(self.norm(x))[:, :, 0]
+
+    def fuse_self_attention(self) -> MusicgenLM:
+        """Every layer's self-attention query, key and value as one weight (the loaders call this
+        once the weights are in place; ``Attention.fuse``). Returns the model."""
+        for layer in self.layers:
+            layer.self_attn.fuse()
+        return self
 
     def logits(self, x: Tensor) -> Tensor:
         """Hidden states (B, T, D) -> float32 logits (B, K, T, vocab), one head per codebook."""

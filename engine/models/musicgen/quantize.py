@@ -39,10 +39,8 @@ def quantize_lm_int8(lm: MusicgenLM, per_row: bool = False) -> MusicgenLM:
     if lm.dtype != torch.float32:
         raise ValueError(f"int8 compute quantizes a float32 model, not {str(lm.dtype).removeprefix('torch.')}")
     many, few = int8_backend(), int8_backend(small=True)
+    lm.fuse_self_attention()  # one int8 call for query, key and value (the same input)
     for layer in lm.layers:
-        attn = layer.self_attn  # one int8 call for query, key and value (the same input)
-        attn.qkv = Int8Linear(torch.cat([attn.q.weight, attn.k.weight, attn.v.weight]), None, few, per_row)
-        del attn.q, attn.k, attn.v
         cross = getattr(layer, "cross_attn", None)
         if cross is not None:  # keys and values of the text: once per generation, many rows
             cross.k = Int8Linear(cross.k.weight, cross.k.bias, many)

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from engine.cancel import Cancelled
+from engine.models.common.cuda_graph import graphed_or_eager
 from engine.models.musicgen.config import MusicgenDecoderConfig
 from engine.models.musicgen.generate import generate
 from engine.models.musicgen.model import MusicgenLM
@@ -110,3 +111,44 @@ def test_bad_text_states_are_refused():
         generate(lm, states[..., :6], mask, 3)
     with pytest.raises(ValueError, match="text mask"):
         generate(lm, states, mask[:, :4], 3)
+
+
+def test_fused_projection_gives_the_same_codes():
+    """The loaders fuse the self-attention's query, key and value into one weight (one read per
+    step): the same codes as the three apart."""
+    apart, fused = _lm(), _lm().fuse_self_attention()
+    assert fused.layers[0].self_attn.qkv.weight.shape == (48, 16)
+    assert not hasattr(fused.layers[0].self_attn, "q")
+    states, mask = _text()
+    assert torch.equal(generate(apart, states, mask, 8, seed=3), generate(fused, states, mask, 8, seed=3))
+
+
+def test_static_steps_run_as_they_are_off_cuda():
+    step = lambda codes, position: codes  # noqa: E731
+    assert graphed_or_eager(step, (torch.zeros(2, 4, 1, dtype=torch.long), torch.zeros(1, dtype=torch.long))) is step
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_graph_replays_the_steps_exactly():
+    """On a GPU the steps after the first are one CUDA graph replayed: the same codes as the
+    ordinary cached steps (greedy and seeded), and the graph was really made."""
+    from engine.models.common import cuda_graph
+
+    lm = _lm().fuse_self_attention().cuda()
+    states, mask = (t.cuda() for t in _text())
+    made = []
+    real = cuda_graph.GraphedStep.__init__
+
+    def spy(self, *args):
+        real(self, *args)
+        made.append(self)
+
+    cuda_graph.GraphedStep.__init__ = spy
+    try:
+        for kwargs in ({"top_k": 1}, {"seed": 4}):
+            eager = generate(lm, states, mask, 20, static=False, **kwargs)
+            graphed = generate(lm, states, mask, 20, **kwargs)
+            assert torch.equal(eager, graphed), kwargs
+    finally:
+        cuda_graph.GraphedStep.__init__ = real
+    assert len(made) == 2

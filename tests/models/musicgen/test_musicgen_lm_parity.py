@@ -38,16 +38,23 @@ def _inputs(codebooks: int, width: int, seed: int):
     return codes, states, mask
 
 
-@pytest.mark.parametrize("channels", [1, 2])
-def test_logits_and_cache_match_transformers(channels):
+def _decoders(channels: int):
+    """transformers' decoder with weights of about 0.2 (sharper attention, logits of about 5:
+    larger than its initialisation) and ours built from its tensors."""
     torch.manual_seed(channels)
     ref = transformers.MusicgenForCausalLM(_decoder_config(channels)).eval()
-    with torch.no_grad():  # larger than transformers' initialisation: sharper attention, logits of about 5
+    with torch.no_grad():
         for p in ref.parameters():
             p.add_(torch.randn_like(p) * 0.2)
     weights = {f"decoder.{name}": t.clone() for name, t in ref.state_dict().items()}
     ours = build_musicgen_lm({"decoder": ref.config.to_dict(), "text_encoder": {"d_model": 32}}, weights, "test")
     assert ours.proj is None
+    return ref, ours
+
+
+@pytest.mark.parametrize("channels", [1, 2])
+def test_logits_and_cache_match_transformers(channels):
+    ref, ours = _decoders(channels)
     k = 4 * channels
     codes, states, mask = _inputs(k, 32, seed=channels)
     with torch.no_grad():
@@ -59,6 +66,30 @@ def test_logits_and_cache_match_transformers(channels):
         steps += [ours(codes[..., i:i + 1], None, None, cache) for i in range(4, 9)]
     assert got.shape == (2, k, 9, 2048)
     assert (got - expected).abs().max().item() < 1e-5
+    assert (torch.cat(steps, dim=2) - expected).abs().max().item() < 1e-5
+
+
+@pytest.mark.parametrize("rows", [(6, 3, 0, 0), (6, 0, 3, 0), (0, 0, 0, 0), (6, 6, 6, 6)],
+                         ids=["text-first", "text-between", "no-text", "all-text"])
+def test_rows_without_text_read_zero_wherever_they_are(rows):
+    """Rows with no text (guidance's unconditional branch, an empty prompt) are left out of the
+    cross-attention when they come last, attended evenly over zeros otherwise: transformers'
+    logits either way, step by step through the cache too."""
+    ref, ours = _decoders(1)
+    g = torch.Generator().manual_seed(5)
+    codes = torch.randint(0, 2049, (4, 4, 5), generator=g)
+    states = torch.randn(4, 6, 32, generator=g)
+    mask = torch.tensor([[1] * n + [0] * (6 - n) for n in rows])
+    text_rows = sum(n > 0 for n in rows)
+    with torch.no_grad():
+        expected = ref(input_ids=codes.reshape(16, 5), encoder_hidden_states=states,
+                       encoder_attention_mask=mask).logits.reshape(4, 4, 5, -1)
+        cross, cross_mask = ours.cross_kv(states, mask)
+        cache = ours.new_cache(4, capacity=5)
+        steps = [ours(codes[..., :2], states, mask, cache)]
+        steps += [ours(codes[..., i:i + 1], None, None, cache) for i in range(2, 5)]
+    assert cross[0][0].shape[0] == (4 if rows == (6, 0, 3, 0) else text_rows)
+    assert (cross_mask is None) == (rows in ((0, 0, 0, 0), (6, 6, 6, 6)))
     assert (torch.cat(steps, dim=2) - expected).abs().max().item() < 1e-5
 
 
@@ -89,39 +120,43 @@ def _text(ref):
     return ids, mask, states
 
 
+@pytest.mark.parametrize("static", [False, True], ids=["cached", "static-shapes"])
 @pytest.mark.parametrize("channels", [1, 2])
-def test_greedy_generation_with_guidance_matches_transformers(tmp_path, channels):
+def test_greedy_generation_with_guidance_matches_transformers(tmp_path, channels, static):
+    """``static``: the steps in fixed shapes, as a CUDA graph replays them (``step_at``)."""
     ref, ours = _composite(channels, seed=10 + channels, folder=tmp_path)
     ids, mask, states = _text(ref)
     frames = 12
     expected = reference_codes(ref, channels, input_ids=ids, attention_mask=mask, do_sample=False,
                                 guidance_scale=3.0, max_new_tokens=frames + max(ours.delays))
-    got = generate(ours, states, mask, frames, guidance_scale=3.0, top_k=1)
+    got = generate(ours, states, mask, frames, guidance_scale=3.0, top_k=1, static=static)
     assert got.shape == expected.shape == (2, 4 * channels, frames)
     assert torch.equal(got, expected)
 
 
-def test_prompt_continuation_and_no_guidance_match_transformers(tmp_path):
+@pytest.mark.parametrize("static", [False, True], ids=["cached", "static-shapes"])
+def test_prompt_continuation_and_no_guidance_match_transformers(tmp_path, static):
     ref, ours = _composite(1, seed=3, folder=tmp_path)
     ids, mask, states = _text(ref)
     prompt = torch.randint(0, 2048, (2, 4, 5), generator=torch.Generator().manual_seed(1))
     expected = reference_codes(ref, 1, input_ids=ids, attention_mask=mask, do_sample=False, guidance_scale=3.0,
                                 decoder_input_ids=prompt.reshape(8, 5), max_new_tokens=10 + 3)
     assert torch.equal(expected[..., :5], prompt)  # transformers returns the prompt too
-    got = generate(ours, states, mask, 10, guidance_scale=3.0, top_k=1, prompt_codes=prompt)
+    got = generate(ours, states, mask, 10, guidance_scale=3.0, top_k=1, prompt_codes=prompt, static=static)
     assert torch.equal(got, expected[..., 5:])
 
     expected = reference_codes(ref, 1, input_ids=ids, attention_mask=mask, do_sample=False, guidance_scale=1.0,
                                 max_new_tokens=8 + 3)
-    assert torch.equal(generate(ours, states, mask, 8, guidance_scale=1.0, temperature=0.0), expected)
+    assert torch.equal(generate(ours, states, mask, 8, guidance_scale=1.0, temperature=0.0, static=static), expected)
 
 
-def test_sampling_draws_what_transformers_draws_from_the_same_global_seed(tmp_path):
+@pytest.mark.parametrize("static", [False, True], ids=["cached", "static-shapes"])
+def test_sampling_draws_what_transformers_draws_from_the_same_global_seed(tmp_path, static):
     ref, ours = _composite(1, seed=4, folder=tmp_path)
     ids, mask, states = _text(ref)
     torch.manual_seed(123)
     expected = reference_codes(ref, 1, input_ids=ids, attention_mask=mask, do_sample=True, guidance_scale=3.0,
                                 temperature=0.8, top_k=50, max_new_tokens=10 + 3)
     torch.manual_seed(123)
-    got = generate(ours, states, mask, 10, guidance_scale=3.0, temperature=0.8, top_k=50)
+    got = generate(ours, states, mask, 10, guidance_scale=3.0, temperature=0.8, top_k=50, static=static)
     assert torch.equal(got, expected)

@@ -117,8 +117,9 @@ def test_logits_with_text_and_chroma_prefix_match_transformers(mono, frames):
     assert (torch.cat(steps, dim=2) - expected[:, :, -9:]).abs().max().item() < 1e-5
 
 
+@pytest.mark.parametrize("static", [False, True], ids=["cached", "static-shapes"])
 @pytest.mark.parametrize("channels", [1, 2])
-def test_greedy_generation_with_guidance_matches_transformers(tmp_path, channels):
+def test_greedy_generation_with_guidance_matches_transformers(tmp_path, channels, static):
     ref = tiny_melody(tmp_path, channels, seed=10 + channels).double()
     ours = _load(tmp_path)
     ids, mask, states = _text(ref)
@@ -126,7 +127,7 @@ def test_greedy_generation_with_guidance_matches_transformers(tmp_path, channels
     frames = 12
     expected = reference_codes(ref, channels, input_ids=ids, attention_mask=mask, input_features=chroma,
                                 do_sample=False, guidance_scale=3.0, max_new_tokens=frames + max(ours.delays))
-    got = generate_melody(ours, states, mask, chroma, frames, guidance_scale=3.0, top_k=1)
+    got = generate_melody(ours, states, mask, chroma, frames, guidance_scale=3.0, top_k=1, static=static)
     assert got.shape == expected.shape == (2, 4 * channels, frames)
     assert torch.equal(got, expected)
     other = generate_melody(ours, states, mask, _chroma(2, 6, seed=99), frames, guidance_scale=3.0, top_k=1)
