@@ -73,7 +73,7 @@ def build_musicgen_lm(config: dict, weights: dict[str, Tensor], source: str, dev
     cfg = MusicgenDecoderConfig.from_composite(config, config_source)
     model = skeleton(cfg)
     state_dict = take_decoder(model, hf_name, weights, source, f"a MusicGen decoder of its own config ({cfg.describe()})")
-    return assign_weights(model, state_dict, source, device=device, dtype=dtype).fuse_self_attention()
+    return assign_weights(model, state_dict, source, device=device, dtype=dtype).fuse_on_gpu()
 
 
 def take_decoder(model: MusicgenLM, name_of, weights: dict[str, Tensor], source: str,

@@ -180,7 +180,7 @@ def build_melody_lm(config: dict, weights: dict[str, Tensor], source: str, devic
     model = on_meta(lambda: MusicgenMelodyLM(cfg))
     state_dict = take_decoder(model, _hf_name, weights, source,
                               f"a MusicGen melody decoder of its own config ({cfg.describe()})")
-    return assign_weights(model, state_dict, source, device=device, dtype=dtype).fuse_self_attention()
+    return assign_weights(model, state_dict, source, device=device, dtype=dtype).fuse_on_gpu()
 
 
 @torch.inference_mode()

@@ -11,12 +11,12 @@ width differs from the decoder's, and are zeroed where the text mask is 0.
 Speed: attention goes through ``scaled_dot_product_attention``; the self-attention keys and values
 live in a ``KVCache`` written in place, so a step costs one token's work; the cross-attention keys
 and values are computed once per generation and kept in ``LMCache``. A step is a few hundred small
-calls, so the loaders fuse the self-attention's query, key and value into one weight
-(``fuse_self_attention``: one call instead of three, on a GPU one kernel; int8 quantizes it as
-one), and the cross-attention runs only for the rows that have text (the unconditional rows of
-guidance have none: their cross-attention reads exactly zero, see ``cross_kv``). On a GPU the
-steps run in fixed shapes (``step_at``) replayed as a CUDA graph (``generate``). Parameter names
-are ours; ``loading.py`` maps transformers' names onto them.
+calls, so on a GPU the loaders fuse the self-attention's query, key and value into one weight
+(``fuse_on_gpu``: one kernel instead of three; int8 quantizes it as one), and the cross-attention
+runs only for the rows that have text (the unconditional rows of guidance have none: their
+cross-attention reads exactly zero, see ``cross_kv``). On a GPU the steps run in fixed shapes
+(``step_at``) replayed as a CUDA graph (``generate``). Parameter names are ours; ``loading.py``
+maps transformers' names onto them.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ class Attention(nn.Module):
         self.k = nn.Linear(width, width, bias=False)
         self.v = nn.Linear(width, width, bias=False)
         self.out = nn.Linear(width, width, bias=False)
-        # query, key and value as one projection once loaded (``fuse``; int8: quantize.py)
+        # query, key and value as one projection once fused (``fuse``: on a GPU; int8: quantize.py)
         self.qkv: nn.Module | None = None
 
     def fuse(self) -> None:
@@ -257,11 +257,19 @@ class MusicgenLM(nn.Module):
         return self.logits(self.norm(x))[:, :, 0]
 
     def fuse_self_attention(self) -> MusicgenLM:
-        """Every layer's self-attention query, key and value as one weight (the loaders call this
-        once the weights are in place; ``Attention.fuse``). Returns the model."""
+        """Every layer's self-attention query, key and value as one weight (``Attention.fuse``).
+        Returns the model."""
         for layer in self.layers:
             layer.self_attn.fuse()
         return self
+
+    def fuse_on_gpu(self) -> MusicgenLM:
+        """What the loaders do once the weights are in place: on a GPU, fuse the self-attention
+        (one kernel instead of three a layer and a step). On a CPU the float32 weights stay as
+        read, pages of the memory-mapped file: fused copies would add 288 MB of resident memory
+        for musicgen-small, for no speed measured on a step bound by memory bandwidth (the same
+        1.3 GB read either way). int8 fuses as it quantizes (quantize.py)."""
+        return self.fuse_self_attention() if self.device.type == "cuda" else self
 
     def logits(self, x: Tensor) -> Tensor:
         """Hidden states (B, T, D) -> float32 logits (B, K, T, vocab), one head per codebook."""
