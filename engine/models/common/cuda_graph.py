@@ -35,7 +35,9 @@ class GraphedStep:
                 fn(*self.inputs)
         torch.cuda.current_stream().wait_stream(side)
         self.graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self.graph):
+        # thread_local: other threads' CUDA work (live transcription on the same GPU) goes on while
+        # this thread captures; "global" would refuse it
+        with torch.cuda.graph(self.graph, capture_error_mode="thread_local"):
             self.output = fn(*self.inputs)
 
     def __call__(self, *inputs: Tensor) -> Tensor:
