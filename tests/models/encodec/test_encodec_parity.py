@@ -73,3 +73,31 @@ def test_codes_use_many_entries_so_the_parity_means_something(tmp_path):
     ref.save_pretrained(tmp_path)
     codes = load_encodec(tmp_path).encode(audio(1, 4800))
     assert all(len(codes[:, k].unique()) > 30 for k in range(4))
+
+
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_decoding_in_pieces_gives_the_whole_decode(tmp_path, monkeypatch, name):
+    """After the LSTM the decoder runs in pieces with a margin of ``reach`` frames: transformers'
+    audio all the same, with pieces of 7 frames (and a last one of 6) to cross many seams."""
+    from engine.models.encodec import model as encodec_model
+
+    ref = reference(name)
+    ref.save_pretrained(tmp_path)
+    ours = load_encodec(tmp_path)
+    hop = ours.config.hop_length
+    monkeypatch.setattr(encodec_model, "DECODE_PIECE_SAMPLES", 7 * hop)
+    codes = ours.encode(audio(ref.config.audio_channels, 125 * hop - 3, seed=4))
+    assert codes.shape[-1] == 125
+    last = ours.decoder.layers[-1]  # the final convolution: it runs once per piece
+    runs, real = [], last.forward
+    monkeypatch.setattr(last, "forward", lambda x: runs.append(x.shape[-1]) or real(x))
+    with torch.no_grad():
+        want = ref.decode(codes[None], [None]).audio_values
+        got = ours.decode(codes)
+    assert got.shape == want.shape and (got - want).abs().max().item() < 1e-5
+    if name == "group-norm-stereo":  # a time group norm sees the whole piece at once: no pieces
+        assert runs == [125 * hop]
+    else:
+        margin = encodec_model.reach(list(ours.decoder.layers)[2:])  # after the first conv and the LSTM
+        assert margin >= 1 and len(runs) == 18  # 17 pieces of 7 frames and one of 6
+        assert max(runs) == (7 + 2 * margin) * hop  # a piece in the middle: both margins
