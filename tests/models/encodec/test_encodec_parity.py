@@ -76,17 +76,25 @@ def test_codes_use_many_entries_so_the_parity_means_something(tmp_path):
 
 
 @pytest.mark.parametrize("name", list(CONFIGS))
-def test_decoding_in_pieces_gives_the_whole_decode(tmp_path, monkeypatch, name):
-    """After the LSTM the decoder runs in pieces with a margin of ``reach`` frames: transformers'
-    audio all the same, with pieces of 7 frames (and a last one of 6) to cross many seams."""
+def test_coding_in_pieces_gives_the_whole_codes_and_audio(tmp_path, monkeypatch, name):
+    """The encoder's convolutions (before its LSTM) and the decoder's (after it) run in pieces with
+    a margin of ``reach``: transformers' codes and audio all the same, with pieces of 7 frames
+    (and a last one of 6) to cross many seams."""
     from engine.models.encodec import model as encodec_model
 
     ref = reference(name)
     ref.save_pretrained(tmp_path)
     ours = load_encodec(tmp_path)
     hop = ours.config.hop_length
-    monkeypatch.setattr(encodec_model, "DECODE_PIECE_SAMPLES", 7 * hop)
-    codes = ours.encode(audio(ref.config.audio_channels, 125 * hop - 3, seed=4))
+    monkeypatch.setattr(encodec_model, "PIECE_SAMPLES", 7 * hop)
+    x = audio(ref.config.audio_channels, 125 * hop - 3, seed=4)
+    first, encoded = ours.encoder.layers[0], []
+    real_first = first.forward
+    monkeypatch.setattr(first, "forward", lambda x: encoded.append(x.shape[-1]) or real_first(x))
+    codes = ours.encode(x)  # the encoder's convolutions in pieces too
+    assert len(encoded) == (1 if name == "group-norm-stereo" else 18)
+    with torch.no_grad():
+        assert torch.equal(codes, ref.encode(x, bandwidth=ref.config.target_bandwidths[0]).audio_codes[0])
     assert codes.shape[-1] == 125
     last = ours.decoder.layers[-1]  # the final convolution: it runs once per piece
     runs, real = [], last.forward
