@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+import time
 
 
 def warn(message: str, after_progress: bool = False) -> None:
     """One line on stderr: ``motet: message`` (on a new line when a progress bar was showing)."""
-    print(f"{chr(10) if after_progress else ''}motet: {message}", file=sys.stderr, flush=True)
+    if after_progress:
+        end_progress()
+    print(f"motet: {message}", file=sys.stderr, flush=True)
 
 
 def fail(message: str, status: int = 2, after_progress: bool = False) -> int:
@@ -18,11 +21,34 @@ def fail(message: str, status: int = 2, after_progress: bool = False) -> int:
     return status
 
 
+REDRAW_S = 0.1  # a terminal's progress line is redrawn at most this often
+_shown = {"at": -REDRAW_S, "line": ""}  # the progress line last printed (one at a time)
+
+
 def progress_bar(label: str) -> "callable":
+    """``show(fraction)``: on a terminal, one line redrawn in place (at most every REDRAW_S); into a
+    file or a pipe (a log, a cluster job's output), a line at each tenth, not one per step."""
     def show(fraction: float) -> None:
-        print(f"\r{label} {fraction * 100:5.1f}%", end="", file=sys.stderr, flush=True)
+        if sys.stderr.isatty():
+            now = time.monotonic()
+            if fraction < 1 and now - _shown["at"] < REDRAW_S:
+                return
+            _shown["at"], _shown["line"] = now, "\r"
+            print(f"\r{label} {fraction * 100:5.1f}%", end="", file=sys.stderr, flush=True)
+            return
+        line = f"{label} {math.floor(min(max(fraction, 0.0), 1.0) * 10) * 10}%"
+        if line != _shown["line"]:
+            _shown["line"] = line
+            print(line, file=sys.stderr, flush=True)
 
     return show
+
+
+def end_progress() -> None:
+    """Ends a terminal's progress line (what is printed next starts on a line of its own)."""
+    if _shown["line"] == "\r":
+        print(file=sys.stderr, flush=True)
+    _shown["at"], _shown["line"] = -REDRAW_S, ""
 
 
 class Parser(argparse.ArgumentParser):

@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from engine.cli.common import fail, float_in, int_in, progress_bar
+from engine.cli.common import end_progress, fail, float_in, int_in, progress_bar
 from engine.models.composer.controls import MAX_BARS, MIN_BARS
 
 # the sampler's limits (engine/models/composer/generate.py), without importing torch here
@@ -60,7 +60,7 @@ def cmd_compose(args: argparse.Namespace) -> int:
                 pass
 
         result = compose_piece(Context(), request, args.model)
-        print(file=sys.stderr)
+        end_progress()
         for i, score in enumerate(result.scores, 1):
             path = write_midi(score, out / f"compose-{result.seed}-{i}.mid")
             print(path)

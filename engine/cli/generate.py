@@ -5,10 +5,9 @@ kept in the generation library, where the GUI lists it."""
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from engine.cli.common import fail, float_in, int_in, progress_bar, warn
+from engine.cli.common import end_progress, fail, float_in, int_in, progress_bar, warn
 from engine.models.musicgen.options import (
     DEFAULT_GUIDANCE,
     DEFAULT_SECONDS,
@@ -92,7 +91,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
                                  library=library, report=lambda fraction, message: fraction is not None and show(fraction))
     except (CheckpointError, AudioFileError, GenerationError, ValueError) as exc:
         return fail(str(exc), after_progress=True)
-    print(file=sys.stderr)
+    end_progress()
     status = 0
     for g, out in zip(results, outs):
         try:

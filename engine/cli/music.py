@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from engine.cli.common import fail, float_in, int_in, progress_bar
+from engine.cli.common import end_progress, fail, float_in, int_in, progress_bar
 from engine.models.music_transformer.options import (
     BARS,
     BATCH,
@@ -111,7 +111,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         if not (data / "info.json").exists():
             print(f"building the dataset in {data} from the music21 corpus…", file=sys.stderr)
             info = build_dataset(data, progress=progress_bar("parsing"))
-            print(file=sys.stderr)
+            end_progress()
             print({k: info[k]["pieces"] for k in ("train", "valid", "test")}, "pieces", file=sys.stderr)
         dataset = ComposerData(data, conditioned=args.model == "composer") if composer else EventData(data)
         log = train(data, args.out, config, options, device=device, progress=show, data=dataset)

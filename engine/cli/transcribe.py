@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from engine.cli.common import fail, int_in, progress_bar, warn
+from engine.cli.common import end_progress, fail, int_in, progress_bar, warn
 from engine.models.whisper.options import COMPUTE_TYPES, DEFAULT_BATCH, MAX_BATCH, MAX_BEAM_SIZE
 
 
@@ -103,7 +103,8 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
             failures += 1
             continue
         rtf = result.compute_seconds / result.duration if result.duration else 0.0
-        print(f"\r{Path(name).name}: {result.duration:.1f} s of audio in {result.compute_seconds:.1f} s "
+        end_progress()
+        print(f"{Path(name).name}: {result.duration:.1f} s of audio in {result.compute_seconds:.1f} s "
               f"(RTF {rtf:.3f}) -> {out}", file=sys.stderr)
     return 2 if failures else 0
 
@@ -142,5 +143,6 @@ def cmd_models(args: argparse.Namespace) -> int:
         path = catalog.download_model(args.name, progress=progress_bar(args.name), family_name=args.family)
     except CheckpointError as exc:
         return fail(f"{exc}", 2, after_progress=True)
-    print(f"\rdownloaded {args.name} -> {path}")
+    end_progress()
+    print(f"downloaded {args.name} -> {path}")
     return 0
