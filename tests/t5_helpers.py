@@ -49,11 +49,12 @@ def batch(vocab_size: int = 99, lengths=(17, 11, 3, 17), seed: int = 1) -> tuple
 WORDS = ["▁the", "▁a", "▁music", "▁happy", "▁rock", "▁with", "▁drum", "s", "ing", "▁jazz", "▁piano", "▁80", "s"]
 
 
-def write_tokenizer(path: Path, post_processor: bool = True) -> Path:
-    """A T5-like tokenizer.json: <pad>=0, </s>=1, <unk>=2, a Unigram vocabulary of words and
-    characters, NFKC and runs of spaces folded, Metaspace; ``$A </s>`` when ``post_processor``."""
+def write_tokenizer(path: Path, post_processor: bool = True, words: tuple[str, ...] = ()) -> Path:
+    """A T5-like tokenizer.json: <pad>=0, </s>=1, <unk>=2, a Unigram vocabulary of words (WORDS and
+    ``words``) and characters, NFKC and runs of spaces folded, Metaspace; ``$A </s>`` when
+    ``post_processor``."""
     vocab = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), ("▁", -2.0)]
-    vocab += [(w, -3.0 - 0.1 * i) for i, w in enumerate(dict.fromkeys(WORDS))]
+    vocab += [(w, -3.0 - 0.1 * i) for i, w in enumerate(dict.fromkeys(WORDS + list(words)))]
     vocab += [(c, -6.0) for c in "abcdefghijklmnopqrstuvwxyz0123456789.,!"]
     tok = Tokenizer(models.Unigram(vocab, unk_id=2, byte_fallback=False))
     tok.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Replace(" {2,}", " ")])

@@ -6,6 +6,9 @@ tiny composite model (T5 + EnCodec + decoder) saved with ``save_pretrained``: it
 gives the states we feed to ours, and the codes it hands to EnCodec's ``decode`` (recorded by
 replacing that method) are the reference. That path includes ``enc_to_dec_proj``, the states
 zeroed by the mask, the unconditional branch, the delay pattern and its undoing.
+
+Every test runs twice: the cross-attention through its query and output projections, and folded
+into the text's keys and values (``Attention.fold``; by default only for short prompts).
 """
 
 
@@ -18,11 +21,19 @@ transformers = pytest.importorskip("transformers")
 from engine.models.common.checkpoints import read_hf_weights, read_json  # noqa: E402
 from engine.models.musicgen.generate import generate  # noqa: E402
 from engine.models.musicgen.loading import build_musicgen_lm  # noqa: E402
+from engine.models.musicgen.model import FoldedText, MusicgenLM  # noqa: E402
+from engine.models.musicgen.quantize import quantize_lm_int8  # noqa: E402
 
 transformers.logging.set_verbosity_error()  # tiny configs make it warn about token ids
 
 DECODER = dict(vocab_size=2048, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, ffn_dim=64,
                max_position_embeddings=64)
+
+
+@pytest.fixture(autouse=True, params=[False, True], ids=["projected", "folded"])
+def fold_text(request, monkeypatch):
+    monkeypatch.setattr(MusicgenLM, "fold_text", request.param)
+    return request.param
 
 
 def _decoder_config(channels: int):
@@ -71,7 +82,7 @@ def test_logits_and_cache_match_transformers(channels):
 
 @pytest.mark.parametrize("rows", [(6, 3, 0, 0), (6, 0, 3, 0), (0, 0, 0, 0), (6, 6, 6, 6)],
                          ids=["text-first", "text-between", "no-text", "all-text"])
-def test_rows_without_text_read_zero_wherever_they_are(rows):
+def test_rows_without_text_read_zero_wherever_they_are(rows, fold_text):
     """Rows with no text (guidance's unconditional branch, an empty prompt) are left out of the
     cross-attention when they come last, attended evenly over zeros otherwise: transformers'
     logits either way, step by step through the cache too."""
@@ -89,8 +100,24 @@ def test_rows_without_text_read_zero_wherever_they_are(rows):
         steps = [ours(codes[..., :2], states, mask, cache)]
         steps += [ours(codes[..., i:i + 1], None, None, cache) for i in range(2, 5)]
     assert cross[0][0].shape[0] == (4 if rows == (6, 0, 3, 0) else text_rows)
+    assert isinstance(cross[0], FoldedText) == (fold_text and text_rows > 0)
     assert (cross_mask is None) == (rows in ((0, 0, 0, 0), (6, 6, 6, 6)))
     assert (torch.cat(steps, dim=2) - expected).abs().max().item() < 1e-5
+
+
+def test_the_text_is_folded_by_default_where_it_reads_less(monkeypatch):
+    """By default a generation folds the cross-attention when its text rows x tokens are at most
+    half the head width (here 8: 4), never for int8 projections, and never without text."""
+    monkeypatch.setattr(MusicgenLM, "fold_text", None)
+    _, ours = _decoders(1)
+    assert ours.config.head_dim == 8
+    assert [ours.folds_text(rows, length) for rows, length in ((1, 4), (1, 5), (2, 2), (2, 3), (0, 3))] == \
+        [True, False, True, False, False]
+    states, mask = torch.randn(1, 4, 32), torch.ones(1, 4, dtype=torch.long)
+    assert isinstance(ours.cross_kv(states, mask)[0][0], FoldedText)
+    quantize_lm_int8(ours)
+    monkeypatch.setattr(MusicgenLM, "fold_text", True)
+    assert not ours.folds_text(1, 1) and not isinstance(ours.cross_kv(states, mask)[0][0], FoldedText)
 
 
 def _composite(channels: int, seed: int, folder):
