@@ -147,7 +147,7 @@ class Layer(nn.Module):
                 update = self.cross_attn.attend_folded(y, cross, cross_mask)
             else:
                 update = self.cross_attn.out(attention(self.cross_attn.query(y), *cross, cross_mask)[0])
-            x = x + update if n == x.shape[0] else torch.cat([x[:n] + update, x[n:]])
+            x[:n] += update  # (x is this layer's own sum: no one else holds it)
         return x + self.fc2(F.gelu(self.fc1(self.ffn_norm(x))))
 
 
