@@ -181,7 +181,8 @@ def main() -> None:
     ap.add_argument("--engines", default=None, help="default: motet:float32,motet:int8,transformers:float32; "
                     "with --device cuda: motet:float32,motet:float32-eager,transformers:float32")
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    ap.add_argument("--repeats", type=int, default=3, help="rounds of every engine in turn (medians reported)")
+    ap.add_argument("--repeats", type=lambda text: max(1, int(text)), default=3,
+                    help="rounds of every engine in turn, at least 1 (medians reported)")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.engines is None:

@@ -22,33 +22,54 @@ def fail(message: str, status: int = 2, after_progress: bool = False) -> int:
 
 
 REDRAW_S = 0.1  # a terminal's progress line is redrawn at most this often
-_shown = {"at": -REDRAW_S, "line": ""}  # the progress line last printed (one at a time)
+
+
+class _Shown:
+    """What the progress bars have printed: on a terminal the one line redrawn in place (the
+    newest text, drawn or still waiting for its turn), into a log each label's last tenth."""
+
+    drawn_at = -REDRAW_S
+    drawn = newest = ""
+    tenths: dict[str, int] = {}
 
 
 def progress_bar(label: str) -> "callable":
-    """``show(fraction)``: on a terminal, one line redrawn in place (at most every REDRAW_S); into a
-    file or a pipe (a log, a cluster job's output), a line at each tenth, not one per step."""
-    def show(fraction: float) -> None:
-        if sys.stderr.isatty():
-            now = time.monotonic()
-            if fraction < 1 and now - _shown["at"] < REDRAW_S:
-                return
-            _shown["at"], _shown["line"] = now, "\r"
-            print(f"\r{label} {fraction * 100:5.1f}%", end="", file=sys.stderr, flush=True)
+    """``show(fraction, detail="")``: on a terminal, one line redrawn in place (at most every
+    REDRAW_S); into a file or a pipe (a log, a cluster job's output), a line at each tenth, not one
+    per step, for each label apart (a transcription batch runs several files at once)."""
+    _Shown.tenths.pop(label, None)
+
+    def show(fraction: float, detail: str = "") -> None:
+        if not math.isfinite(fraction):
             return
-        line = f"{label} {math.floor(min(max(fraction, 0.0), 1.0) * 10) * 10}%"
-        if line != _shown["line"]:
-            _shown["line"] = line
-            print(line, file=sys.stderr, flush=True)
+        fraction = min(max(fraction, 0.0), 1.0)
+        detail = f" · {detail}" if detail else ""
+        if sys.stderr.isatty():
+            _Shown.newest = f"{label} {fraction * 100:5.1f}%{detail}"
+            if fraction == 1 or time.monotonic() - _Shown.drawn_at >= REDRAW_S:
+                _draw()
+            return
+        tenth = math.floor(fraction * 10)
+        if _Shown.tenths.get(label) != tenth:
+            _Shown.tenths[label] = tenth
+            print(f"{label} {tenth * 10}%{detail}", file=sys.stderr, flush=True)
 
     return show
 
 
+def _draw() -> None:
+    _Shown.drawn_at, _Shown.drawn = time.monotonic(), _Shown.newest
+    print(f"\r{_Shown.drawn}\033[K", end="", file=sys.stderr, flush=True)  # (ESC[K: the rest of the line cleared)
+
+
 def end_progress() -> None:
-    """Ends a terminal's progress line (what is printed next starts on a line of its own)."""
-    if _shown["line"] == "\r":
+    """Ends a terminal's progress line, showing its newest state (the last redraw may have been
+    skipped), so that what is printed next starts on a line of its own."""
+    if _Shown.newest:
+        if _Shown.newest != _Shown.drawn:
+            _draw()
         print(file=sys.stderr, flush=True)
-    _shown["at"], _shown["line"] = -REDRAW_S, ""
+    _Shown.drawn_at, _Shown.drawn, _Shown.newest = -REDRAW_S, "", ""
 
 
 class Parser(argparse.ArgumentParser):

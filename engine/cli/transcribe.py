@@ -82,17 +82,18 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
         return fail(f"cannot make the folder {out_dir}: {exc.strerror or exc}")
     failures = 0
     names = list(args.files)
-    finished = 0
+
+    bars = {}  # one per file (a batch transcribes several at once)
 
     def progress(index: int, fraction: float) -> None:
-        name = Path(names[index]).name
-        label = f"[{finished + 1}/{len(names)}] {name}" if len(names) > 1 else name
-        progress_bar(label)(fraction)
+        if index not in bars:
+            name = Path(names[index]).name
+            bars[index] = progress_bar(f"[{index + 1}/{len(names)}] {name}" if len(names) > 1 else name)
+        bars[index](fraction)
 
     # files are transcribed in batches (their windows encoded and decoded together); each is
     # written, and its line printed, as soon as it is done
     for index, result in pipeline.transcribe_many(names, options, batch_size=args.batch_size, progress=progress):
-        finished += 1
         name = names[index]
         try:
             if isinstance(result, Exception):

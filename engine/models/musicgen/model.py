@@ -83,20 +83,23 @@ class Attention(nn.Module):
 
     def fold(self, k: Tensor, v: Tensor) -> FoldedText:
         """The query and output projections folded into the text's keys and values (n, H, S, D/H),
-        computed in float32: the same sums in another order (q·k = x·(Wqᵀk), Wo(Vᵀp) = (WoVᵀ)p)."""
+        computed in at least float32: the same sums in another order (q·k = x·(Wqᵀk),
+        Wo(Vᵀp) = (WoVᵀ)p)."""
         n, h, s, d = k.shape
-        weight = self.q.weight.float()
+        wide = torch.promote_types(k.dtype, torch.float32)
+        weight = self.q.weight.to(wide)
         width = weight.shape[1]
-        scores = (k.float() @ weight.view(h, d, width)) * d ** -0.5  # (n, H, S, width)
-        out = self.out.weight.float().view(width, h, d).transpose(0, 1)  # (H, width, D/H): Wo per head
-        reads = (out @ v.float().transpose(-1, -2)).transpose(-1, -2)  # (n, H, S, width)
+        scores = (k.to(wide) @ weight.view(h, d, width)) * d ** -0.5  # (n, H, S, width)
+        out = self.out.weight.to(wide).view(width, h, d).transpose(0, 1)  # (H, width, D/H): Wo per head
+        reads = (out @ v.to(wide).transpose(-1, -2)).transpose(-1, -2)  # (n, H, S, width)
         return FoldedText(scores.reshape(n, h * s, width).to(k.dtype), reads.reshape(n, h * s, width).to(v.dtype))
 
     def attend_folded(self, x: Tensor, text: FoldedText, mask: Tensor | None) -> Tensor:
         """Cross-attention of normed x (n, T, width) through ``fold``'s matrices: the output
         projection included, (n, T, width)."""
         n, t, _ = x.shape
-        scores = (x @ text.scores.transpose(-1, -2)).view(n, t, self.n_head, -1).float()  # (n, T, H, S)
+        scores = (x @ text.scores.transpose(-1, -2)).view(n, t, self.n_head, -1)  # (n, T, H, S)
+        scores = scores.to(torch.promote_types(scores.dtype, torch.float32))
         if mask is not None:  # (n, 1, 1, S): True where attended
             scores = scores.masked_fill(~mask.view(n, 1, 1, -1), float("-inf"))
         weights = scores.softmax(-1).to(x.dtype).view(n, t, -1)
@@ -147,7 +150,7 @@ class Layer(nn.Module):
                 update = self.cross_attn.attend_folded(y, cross, cross_mask)
             else:
                 update = self.cross_attn.out(attention(self.cross_attn.query(y), *cross, cross_mask)[0])
-            x[:n] += update  # (x is this layer's own sum: no one else holds it)
+            x = x + update if n == x.shape[0] else torch.cat([x[:n] + update, x[n:]])
         return x + self.fc2(F.gelu(self.fc1(self.ffn_norm(x))))
 
 
