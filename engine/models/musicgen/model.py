@@ -17,8 +17,8 @@ runs only for the rows that have text (the unconditional rows of guidance have n
 cross-attention reads exactly zero, see ``cross_kv``). For a short prompt the cross-attention's
 query and output projections are folded into the text's keys and values once per generation
 (``Attention.fold``, ``folds_text``): a step then reads a few numbers per text token instead of
-two width x width weights in every layer (musicgen-small, 11 tokens: 0.17 GB less a step, float32
-1.33x transformers' steps/s on 2 CPU threads where it was 1.2x). On a GPU the steps run in fixed
+two width x width weights in every layer (musicgen-small, 11 tokens: 0.17 GB less a step, +8 %;
+float32 1.28-1.33x transformers' steps/s on 2 CPU threads). On a GPU the steps run in fixed
 shapes (``step_at``) replayed as a CUDA graph (``generate``). Parameter names are ours;
 ``loading.py`` maps transformers' names onto them.
 """
