@@ -61,22 +61,35 @@ def write_error_reason(path: Path, exc: BaseException, nbytes: int = 0) -> str:
     return reason
 
 
+class FileExistsWriteError(WriteError):
+    """``atomic_path(..., replace=False)`` found a file (or a link) under the name already."""
+
+
 @contextlib.contextmanager
-def atomic_path(path: str | Path, nbytes: int = 0) -> Iterator[Path]:
+def atomic_path(path: str | Path, nbytes: int = 0, replace: bool = True) -> Iterator[Path]:
     """A temporary path beside ``path`` for a writer to fill; on a clean exit it is synced and
     renamed over ``path``. Any failure removes it and raises ``WriteError`` (``nbytes``: the
-    size expected, to recognise a full disk behind a writer's vague error)."""
+    size expected, to recognise a full disk behind a writer's vague error).
+
+    A symlink at ``path`` is replaced, never followed. With ``replace=False`` nothing that exists
+    under the name is touched: the file is linked into place only if the name is free at that
+    moment (no race with another process), else ``FileExistsWriteError``."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.part")
     try:
-        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))  # the umask applies
+        if not replace and os.path.lexists(path):
+            raise FileExistsWriteError(errno.EEXIST, f"{path} exists already; Motet leaves it as it is")
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o666))  # the umask applies
         yield tmp
-        fd = os.open(tmp, os.O_RDONLY)
+        fd = os.open(tmp, os.O_RDONLY | _NOFOLLOW)
         try:
             os.fsync(fd)
         finally:
             os.close(fd)
-        os.replace(tmp, path)
+        if replace:
+            os.replace(tmp, path)
+        else:
+            _link_new(tmp, path)
     except BaseException as exc:
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
@@ -86,11 +99,69 @@ def atomic_path(path: str | Path, nbytes: int = 0) -> Iterator[Path]:
         raise WriteError(code, describe_write_error(path, exc, nbytes)) from exc
 
 
-def write_bytes(path: str | Path, data: bytes) -> Path:
-    with atomic_path(path, len(data)) as tmp:
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+def _link_new(tmp: Path, path: Path) -> None:
+    """Move ``tmp`` to ``path`` only if ``path`` does not exist (a hard link fails with EEXIST
+    where a rename would replace); where hard links are not supported, a checked rename."""
+    try:
+        os.link(tmp, path, follow_symlinks=False)
+    except FileExistsError:
+        raise FileExistsWriteError(errno.EEXIST, f"{path} exists already; Motet leaves it as it is") from None
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK):
+            raise
+        if os.path.lexists(path):
+            raise FileExistsWriteError(errno.EEXIST, f"{path} exists already; Motet leaves it as it is") from None
+        os.rename(tmp, path)
+        return
+    os.unlink(tmp)
+
+
+def free_path(path: str | Path, taken: set[str] | frozenset[str] = frozenset()) -> Path:
+    """``path`` if nothing is there (no file, folder or link) and its name is not in ``taken``;
+    else the first free ``name-2.ext``, ``name-3.ext``, ... beside it. Write to it with
+    ``atomic_path(..., replace=False)``: a name taken in between is then refused, not replaced."""
+    path = Path(path)
+    candidate, n = path, 1
+    while os.path.lexists(candidate) or candidate.name in taken:
+        n += 1
+        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
+    return candidate
+
+
+def append_synced(path: str | Path, data: bytes) -> None:
+    """Append ``data`` to ``path`` (created if missing) and sync it; a symlink or anything but a
+    regular file at ``path`` is refused (``WriteError``), never followed."""
+    path = Path(path)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | _NOFOLLOW | getattr(os, "O_NONBLOCK", 0), 0o666)  # a FIFO: no wait
+    except OSError as exc:
+        if exc.errno == errno.ELOOP or path.is_symlink():
+            raise WriteError(exc.errno, f"could not save '{path.name}': it is a symbolic link; "
+                                        f"Motet does not write through links") from exc
+        raise WriteError(exc.errno, describe_write_error(path, exc, len(data))) from exc
+    try:
+        import stat
+
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise WriteError(errno.EINVAL, f"could not save '{path.name}': it is not a regular file")
+        os.write(fd, data)
+        os.fsync(fd)
+    except WriteError:
+        raise
+    except OSError as exc:
+        raise WriteError(exc.errno, describe_write_error(path, exc, len(data))) from exc
+    finally:
+        os.close(fd)
+
+
+def write_bytes(path: str | Path, data: bytes, replace: bool = True) -> Path:
+    with atomic_path(path, len(data), replace) as tmp:
         tmp.write_bytes(data)
     return Path(path)
 
 
-def write_text(path: str | Path, text: str) -> Path:
-    return write_bytes(path, text.encode("utf-8"))
+def write_text(path: str | Path, text: str, replace: bool = True) -> Path:
+    return write_bytes(path, text.encode("utf-8"), replace)
