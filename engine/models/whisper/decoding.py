@@ -41,6 +41,10 @@ class DecodingOptions:
     suppress_blank: bool = True
     without_timestamps: bool = False
     max_initial_timestamp: float | None = 1.0
+    # Sampling (temperature > 0) draws from a generator seeded with this and the temperature, one
+    # per window: the same window gives the same text whatever it is batched with. None: torch's
+    # global generator (unseeded).
+    seed: int | None = None
 
 
 @dataclass
@@ -156,7 +160,7 @@ def detect_language(model: Whisper, tokenizer: WhisperTokenizer, features: Tenso
     return max(table, key=table.get), table
 
 
-_PER_WINDOW = ("prompt", "prefix", "language")  # the options that may differ between windows decoded together
+_PER_WINDOW = ("prompt", "prefix", "language", "seed")  # the options that may differ between windows decoded together
 
 
 def _initial_tokens(tokenizer: WhisperTokenizer, options: DecodingOptions, n_ctx: int) -> tuple[list[int], int]:
@@ -178,6 +182,17 @@ def decode(model: Whisper, tokenizer: WhisperTokenizer, features: Tensor, option
            should_stop: Callable[[], bool] | None = None) -> DecodingResult:
     """Decode one window's features (1, n_audio_ctx, D) into the best hypothesis."""
     return decode_batch(model, tokenizer, features, [options], should_stop)[0]
+
+
+def _window_generator(seed: int | None, temperature: float, device: torch.device) -> torch.Generator | None:
+    """A window's sampling generator: from its seed and the temperature (each rung of the
+    fallback draws anew), None without a seed."""
+    if seed is None:
+        return None
+    import hashlib
+
+    digest = hashlib.sha256(f"{seed}\0{temperature!r}".encode()).digest()
+    return torch.Generator(device=device).manual_seed(int.from_bytes(digest[:8], "little") & (2**63 - 1))
 
 
 def decode_batch(model: Whisper, tokenizer: WhisperTokenizer, features: Tensor,
@@ -219,6 +234,7 @@ def decode_batch(model: Whisper, tokenizer: WhisperTokenizer, features: Tensor,
     beam = o.temperature == 0 and n_group > 1
     max_candidates = round(n_group * o.patience)
     rules = LogitRules(tokenizer, o, model.config.n_vocab, device)
+    generators = [_window_generator(x.seed, o.temperature, device) for x in opts] if o.temperature > 0 else []
 
     # the prompt once per window; then each window's G hypotheses share it
     cross = decoder.cross_kv(features)
@@ -329,8 +345,11 @@ def decode_batch(model: Whisper, tokenizer: WhisperTokenizer, features: Tensor,
         else:
             if o.temperature == 0:
                 next_tok = logprobs.argmax(dim=-1)
-            else:
+            elif all(generators[clip] is None for clip in active):
                 next_tok = sample(logits, o.temperature)  # what Categorical(logits=...).sample() draws
+            else:  # each window from its own generator: its draws do not depend on its batch
+                next_tok = torch.cat([sample(logits[a * n_group:(a + 1) * n_group], o.temperature,
+                                             generator=generators[clip]) for a, clip in enumerate(active)])
             current = logprobs.gather(1, next_tok[:, None]).squeeze(1).tolist()
             chosen_tokens = next_tok.tolist()
             next_tokens = []

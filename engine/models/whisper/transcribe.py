@@ -61,6 +61,16 @@ def _load(audio: str | Path | np.ndarray) -> np.ndarray:
     return samples.mean(axis=1) if samples.ndim == 2 else samples
 
 
+def window_seed(samples: np.ndarray) -> int:
+    """A seed from a window's 16 kHz samples: the temperature fallback samples the same text for
+    the same audio in every run, in this process or on a cluster's worker (which reads and
+    resamples the file with the same code; another resampler's rounding gives another seed)."""
+    import hashlib
+
+    data = np.ascontiguousarray(samples, dtype="<f4").tobytes()
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little") & (2**63 - 1)
+
+
 def decoding_options(options: TranscribeOptions, base: DecodingOptions, temperature: float) -> DecodingOptions:
     """The window's decoding options at one temperature of the fallback ladder."""
     kwargs = dict(base.__dict__)
@@ -186,6 +196,7 @@ def _transcription(model: Whisper, tokenizer: WhisperTokenizer, samples: np.ndar
         segment_size = min(N_FRAMES, content_frames - seek)
         segment_duration = segment_size * FRAME_SECONDS
         base.prompt = all_tokens[prompt_reset_since:]
+        base.seed = window_seed(samples[seek * WHISPER_HOP:(seek + segment_size) * WHISPER_HOP])
         features, result = yield WindowRequest(window_mel(seek, segment_size), replace(base))
         tokens = result.tokens
 
