@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from engine.cli.common import end_progress, fail, float_in, int_in, progress_bar
+from engine.cli.common import end_progress, fail, float_in, int_in, progress_bar, warn
 from engine.models.music_transformer.options import (
     BARS,
     BATCH,
@@ -131,7 +131,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_continue(args: argparse.Namespace) -> int:
-    from engine.atomic import WriteError
+    from engine.atomic import FileExistsWriteError, WriteError, free_path
     from engine.midi import midifile
     from engine.models.common.errors import CheckpointError
     from engine.tasks import music as music_jobs
@@ -158,9 +158,19 @@ def cmd_continue(args: argparse.Namespace) -> int:
         return fail(str(exc))
     for i, notes in enumerate(variations, start=1):
         result = music_jobs.with_notes(score, tracks[0] if tracks else 0, notes)
-        try:
-            path = midifile.write_midi(result, out / f"{Path(args.midi).stem}-continued-{i}.mid")
-        except WriteError as exc:  # its message names the file and the cause
-            return fail(str(exc), 1)
+        wanted = out / f"{Path(args.midi).stem}-continued-{i}.mid"
+        for _ in range(100):  # a file that is there already (an earlier run's) is never replaced
+            path = free_path(wanted)
+            try:
+                midifile.write_midi(result, path, replace=False)
+                break
+            except FileExistsWriteError:
+                continue  # taken in between by another process: the next free name
+            except WriteError as exc:  # its message names the file and the cause
+                return fail(str(exc), 1)
+        else:
+            return fail(f"no free name beside {wanted}", 1)
+        if path != wanted:
+            warn(f"{wanted.name} exists already; wrote {path.name}")
         print(f"{path}: {len(notes)} new notes")
     return 0

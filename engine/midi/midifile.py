@@ -190,11 +190,12 @@ def score_to_midi(score: Score, midi_type: int = 1) -> mido.MidiFile:
     return mid
 
 
-def write_midi(score: Score, path: str | Path, midi_type: int = 1) -> Path:
+def write_midi(score: Score, path: str | Path, midi_type: int = 1, replace: bool = True) -> Path:
     """Write atomically: a failed write (full disk) leaves any existing file untouched and raises
-    ``WriteError`` naming the cause."""
+    ``WriteError`` naming the cause. ``replace=False``: a file already there is never replaced
+    (``FileExistsWriteError``)."""
     path = Path(path)
     mid = score_to_midi(score, midi_type)
-    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+    with atomic_path(path, replace=replace) as tmp, open(tmp, "wb") as f:
         mid.save(file=f)
     return path

@@ -70,13 +70,26 @@ def test_continue_when_the_write_fails(tmp_path, capsys, monkeypatch):
     from engine.atomic import WriteError
     from engine.midi import midifile
 
-    def full_disk(score, path, midi_type=1):
+    def full_disk(score, path, midi_type=1, replace=True):
         raise WriteError(28, f"could not save '{path.name}': the disk is full")
 
     monkeypatch.setattr(midifile, "write_midi", full_disk)
     monkeypatch.setattr(gen, "continue_notes", lambda *a, **k: [[]])
     err = one_line_error(capsys, ["continue", motif(tmp_path / "m.mid"), "--out", str(tmp_path)], status=1)
     assert "m-continued-1.mid" in err and "the disk is full" in err
+
+
+def test_continue_never_replaces_a_file_already_there(tmp_path, capsys, monkeypatch):
+    """A second run into the same folder (or a file of the user's under that name) keeps what is
+    there: the new variation goes beside it under a free name, and stderr says so."""
+    monkeypatch.setattr(gen, "continue_notes", lambda *a, **k: [[]])
+    mine = tmp_path / "m-continued-1.mid"
+    mine.write_bytes(b"the user's own file")
+    assert run(["continue", motif(tmp_path / "m.mid"), "--out", str(tmp_path)]) == 0
+    captured = capsys.readouterr()
+    assert mine.read_bytes() == b"the user's own file"
+    assert (tmp_path / "m-continued-1-2.mid").is_file()
+    assert "m-continued-1.mid exists already; wrote m-continued-1-2.mid" in captured.err
 
 
 @pytest.mark.parametrize("argv, option", [
