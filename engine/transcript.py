@@ -123,9 +123,10 @@ def render(result, fmt: str) -> str:
     return WRITERS[fmt](result)
 
 
-def write_transcript(result, path: Path | str, fmt: str | None = None) -> Path:
-    """Write ``result`` as ``fmt`` (default: from the suffix), atomically (``WriteError`` names a failure)."""
+def write_transcript(result, path: Path | str, fmt: str | None = None, replace: bool = True) -> Path:
+    """Write ``result`` as ``fmt`` (default: from the suffix), atomically (``WriteError`` names a
+    failure); with ``replace=False`` a file already there is kept (``FileExistsWriteError``)."""
     path = Path(path)
     text = render(result, fmt or path.suffix or "txt")
-    write_text(path, text)
+    write_text(path, text, replace)
     return path

@@ -50,6 +50,24 @@ def add_parsers(sub) -> None:
     d.add_argument("--family", choices=sorted(FAMILIES), help="the model's family (default: the one that offers NAME, else whisper)")
 
 
+def _write_new(result, wanted: Path, fmt: str) -> Path:
+    """Write the transcript under ``wanted`` or, when a file is there already (an earlier run's,
+    or the user's own), under the first free name beside it, and say so: nothing is replaced."""
+    from engine.atomic import FileExistsWriteError, free_path
+    from engine.transcript import write_transcript
+
+    for _ in range(100):
+        path = free_path(wanted)
+        try:
+            write_transcript(result, path, fmt, replace=False)
+        except FileExistsWriteError:
+            continue  # taken in between by another process
+        if path != wanted:
+            warn(f"{wanted.name} exists already; wrote {path.name}", after_progress=True)
+        return path
+    raise FileExistsWriteError(17, f"no free name beside {wanted}")
+
+
 def cmd_transcribe(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -58,7 +76,6 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     from engine.models.catalog import resolve_model
     from engine.models.common.errors import CheckpointError
     from engine.models.whisper.transcribe import TranscribeOptions, WhisperPipeline
-    from engine.transcript import write_transcript
 
     out_dir = Path(args.output_dir)
     problem = _output_problem(out_dir, [Path(name) for name in args.files], args.format)
@@ -98,7 +115,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
         try:
             if isinstance(result, Exception):
                 raise result
-            out = write_transcript(result, out_dir / f"{Path(name).stem}.{args.format}", args.format)
+            out = _write_new(result, out_dir / f"{Path(name).stem}.{args.format}", args.format)
         except (AudioFileError, OSError, ValueError) as exc:
             warn(f"{exc}", after_progress=True)
             failures += 1

@@ -130,3 +130,17 @@ def test_many_files_in_batches_with_int8(speech, tmp_path):
     for name in ("fox.txt", "fox2.txt"):
         assert "lazy" in (tmp_path / "out" / name).read_text().lower()
     assert "broken.wav" in out.stderr and out.stderr.count("RTF") == 2
+
+
+def test_a_transcript_already_there_is_never_replaced(speech, tmp_path):
+    """The user's own fox.txt (or an earlier run's) stays; the new transcript goes beside it."""
+    notes = tmp_path / "fox.txt"
+    notes.write_text("my notes on the fox")
+    link = tmp_path / "fox-2.txt"
+    link.symlink_to(tmp_path / "elsewhere.txt")  # a link is never written through, nor replaced
+    out = _motet("transcribe", str(speech), "--output-dir", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    assert notes.read_text() == "my notes on the fox"
+    assert link.is_symlink() and not (tmp_path / "elsewhere.txt").exists()
+    assert "lazy" in (tmp_path / "fox-3.txt").read_text().lower()
+    assert "fox.txt exists already; wrote fox-3.txt" in out.stderr
