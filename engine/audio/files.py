@@ -114,15 +114,16 @@ def check_finite(samples: np.ndarray, name: str) -> None:
                          f"the file is damaged; repair or re-export it")
 
 
-def audio_info(path) -> AudioInfo:
-    """Header facts about a file without reading its samples."""
+def audio_info(path, whole: bool = True) -> AudioInfo:
+    """Header facts about a file without reading its samples. ``whole=False``: a file too long to
+    load at once passes (the caller reads a part of it with ``load_audio(start=, end=)``)."""
     p = Path(path)
     _check_readable(p)
     try:
         info = sf.info(str(p))
     except Exception as exc:  # libsndfile raises several kinds; all mean "can't read"
         raise AudioFileError(_describe_read_error(p, exc)) from exc
-    _check_header(p, int(info.samplerate), int(info.channels), int(info.frames))
+    _check_header(p, int(info.samplerate), int(info.channels), int(info.frames) if whole else 0)
     return AudioInfo(path=str(p), sample_rate=int(info.samplerate), channels=int(info.channels),
                      frames=int(info.frames), duration=float(info.duration), format=str(info.format),
                      subtype=str(info.subtype))
@@ -133,8 +134,8 @@ def load_audio(path, sample_rate: int | None = None, mono: bool = False, start: 
     """Read a file as float32 (frames, channels); optionally downmix to mono and resample.
 
     ``start``/``end`` (seconds) read only that part of the file (a batch worker's piece of a long
-    recording), without decoding the rest. Returns the audio and its sample rate
-    (``sample_rate`` when given, else the file's).
+    recording), without decoding the rest; the memory limit applies to that part. Returns the
+    audio and its sample rate (``sample_rate`` when given, else the file's).
     """
     p = Path(path)
     _check_readable(p)
@@ -142,10 +143,16 @@ def load_audio(path, sample_rate: int | None = None, mono: bool = False, start: 
         info = sf.info(str(p))
     except Exception as exc:
         raise AudioFileError(_describe_read_error(p, exc)) from exc
-    _check_header(p, int(info.samplerate), int(info.channels), int(info.frames))
     try:
         first = round(start * info.samplerate)
         last = None if end is None else round(end * info.samplerate)
+    except (ValueError, OverflowError) as exc:
+        raise AudioFileError(f"'{p.name}': cannot read from {start} to {end} s ({exc})") from exc
+    frames = int(info.frames)
+    negative = first < 0 or (last is not None and last < 0)  # soundfile counts those from the end
+    part = frames if negative else max(0, (frames if last is None else min(last, frames)) - first)
+    _check_header(p, int(info.samplerate), int(info.channels), part)
+    try:
         audio, sr = sf.read(str(p), dtype="float32", always_2d=True, start=first, stop=last)
     except Exception as exc:
         raise AudioFileError(_describe_read_error(p, exc)) from exc

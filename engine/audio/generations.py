@@ -2,13 +2,17 @@
 holding the prompt, the model, the seed and every setting, so any result can be reproduced.
 
 Each result is written whole or not at all (atomic writes, the sidecar last: a clip without its
-sidecar is never listed). Exports carry the prompt, model and seed in the file's own tags (WAV
-INFO chunk, FLAC Vorbis comments) so they survive being copied elsewhere.
+sidecar is never listed, nor left behind by a failure or Ctrl+C). Exports carry the prompt, model
+and seed in the file's own tags (WAV INFO chunk, FLAC Vorbis comments) so they survive being
+copied elsewhere: the comment starts with the model, seed and settings, the prompt last and cut
+short if need be, so that any prompt leaves the seed readable.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -17,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from engine.atomic import atomic_path, write_text
+from engine.atomic import FileExistsWriteError, WriteError, atomic_path, write_text
 
 FOLDER = "generations"  # under the data folder
 
@@ -47,26 +51,57 @@ class Generation:
         return f"{self.prompt or '(no prompt: unconditional)'} ({', '.join(parts)})"
 
 
+# Bytes of UTF-8 per tag: a WAV's INFO strings are dropped whole (silently) past about 2 KB
+TITLE_BYTES, COMMENT_BYTES, SOFTWARE_BYTES = 400, 1000, 120
+
+
+def clip_text(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` bytes of UTF-8, ending with "…" when cut; the tags take
+    no NUL (C strings) and no lone surrogate."""
+    text = text.replace("\0", " ").encode("utf-8", "replace").decode("utf-8")
+    data = text.encode("utf-8")
+    if len(data) <= limit:
+        return text
+    return data[:limit - 3].decode("utf-8", "ignore") + "…"
+
+
+def comment(g: Generation) -> str:
+    """The comment tag: model, seed and settings first, the prompt last (cut short when long), so
+    that a long prompt never pushes the seed out."""
+    parts = [f"model {g.model}", f"seed {g.seed}"] + [f"{k} {v}" for k, v in g.settings.items()]
+    prompt = g.prompt or "(none: unconditional)"
+    return clip_text(f"{', '.join(parts)}; prompt: {prompt}", COMMENT_BYTES)
+
+
 def tag(out: sf.SoundFile, g: Generation) -> None:
     """Prompt, model and seed into the file's tags (what soundfile writes for WAV and FLAC)."""
-    out.title = g.prompt[:200] or "(no prompt: unconditional)"  # libsndfile refuses an empty tag
-    out.comment = g.description[:1000]
-    out.software = f"Motet, {g.model}"
+    out.title = clip_text(g.prompt or "(no prompt: unconditional)", TITLE_BYTES)  # libsndfile refuses an empty tag
+    out.comment = comment(g)
+    out.software = clip_text(f"Motet, {g.model}", SOFTWARE_BYTES)
 
 
-def write_tagged(audio: np.ndarray, rate: int, dest: Path | str, g: Generation) -> Path:
+class OutputExistsError(GenerationError):
+    """``write_tagged(..., replace=False)`` found something under the name; nothing was written."""
+
+
+def write_tagged(audio: np.ndarray, rate: int, dest: Path | str, g: Generation, replace: bool = True) -> Path:
     """``audio`` (channels, N) as WAV or FLAC (by the suffix) with ``g``'s prompt, model and seed in
-    its tags, atomically."""
+    its tags, atomically; never through a symlink. With ``replace=False`` a file (or link) under
+    the name is left as it is: OutputExistsError."""
     dest = Path(dest)
     fmt = (dest.suffix.lstrip(".") or "wav").upper()
     if fmt not in ("WAV", "FLAC"):
         raise GenerationError(f"cannot write {dest.name}: choose a .wav or .flac file")
     try:
-        with atomic_path(dest, audio.nbytes // 2) as tmp, sf.SoundFile(
-                str(tmp), "w", rate, audio.shape[0], subtype="PCM_16" if fmt == "WAV" else "PCM_24",
+        with atomic_path(dest, audio.nbytes // 2, replace=replace) as tmp, sf.SoundFile(
+                os.fsencode(tmp), "w", rate, audio.shape[0], subtype="PCM_16" if fmt == "WAV" else "PCM_24",
                 format=fmt) as out:
             tag(out, g)
             out.write(np.clip(audio.T, -1.0, 1.0))
+    except FileExistsWriteError as exc:
+        raise OutputExistsError(str(exc)) from exc
+    except WriteError as exc:  # already "could not save 'name': the reason"
+        raise GenerationError(str(exc)) from exc
     except OSError as exc:
         raise GenerationError(f"could not write {dest}: {exc}") from exc
     return dest
@@ -90,17 +125,24 @@ class GenerationLibrary:
             raise GenerationError("the generated audio is empty or damaged; nothing was stored")
         g = Generation(uuid.uuid4().hex[:12], prompt, model, int(seed), audio.shape[1] / sample_rate, sample_rate,
                        audio.shape[0], time.time(), dict(settings or {}))
+        path = self.root / f"{g.id}.flac"
+        written = False
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            path = self.root / f"{g.id}.flac"
-            with atomic_path(path, audio.nbytes // 2) as tmp, \
-                    sf.SoundFile(str(tmp), "w", sample_rate, audio.shape[0], subtype="PCM_24", format="FLAC") as out:
+            with atomic_path(path, audio.nbytes // 2, replace=False) as tmp, \
+                    sf.SoundFile(os.fsencode(tmp), "w", sample_rate, audio.shape[0], subtype="PCM_24", format="FLAC") as out:
                 tag(out, g)
                 out.write(np.clip(audio.T, -1.0, 1.0))
-            write_text(self.root / f"{g.id}.json", json.dumps(self._meta(g), indent=1))
-        except OSError as exc:
-            (self.root / f"{g.id}.flac").unlink(missing_ok=True)
-            raise GenerationError(f"could not store the result in {self.root}: {exc}") from exc
+            written = True
+            write_text(self.root / f"{g.id}.json", json.dumps(self._meta(g), indent=1), replace=False)
+        except BaseException as exc:  # a full disk, or Ctrl+C: no audio left without its sidecar
+            if written:
+                with contextlib.suppress(OSError):
+                    path.unlink(missing_ok=True)
+            if not isinstance(exc, OSError):
+                raise
+            reason = str(exc) if isinstance(exc, WriteError) else exc.strerror or str(exc)
+            raise GenerationError(f"could not store the result in {self.root}: {reason}") from exc
         g.path = path
         return g
 

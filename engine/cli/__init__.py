@@ -14,7 +14,7 @@ import traceback
 
 from engine import __version__
 from engine.cli import audio, batch, compose, generate, music, transcribe
-from engine.cli.common import Parser
+from engine.cli.common import Parser, end_progress, printable
 
 COMMANDS = {"devices": audio.cmd_devices, "record": audio.cmd_record, "takes": audio.cmd_takes,
             "transcribe": transcribe.cmd_transcribe, "models": transcribe.cmd_models,
@@ -41,15 +41,17 @@ def run(argv: list[str] | None = None) -> int | None:
         return None
     try:
         return COMMANDS[args.command](args)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl+C: one line (generate and compose say themselves what they kept)
+        end_progress()
+        print(f"motet {args.command}: cancelled", file=sys.stderr, flush=True)
         return 130
     except BrokenPipeError:  # `motet takes | head -1`: the reader has gone, nothing more to say
         _silence_stdout()
         return 141
     except Exception as exc:  # noqa: BLE001 - a bug of ours: one line here, the traceback in a file
         where = _save_traceback(args.command)
-        print(f"motet {args.command}: unexpected error: {type(exc).__name__}: {exc}"
-              + (f" (details in {where})" if where else ""), file=sys.stderr)
+        print(printable(f"motet {args.command}: unexpected error: {type(exc).__name__}: {exc}"
+                        + (f" (details in {where})" if where else "")), file=sys.stderr)
         return 70
 
 
@@ -63,14 +65,14 @@ def _silence_stdout() -> None:
 
 
 def _save_traceback(command: str) -> str | None:
-    from engine.atomic import WriteError, write_text
+    from engine.atomic import WriteError, write_bytes
     from engine.audio.takes import data_dir
 
     try:
         folder = data_dir() / "logs"
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"crash-{datetime.datetime.now():%Y%m%d-%H%M%S}-{command}.txt"
-        write_text(path, traceback.format_exc())
+        write_bytes(path, traceback.format_exc().encode("utf-8", "backslashreplace"))  # a name that is not UTF-8 too
         return str(path)
     except (OSError, WriteError):
         return None

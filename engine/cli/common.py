@@ -103,15 +103,43 @@ def int_in(low: int, high: int | None = None):
     return parse
 
 
+def exact(value: float) -> str:
+    """``value`` as short as ``:g`` writes it where that is the same number, else every digit it
+    needs (``300.0001``, not ``300``): a bound and the value refused never read alike."""
+    short = f"{value:g}"
+    return short if float(short) == value else repr(float(value))
+
+
 def float_in(low: float, high: float | None = None, low_open: bool = False):
     """An argparse ``type``: a finite number in [low, high] ((low, high] with ``low_open``)."""
     def parse(text: str) -> float:
         value = _number(float, text)
         if value < low or (low_open and value == low) or (high is not None and value > high):
-            lower = f"above {low:g}" if low_open else f"at least {low:g}"
-            bound = lower if high is None else f"{lower} and at most {high:g}"
-            raise argparse.ArgumentTypeError(f"must be {bound}, not {value:g}")
+            lower = f"above {exact(low)}" if low_open else f"at least {exact(low)}"
+            bound = lower if high is None else f"{lower} and at most {exact(high)}"
+            raise argparse.ArgumentTypeError(f"must be {bound}, not {exact(value)}")
         return value
 
     parse.__name__ = "number"
     return parse
+
+
+def prompt_text(text: str) -> str:
+    """An argparse ``type`` for a prompt: text as typed, refused (one line) when the terminal
+    passed bytes that are not UTF-8 (``the prompt is not valid text (byte 0xff)``)."""
+    from engine.tasks.generate import check_prompt
+
+    try:
+        check_prompt(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def printable(text: object) -> str:
+    """``str(text)`` safe to print: bytes a file name holds that are not UTF-8 shown as ``\\xff``."""
+    text = str(text)
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a lone surrogate that no byte decoded to
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")

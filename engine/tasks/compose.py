@@ -48,11 +48,13 @@ def composer_model(folder: str | Path | None = None):
 
 def compose_piece(ctx: JobContext | None, request: ComposeRequest, model_folder: str | Path | None = None
                   ) -> Composition:
-    """Job body: ``request.variations`` pieces (one batch). A bad prompt or option is a
-    ValueError before the model loads."""
+    """Job body: ``request.variations`` pieces (one batch). A bad prompt (text that is not text,
+    a value the model cannot take) or option is a ValueError before the model loads."""
     from engine.models.composer.generate import check_options, compose
     from engine.models.composer.score import to_score
+    from engine.tasks.generate import check_prompt
 
+    check_prompt(request.prompt)
     reading = read_prompt(request.prompt, seed=request.seed, bars=request.bars)
     controls = request.controls or reading.controls
     seed = request.seed if request.seed is not None else random.SystemRandom().randrange(2**31)

@@ -58,3 +58,53 @@ def test_damaged_audio_is_refused_and_a_broken_sidecar_is_passed_over(tmp_path):
     (tmp_path / "zzz.json").write_text("{not json")
     (tmp_path / "orphan.json").write_text('{"id": "orphan"}')
     assert [g.id for g in lib.list()] == [good.id]
+
+
+# -- hostile cases (issue #26) -------------------------------------------------------------------
+
+@pytest.mark.parametrize("suffix", ["wav", "flac"])
+@pytest.mark.parametrize("prompt", ["lofi piano with soft drums " * 200, "柔らかいピアノ" * 700, "🎹" * 5000])
+def test_a_long_prompt_never_pushes_the_seed_out_of_the_tags(tmp_path, suffix, prompt):
+    from engine.audio.generations import write_tagged
+
+    lib = GenerationLibrary(tmp_path / "lib")
+    g = lib.add(tone(), 32000, prompt, "musicgen-small", 1234, {"guidance": 3.0, "continued_from": "take.wav"})
+    out = write_tagged(*lib.audio(g.id), tmp_path / f"long.{suffix}", g)
+    with sf.SoundFile(str(out)) as f:
+        assert f.comment.startswith("model musicgen-small, seed 1234, guidance 3.0, continued_from take.wav; prompt: ")
+        assert f.comment.endswith("…") and len(f.comment.encode()) <= 1000
+        assert prompt.startswith(f.comment.split("; prompt: ", 1)[1][:-1])
+        assert f.title and prompt.startswith(f.title[:-1])
+    with sf.SoundFile(str(g.path)) as f:  # the library's own copy too
+        assert "seed 1234" in f.comment
+
+
+def test_write_tagged_never_replaces_what_it_did_not_write(tmp_path):
+    from engine.audio.generations import OutputExistsError, write_tagged
+
+    lib = GenerationLibrary(tmp_path / "lib")
+    g = lib.add(tone(), 32000, "x", "m", 1)
+    audio, rate = lib.audio(g.id)
+    (tmp_path / "taken.wav").write_bytes(b"someone's")
+    target = tmp_path / "target.wav"
+    target.write_bytes(b"precious")
+    (tmp_path / "link.wav").symlink_to(target)
+    for name in ("taken.wav", "link.wav"):
+        with pytest.raises(OutputExistsError):
+            write_tagged(audio, rate, tmp_path / name, g, replace=False)
+    assert (tmp_path / "taken.wav").read_bytes() == b"someone's" and target.read_bytes() == b"precious"
+    write_tagged(audio, rate, tmp_path / "link.wav", g)  # replace=True (the GUI's export, asked): the link
+    assert not (tmp_path / "link.wav").is_symlink() and target.read_bytes() == b"precious"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_an_interrupted_add_leaves_no_audio_without_its_sidecar(tmp_path, monkeypatch):
+    import engine.audio.generations as generations
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(generations, "write_text", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        GenerationLibrary(tmp_path).add(tone(), 32000, "x", "m", 1)
+    assert list(tmp_path.iterdir()) == []

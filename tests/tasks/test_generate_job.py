@@ -121,3 +121,129 @@ def test_a_silent_part_is_not_continued(tiny_musicgen_folder, tmp_path):
     with pytest.raises(ValueError, match="silent"):
         generate_music(None, tiny_musicgen_folder, GenerateRequest("x", seconds=0.2, continue_from=str(tmp_path / "quiet.wav")),
                        library=GenerationLibrary(tmp_path))
+
+
+# -- hostile cases (issue #26): only the part of a file that is used is read ----------------------
+
+class Stop(Exception):
+    """Raised where the model would load: what was read by then is all a job reads."""
+
+
+@pytest.fixture
+def reads(monkeypatch):
+    """Every soundfile.read as (file name, start, stop); the job stops before its model loads."""
+    import soundfile as sf
+
+    import engine.tasks.generate as task
+
+    seen, read = [], sf.read
+
+    def spy(file, *args, **kwargs):
+        seen.append((str(file).rsplit("/", 1)[-1], kwargs.get("start", 0), kwargs.get("stop")))
+        return read(file, *args, **kwargs)
+
+    def stop(*args, **kwargs):
+        raise Stop
+
+    monkeypatch.setattr(sf, "read", spy)
+    monkeypatch.setattr(task, "musicgen", stop)
+    return seen
+
+
+def noise_file(path, seconds, rate=8000, channels=1):
+    import soundfile as sf
+
+    rng = np.random.default_rng(0)
+    sf.write(path, (0.3 * rng.standard_normal((int(seconds * rate), channels))).astype(np.float32), rate)
+    return path
+
+
+def test_continuing_reads_only_the_last_20_s_of_the_part(tmp_path, reads):
+    take = noise_file(tmp_path / "take.wav", 60, channels=2)
+    for start, end, first, last in [(5, None, 40, 60), (5, 30, 10, 30), (0, 12, 0, 12), (50, 1e6, 50, 60)]:
+        reads.clear()
+        with pytest.raises(Stop):
+            generate_music(None, tmp_path, GenerateRequest("more", seconds=0.2, continue_from=str(take),
+                                                           continue_start=start, continue_end=end))
+        assert reads == [("take.wav", first * 8000, last * 8000)], (start, end)
+
+
+def test_a_file_too_long_to_load_whole_can_still_be_continued(tmp_path, reads, monkeypatch):
+    import engine.audio.files as files
+
+    take = noise_file(tmp_path / "long.wav", 60)
+    monkeypatch.setattr(files, "MAX_DECODED_BYTES", 30 * 8000 * 4)  # 30 s of it at most at once
+    with pytest.raises(Stop):
+        generate_music(None, tmp_path, GenerateRequest("more", seconds=0.2, continue_from=str(take)))
+    assert reads == [("long.wav", 40 * 8000, 60 * 8000)]
+
+
+@pytest.mark.parametrize("seconds, used", [(0.4, 31), (30, 31), (45, 76)])
+def test_a_melody_is_read_only_as_far_as_the_piece_reaches(tmp_path, reads, seconds, used):
+    tune = noise_file(tmp_path / "tune.wav", 100)
+    with pytest.raises(Stop):
+        generate_music(None, tmp_path, GenerateRequest("x", seconds=seconds, melody_from=str(tune)))
+    assert reads == [("tune.wav", 0, used * 8000)]
+
+
+def test_the_melody_read_gives_each_window_the_chroma_of_the_whole_file():
+    """MusicGen's windows read the reference from their start, wrapping around past its end: cut
+    at ``melody_seconds``, a longer reference gives every window the same chromagram."""
+    import types
+
+    import torch
+
+    from engine.models.musicgen.options import STRIDE_SECONDS, WINDOW_SECONDS
+    from engine.models.musicgen.pipeline import MusicGen, melody_seconds
+
+    rate, frame_rate, seconds = 8000, 50, 95
+    rng = np.random.default_rng(1)
+    full = (0.3 * rng.standard_normal((2, 200 * rate))).astype(np.float32)
+    cut = full[:, :round(melody_seconds(seconds) * rate)]
+    model = types.SimpleNamespace(device="cpu")
+    wanted, window = seconds * frame_rate, round(WINDOW_SECONDS * frame_rate)
+    made, starts = 0, []
+    while made < wanted:  # MusicGen.generate's windows
+        starts.append(made / frame_rate)
+        made += min(wanted - made, window - (0 if made == 0 else round((WINDOW_SECONDS - STRIDE_SECONDS) * frame_rate)))
+    assert len(starts) > 2
+    for start in starts:
+        assert torch.equal(MusicGen._chroma(model, (full, rate), start), MusicGen._chroma(model, (cut, rate), start))
+
+
+def test_a_melody_cut_to_what_is_used_makes_the_same_music(tmp_path):
+    from musicgen_helpers import tiny_musicgen
+
+    from engine.tasks.generate import musicgen
+
+    folder = tmp_path / "tiny-melody"
+    tiny_musicgen(folder, melody=True)
+    tune = noise_file(tmp_path / "tune.wav", 50)
+    [g] = generate_music(None, folder, GenerateRequest("x", seconds=0.4, seed=3, melody_from=str(tune)),
+                         library=GenerationLibrary(tmp_path / "lib"))
+    import soundfile as sf
+
+    whole, rate = sf.read(tune, dtype="float32", always_2d=True)
+    expected = musicgen(folder).generate(["x"], 0.4, seed=3, melody=(whole.T, rate))
+    assert np.max(np.abs(GenerationLibrary(tmp_path / "lib").audio(g.id)[0] - expected[0])) < 1e-4  # 24-bit FLAC
+
+
+def test_a_prompt_that_is_not_text_fails_in_one_line(tiny_musicgen_folder, tmp_path):
+    prompt = b"drums \xff".decode("utf-8", "surrogateescape")
+    job, _ = run_job(generate_music, tiny_musicgen_folder, GenerateRequest(prompt, seconds=0.2),
+                     library=GenerationLibrary(tmp_path))
+    assert job.state is JobState.FAILED and "not valid text (byte 0xff" in job.error_message
+    from engine.tasks.compose import ComposeRequest, compose_piece
+
+    with pytest.raises(ValueError, match="not valid text"):
+        compose_piece(None, ComposeRequest("a jig \ud800"))
+
+
+def test_a_result_the_library_cannot_keep_names_its_seed(tiny_musicgen_folder, tmp_path):
+    from engine.audio.generations import GenerationError
+
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    with pytest.raises(GenerationError, match="seed 8: the same seed"):
+        generate_music(None, tiny_musicgen_folder, GenerateRequest("x", seconds=0.2, seed=8),
+                       library=GenerationLibrary(blocked / "generations"))

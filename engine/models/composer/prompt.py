@@ -66,7 +66,10 @@ SAID = {"style": ("style",), "key": ("tonic", "mode"), "meter": ("meter",), "tem
         "bars": ("bars",), "instrument": ("instrument",), "voices": ("voices",)}  # chip -> the readings behind it
 MAX_PHRASE = 5  # words, the longest GM name ("FX 8 (sci-fi)")
 
-_TOKEN = re.compile(r"\d+/\d+|\d+(?:\.\d+)?|[a-z]+(?:#[a-z]*)?|♩", re.IGNORECASE)
+# a number keeps its minus sign ("-5 bars" is not 5 bars), unless it follows a word or number ("4-5")
+_TOKEN = re.compile(r"\d+/\d+|(?:(?<![\w.])[-−])?\d+(?:\.\d+)?|[a-z]+(?:#[a-z]*)?|♩", re.IGNORECASE)
+MINUS = ("-", "−")
+COUNTS = frozenset({"bars", "tempo", "voices"})  # controls read from a number
 _TONIC = re.compile(r"([a-g])(#|b)?(m)?")
 _NOT_A_TONIC = re.compile(r"[h-z]#?")
 
@@ -132,7 +135,8 @@ class _Reader:
 
     def _number(self, i: int) -> tuple[int, float | None]:
         word = self.low[i] if i < len(self.low) else ""
-        if re.fullmatch(r"\d+(\.\d+)?", word):
+        if re.fullmatch(r"[-−]?\d+(\.\d+)?", word):
+            word = word.replace("−", "-")
             return 1, float(word) if "." in word else int(word)
         if word in TENS:
             unit = self.low[i + 1] if i + 1 < len(self.low) else ""
@@ -236,6 +240,9 @@ class _Reader:
         """Record a reading; the first of two that differ wins. False when it changes nothing."""
         if name == "badkey":
             self.unknown_keys.append(shown)
+            return False
+        if name in COUNTS and any(self.low[j].startswith(MINUS) for j in span):
+            self.notices.append(f"'{self._written(span.start, span.stop)}' is negative: ignored")
             return False
         if name in self.found:
             first, first_shown, _ = self.found[name]

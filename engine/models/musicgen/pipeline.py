@@ -25,6 +25,7 @@ from engine.models.common.checkpoints import HF_WEIGHT_FILES, read_hf_weights, r
 from engine.models.common.errors import CheckpointError, first_few
 from engine.models.encodec.loading import build_encodec
 from engine.models.musicgen.audiocraft import is_audiocraft_folder, read_audiocraft_lm
+from engine.models.musicgen.chroma import MAX_SECONDS as MAX_CHROMA_SECONDS
 from engine.models.musicgen.chroma import chroma_features
 from engine.models.musicgen.generate import generate
 from engine.models.musicgen.loading import build_musicgen_lm
@@ -41,6 +42,19 @@ def model_name(folder: Path) -> str:
     if len(parts) >= 3 and parts[-2] == "snapshots" and parts[-3].startswith("models--"):
         return parts[-3].removeprefix("models--").replace("--", "/")
     return folder.name
+
+
+CONTINUE_SECONDS = WINDOW_SECONDS - STRIDE_SECONDS  # of audio to continue, the last this many seconds are used
+MELODY_MARGIN_SECONDS = 1.0  # read past the last sample used: the resampler's filter reaches a little beyond it
+
+
+def melody_seconds(seconds: float) -> float:
+    """How much of a melody reference, from its start, ``MusicGen.generate`` uses for ``seconds``
+    of music (with ``MELODY_MARGIN_SECONDS``): the first window's chromagram covers at most
+    ``chroma.MAX_SECONDS``, each later window ``WINDOW_SECONDS`` from its start (before
+    ``seconds``). A reference longer than this is never wrapped around, so the rest need not be read."""
+    used = MAX_CHROMA_SECONDS if seconds <= WINDOW_SECONDS else seconds + WINDOW_SECONDS
+    return max(used, MAX_CHROMA_SECONDS) + MELODY_MARGIN_SECONDS
 
 
 HF_TYPES = ("musicgen", MELODY_TYPE)
