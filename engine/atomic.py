@@ -164,4 +164,6 @@ def write_bytes(path: str | Path, data: bytes, replace: bool = True) -> Path:
 
 
 def write_text(path: str | Path, text: str, replace: bool = True) -> Path:
-    return write_bytes(path, text.encode("utf-8"), replace)
+    """UTF-8; a lone surrogate (from undecodable bytes in a file name or an argument) is written
+    as its escape, ``\\udcff``, never a crash."""
+    return write_bytes(path, text.encode("utf-8", "backslashreplace"), replace)

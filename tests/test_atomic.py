@@ -68,3 +68,20 @@ def test_append_refuses_a_symlink_and_a_fifo(tmp_path):
     append_synced(tmp_path / "new.jsonl", b"one\n")
     append_synced(tmp_path / "new.jsonl", b"two\n")
     assert (tmp_path / "new.jsonl").read_text() == "one\ntwo\n"
+
+
+def test_text_with_a_lone_surrogate_is_written_escaped(tmp_path):
+    """An argument with undecodable bytes (surrogate-escaped) is saved, not a crash."""
+    write_text(tmp_path / "log.txt", "prompt: caf\udcff")
+    assert (tmp_path / "log.txt").read_text() == "prompt: caf\\udcff"
+
+
+def test_audio_under_a_name_with_undecodable_bytes(tmp_path):
+    import numpy as np
+
+    from engine.audio.files import load_audio, write_audio
+
+    name = os.fsdecode(os.fsencode(tmp_path) + b"/caf\xff.wav")
+    write_audio(name, np.zeros(160, np.float32), 16000)
+    assert os.listdir(os.fsencode(tmp_path)) == [b"caf\xff.wav"]
+    assert load_audio(name)[0].shape[0] == 160

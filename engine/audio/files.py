@@ -9,6 +9,7 @@ finite number (see ``check_finite`` for why a file with NaN or infinity is refus
 from __future__ import annotations
 
 import errno
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -120,7 +121,7 @@ def audio_info(path, whole: bool = True) -> AudioInfo:
     p = Path(path)
     _check_readable(p)
     try:
-        info = sf.info(str(p))
+        info = sf.info(os.fsencode(p))
     except Exception as exc:  # libsndfile raises several kinds; all mean "can't read"
         raise AudioFileError(_describe_read_error(p, exc)) from exc
     _check_header(p, int(info.samplerate), int(info.channels), int(info.frames) if whole else 0)
@@ -140,7 +141,7 @@ def load_audio(path, sample_rate: int | None = None, mono: bool = False, start: 
     p = Path(path)
     _check_readable(p)
     try:
-        info = sf.info(str(p))
+        info = sf.info(os.fsencode(p))
     except Exception as exc:
         raise AudioFileError(_describe_read_error(p, exc)) from exc
     try:
@@ -153,7 +154,7 @@ def load_audio(path, sample_rate: int | None = None, mono: bool = False, start: 
     part = frames if negative else max(0, (frames if last is None else min(last, frames)) - first)
     _check_header(p, int(info.samplerate), int(info.channels), part)
     try:
-        audio, sr = sf.read(str(p), dtype="float32", always_2d=True, start=first, stop=last)
+        audio, sr = sf.read(os.fsencode(p), dtype="float32", always_2d=True, start=first, stop=last)
     except Exception as exc:
         raise AudioFileError(_describe_read_error(p, exc)) from exc
     if audio.shape[0] == 0:
@@ -231,7 +232,8 @@ def write_audio(path, audio: np.ndarray, sample_rate: int, format: str | None = 
 
     try:
         with atomic_path(p, data.nbytes) as tmp:
-            with sf.SoundFile(str(tmp), "w", int(sample_rate), channels, subtype=sub, format=fmt) as out:
+            # bytes, not str: a name with undecodable bytes (surrogate-escaped) reaches libsndfile intact
+            with sf.SoundFile(os.fsencode(tmp), "w", int(sample_rate), channels, subtype=sub, format=fmt) as out:
                 out.write(data)
     except WriteError as exc:
         raise AudioFileError(str(exc)) from exc
