@@ -47,6 +47,66 @@ def _stopping(should_stop: Callable[[], bool] | None) -> bool:
         return True
 
 
+def machine_cpus() -> int:
+    """The CPUs this process may run on (its affinity, else the machine's count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def available_memory() -> int | None:
+    """Bytes of memory free for new work (MemAvailable), or None where it cannot be told."""
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().available)
+    except Exception:  # noqa: BLE001 - psutil missing or failing: the kernel's own figure
+        pass
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+@dataclass(frozen=True)
+class Fit:
+    """Workers and threads that fit, and the warning line when fewer than asked were given."""
+
+    workers: int
+    threads: int
+    note: str | None = None
+
+
+def fit_workers(workers: int | None, threads: int, cpus: int, memory: int | None, per_worker: int | None,
+                where: str = "this machine has", gpus: int | None = None) -> Fit:
+    """Cap ``workers`` x ``threads`` at ``cpus``, ``workers`` at the memory one worker needs
+    (``per_worker`` bytes of ``memory``) and at ``gpus`` (when each worker takes one GPU).
+    ``workers`` None: as many as fit. ``where``: "this machine has" or "the cluster has"."""
+    cpus, asked_threads = max(1, int(cpus)), max(1, int(threads))
+    threads = min(asked_threads, cpus)
+    limits = [(cpus // threads, f"{where} {cpus} CPU{'s' if cpus != 1 else ''}")]
+    if memory is not None and per_worker:
+        limits.append((int(memory // per_worker), f"{where} {memory / 2**30:.1f} GB of memory free and a worker "
+                                                  f"needs about {per_worker / 2**30:.1f} GB"))
+    if gpus is not None:
+        limits.append((int(gpus), f"{where} {gpus} GPU{'s' if gpus != 1 else ''}"))
+    most, why = min(limits, key=lambda limit: limit[0])
+    used = max(1, most) if workers is None else min(workers, max(1, most))
+    fewer = workers is not None and used < workers
+    if fewer and threads < asked_threads:
+        return Fit(used, threads, f"{workers} workers x {asked_threads} threads asked, {used} x {threads} used: {why}")
+    if fewer:
+        return Fit(used, threads, f"{workers} workers asked, {used} used: {why}")
+    if threads < asked_threads:
+        return Fit(used, threads, f"{asked_threads} threads per worker asked, {threads} used: {limits[0][1]}")
+    return Fit(used, threads)
+
+
 def _threads(threads: int | None) -> None:
     if threads:
         import torch
@@ -61,9 +121,16 @@ class InProcess:
     name = "in-process"
 
     def __init__(self, spec: WorkerSpec, threads: int | None = None,
-                 should_stop: Callable[[], bool] | None = None) -> None:
+                 should_stop: Callable[[], bool] | None = None, workers: int | None = None) -> None:
+        cpus, notes = machine_cpus(), []
+        if workers and workers > 1:
+            notes.append(f"{workers} workers asked, 1 used: without --cluster the batch runs in this process")
+        if threads and threads > cpus:
+            notes.append(f"{threads} threads asked, {cpus} used: this machine has {cpus} CPU{'s' if cpus != 1 else ''}")
+            threads = cpus
         self.spec, self.threads, self.should_stop = spec, threads, should_stop
         self.workers = 1
+        self.note = "; ".join(notes) or None
 
     def start(self) -> None:
         """Make the worker (its model loads, or comes from the registry)."""
@@ -125,19 +192,22 @@ class RayCluster:
     """
 
     def __init__(self, address: str, spec: WorkerSpec, workers: int | None = None, threads: int = 1,
-                 should_stop: Callable[[], bool] | None = None) -> None:
+                 should_stop: Callable[[], bool] | None = None, per_worker: int | None = None) -> None:
         if address.startswith("ray://"):
             _use_token_if_there()  # before Ray is imported: it reads its mode once
         ray = _ray()
         self.ray, self.spec, self.threads, self.should_stop = ray, spec, max(1, threads), should_stop
         self.address = address
         self.started_here = False
+        self.note = None
+        per_worker = per_worker or DEFAULT_WORKER_BYTES
         if not ray.is_initialized():
             try:
-                if address == "local":
-                    cpus = (workers or max(1, (os.cpu_count() or 1) // self.threads)) * self.threads
-                    ray.init(num_cpus=cpus, include_dashboard=False, logging_level="ERROR", log_to_driver=False,
-                             configure_logging=False)
+                if address == "local":  # Ray is told this machine's real CPUs, never more
+                    fit = fit_workers(workers, self.threads, machine_cpus(), available_memory(), per_worker)
+                    workers, self.threads, self.note = fit.workers, fit.threads, fit.note
+                    ray.init(num_cpus=fit.workers * fit.threads, include_dashboard=False, logging_level="ERROR",
+                             log_to_driver=False, configure_logging=False)
                 else:
                     ray.init(address=address, logging_level="ERROR", log_to_driver=False, configure_logging=False)
             except Exception as exc:  # noqa: BLE001 - Ray raises ConnectionError, RuntimeError, ValueError...
@@ -153,12 +223,14 @@ class RayCluster:
         if gpu and not gpus:
             self.close()
             raise ClusterError(f"--device {device}: the cluster has no GPU")
-        self.workers = workers or max(1, min(cpus // self.threads, gpus if gpu else cpus))
-        if self.workers * self.threads > cpus or self.workers * gpu > gpus:
+        if cpus < 1:
             self.close()
-            raise ClusterError(f"{self.workers} workers x {self.threads} threads{' and 1 GPU' if gpu else ''} need "
-                               f"{self.workers * self.threads} CPUs{f' and {self.workers} GPUs' if gpu else ''}; "
-                               f"the cluster has {cpus} CPUs and {gpus} GPUs")
+            raise ClusterError(f"the Ray cluster at {address} has no CPUs for workers")
+        memory = resources.get("memory")  # bytes, over all nodes
+        fit = fit_workers(workers, self.threads, cpus, int(memory) if memory else None, per_worker,
+                          "the cluster has", gpus if gpu else None)
+        self.workers, self.threads = fit.workers, fit.threads
+        self.note = self.note or fit.note
         actor = ray.remote(num_cpus=self.threads, num_gpus=gpu, max_restarts=ACTOR_RESTARTS)(_Actor)
         self.actors = [actor.remote(spec, self.threads) for _ in range(self.workers)]
 
@@ -239,11 +311,30 @@ class RayCluster:
 
 
 def executor(cluster: str | None, spec: WorkerSpec, workers: int | None, threads: int | None,
-             should_stop: Callable[[], bool] | None = None):
-    """``InProcess`` without a cluster address, else ``RayCluster`` (validated here)."""
+             should_stop: Callable[[], bool] | None = None, per_worker: int | None = None):
+    """``InProcess`` without a cluster address, else ``RayCluster`` (validated here). Workers x
+    threads are capped at the CPUs (and workers at the memory, ``per_worker`` bytes each, and
+    the GPUs) that this machine or the cluster has; ``.note`` is the warning when they were."""
     if cluster is None:
-        return InProcess(spec, threads, should_stop)
+        return InProcess(spec, threads, should_stop, workers)
     if not (cluster in ("local", "auto") or cluster.startswith("ray://")):
         raise ClusterError(f"--cluster {cluster}: give local, auto or ray://HOST:PORT")
-    return RayCluster(cluster, spec, workers, threads or 1, should_stop)
+    return RayCluster(cluster, spec, workers, threads or 1, should_stop, per_worker)
+
+
+WORKER_BYTES = 256 << 20  # a worker process before its model: Python, torch, the audio stack
+DEFAULT_WORKER_BYTES = 1 << 30  # when the model's size cannot be told here (a name a remote cluster knows)
+
+
+def worker_bytes(folder) -> int:
+    """The memory one worker needs for the model in ``folder``: 1.5 x its weight files, plus the
+    process itself (``DEFAULT_WORKER_BYTES`` when the folder cannot be read)."""
+    from pathlib import Path
+
+    try:
+        weights = sum(p.stat().st_size for p in Path(folder).iterdir()
+                      if p.is_file() and p.suffix in (".safetensors", ".bin", ".pt", ".pth", ".ckpt"))
+    except (OSError, TypeError):
+        return DEFAULT_WORKER_BYTES
+    return int(weights * 1.5) + WORKER_BYTES if weights else DEFAULT_WORKER_BYTES
 

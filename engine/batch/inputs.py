@@ -74,3 +74,20 @@ def prompt_slug(prompt: str) -> str:
     import re
 
     return "-".join(re.findall(r"[a-z0-9]+", prompt.lower())[:6]) or "motet"
+
+
+def unwritable(out_dir: Path, exc: OSError) -> str:
+    """The one line for an output folder that cannot be made or written in."""
+    import errno
+
+    from engine.atomic import write_error_reason
+
+    if exc.errno == errno.EROFS:
+        why = "it is on a read-only file system"
+    elif exc.errno in (errno.EACCES, errno.EPERM):
+        why = "no permission to write there"
+    elif exc.errno in (errno.ENOTDIR, errno.EEXIST) and not Path(out_dir).is_dir():
+        why = "a file is in the way (it or a folder above it is not a folder)"
+    else:
+        why = write_error_reason(Path(out_dir) / "x", exc)
+    return f"cannot write in --output-dir {out_dir}: {why}"

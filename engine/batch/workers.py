@@ -2,8 +2,9 @@
 inside a Ray actor, so a cluster runs exactly the code the desktop runs.
 
 A worker loads its model once, through the model registry, when it is made; ``run`` does one
-item and returns an ``Outcome`` — an item that fails for its own reasons (a corrupt file) comes
-back as an error, not an exception, so the batch goes on.
+item and returns an ``Outcome`` — an item that fails for its own reasons (a corrupt file, a
+model that fails on it at run time: torch's RuntimeError) comes back as an error, not an
+exception, so the batch goes on. ``Cancelled`` is not caught: a stop ends the batch.
 """
 
 from __future__ import annotations
@@ -80,7 +81,19 @@ class TranscribeWorker:
             result = self.pipeline.transcribe(samples[:, 0], self.options, should_stop=should_stop)
         except (AudioFileError, OSError, ValueError) as exc:
             return Outcome(piece, error=str(exc), compute_seconds=time.perf_counter() - started)
+        except RuntimeError as exc:  # torch's (non-finite values, out of memory): this item, not the batch
+            return Outcome(piece, error=_model_failed("Whisper", exc), compute_seconds=time.perf_counter() - started)
         return Outcome(piece, result, compute_seconds=time.perf_counter() - started)
+
+
+def _model_failed(model: str, exc: RuntimeError) -> str:
+    """One line for a model that failed at run time (its first line: torch's messages run on)."""
+    text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    if "inf" in text and "nan" in text:
+        return f"{model} failed on it: {text} (the model's weights may be damaged)"
+    if "out of memory" in text.lower():
+        return f"{model} ran out of memory on it: {text}"
+    return f"{model} failed on it: {text}"
 
 
 @dataclass(frozen=True)
@@ -114,12 +127,14 @@ class GenerateWorker:
 
         s, started = self.settings, time.perf_counter()
         notes = {} if render.prompt.strip() else {"unconditional": True}
-        if int(self.model.tokenizer.encode([render.prompt], max_length=None)[1].sum()) > TOKEN_LIMIT:
-            notes["prompt_truncated_to_tokens"] = TOKEN_LIMIT
         try:
+            if int(self.model.tokenizer.encode([render.prompt], max_length=None)[1].sum()) > TOKEN_LIMIT:
+                notes["prompt_truncated_to_tokens"] = TOKEN_LIMIT
             audio = self.model.generate([render.prompt] * s.variations, s.seconds, s.guidance, s.temperature, s.top_k,
                                         s.top_p, render.seed, should_stop=should_stop)
         except ValueError as exc:
             return Outcome(render, error=str(exc), compute_seconds=time.perf_counter() - started)
+        except RuntimeError as exc:  # torch's (non-finite weights, out of memory): this prompt, not the batch
+            return Outcome(render, error=_model_failed("MusicGen", exc), compute_seconds=time.perf_counter() - started)
         return Outcome(render, (audio, self.model.sample_rate, self.model.name, notes),
                        compute_seconds=time.perf_counter() - started)

@@ -33,7 +33,8 @@ def _common(p) -> None:
                                                  "node knows it)")
     p.add_argument("--cluster", type=_cluster, default=None, metavar="local|auto|ray://HOST:PORT", help=CLUSTER_HELP)
     p.add_argument("--workers", type=int_in(1, 4096), default=None, metavar="N",
-                   help="Ray workers (default: the cluster's CPUs / threads per worker)")
+                   help="Ray workers (default, and at most: the cluster's CPUs / threads per worker, as many as "
+                        "its memory holds)")
     p.add_argument("--threads-per-worker", type=int_in(1, 256), default=None, metavar="T",
                    help="CPU threads each worker uses (on a cluster default 1; in-process: torch's default)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
@@ -67,7 +68,14 @@ def _show(state) -> None:
     print(f"\r{state.line()}\033[K", end="", file=sys.stderr, flush=True)
 
 
-KNOWN_ERRORS = ("BatchInputError", "ClusterError", "CheckpointError", "DeviceError", "ValueError", "WriteError")
+KNOWN_ERRORS = ("BatchInputError", "ClusterError", "CheckpointError", "DeviceError", "ValueError", "WriteError",
+                "FileExistsWriteError", "OSError", "PermissionError", "FileNotFoundError", "NotADirectoryError",
+                "IsADirectoryError")
+
+
+def _warn(message: str) -> None:
+    """A warning line on stderr (over the progress line, which the next update redraws below it)."""
+    print(f"\r\033[Kmotet: {message}" if sys.stderr.isatty() else f"motet: {message}", file=sys.stderr, flush=True)
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
@@ -82,8 +90,8 @@ def cmd_batch(args: argparse.Namespace) -> int:
     try:
         with _stdout_to_stderr(), _ctrl_c() as stop:
             summary = _on_the_queue(what, arguments, stop) if args.cluster is None else _here(what, arguments, stop)
-    except (BatchInputError, ClusterError, CheckpointError, DeviceError, ValueError) as exc:
-        return fail(str(exc), after_progress=True)
+    except (BatchInputError, ClusterError, CheckpointError, DeviceError, ValueError, OSError) as exc:
+        return fail(_one_line(exc), after_progress=True)  # OSError: the manifest could not be written
     except (KeyboardInterrupt, Cancelled):
         print(file=sys.stderr)
         fail("stopped; what was finished is kept, and the same command does the rest")
@@ -93,6 +101,10 @@ def cmd_batch(args: argparse.Namespace) -> int:
     for name, why in summary.failed.items():
         fail(f"{name}: {why}")
     return 2 if summary.failed else 0
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 @contextlib.contextmanager
@@ -122,7 +134,7 @@ def _on_the_queue(what: str, arguments: dict, stop: threading.Event):
 
     queue = JobQueue()
     try:
-        job = queue.submit(run_batch, what, show=_show, **arguments, kind="batch", title=f"batch {what}")
+        job = queue.submit(run_batch, what, show=_show, warn=_warn, **arguments, kind="batch", title=f"batch {what}")
         while not job.wait(0.2):
             if stop.is_set():
                 queue.cancel(job.id)  # ends between pieces; the job then ends cancelled
@@ -145,7 +157,7 @@ def _here(what: str, arguments: dict, stop: threading.Event):
     from engine.batch.runner import generate_batch, transcribe_batch
 
     return (transcribe_batch if what == "transcribe" else generate_batch)(**arguments, progress=_show,
-                                                                          should_stop=stop.is_set)
+                                                                          should_stop=stop.is_set, warn=_warn)
 
 
 @contextlib.contextmanager

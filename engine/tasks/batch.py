@@ -14,9 +14,10 @@ from engine.models.whisper.options import TranscribeOptions
 
 
 def run_batch(ctx: JobContext, what: str, show: Callable[[BatchProgress], None] | None = None,
-              **arguments) -> BatchSummary:
+              warn: Callable[[str], None] | None = None, **arguments) -> BatchSummary:
     """Job body (gpu lane): ``transcribe_batch`` or ``generate_batch`` (``what``) with
-    ``arguments``; progress to the job (and to ``show``, the CLI's progress line)."""
+    ``arguments``; progress to the job (and to ``show``, the CLI's progress line); each warning
+    line to ``warn`` as it comes (they are in the summary's ``notes`` too)."""
     def progress(state: BatchProgress) -> None:
         ctx.progress(state.fraction, state.line())
         if show:
@@ -29,7 +30,7 @@ def run_batch(ctx: JobContext, what: str, show: Callable[[BatchProgress], None] 
     ctx.progress(None, f"starting the batch on {arguments['cluster']}" if arguments.get("cluster")
                  else "starting the batch")
     body = transcribe_batch if what == "transcribe" else generate_batch
-    return body(**arguments, progress=progress, should_stop=should_stop)
+    return body(**arguments, progress=progress, should_stop=should_stop, warn=warn)
 
 
 def transcribe_folder(ctx: JobContext, folder: str | Path, out_dir: str | Path, fmt: str, model: str,

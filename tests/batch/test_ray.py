@@ -153,3 +153,26 @@ def test_a_stopped_cluster_batch_is_finished_by_the_same_command(batch_input, tm
     assert sorted(Path(p).stem for p in summary["skipped"]) == sorted(Path(n).stem for n in first)
     assert len(summary["done"]) == 31 - len(first)
     assert _outputs(tmp_path) == _outputs(reference)
+
+
+def test_a_hundred_workers_asked_get_as_many_as_the_machine_has_cpus(clips, tmp_path):
+    """The cluster Ray starts here is told this machine's CPUs, never the workers asked (issue #26:
+    100 Whisper workers on 2 cores); one line says so."""
+    from engine.batch.executors import machine_cpus
+
+    if machine_cpus() >= 100:
+        pytest.skip("this machine has 100 CPUs")
+    few = tmp_path / "few"
+    few.mkdir()
+    shutil.copy(clips[0] / "clip00.wav", few)
+    out = subprocess.run([sys.executable, "-m", "gui.shell.main", "batch", "transcribe", str(few), "--output-dir",
+                          str(tmp_path / "out"), "--cluster", "local", "--workers", "100"],
+                         capture_output=True, text=True, timeout=WAIT_S)
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(out.stdout)
+    assert 1 <= summary["workers"] <= machine_cpus() and len(summary["done"]) == 1
+    said = [line.split("motet: ", 1)[-1] for line in out.stderr.splitlines() if "workers asked" in line]
+    assert summary["notes"] == said and len(said) == 1, out.stderr
+    assert said[0].startswith(f"100 workers asked, {summary['workers']} used: this machine has ")
+    if summary["workers"] == machine_cpus():  # else the memory was the limit, and the line says so
+        assert said[0].endswith(f"this machine has {machine_cpus()} CPUs")

@@ -104,22 +104,22 @@ def test_bad_inputs_are_refused_before_any_work(clips, tmp_path):
 def test_a_full_disk_fails_the_file_it_hits_and_leaves_no_half_output(clips, tmp_path, monkeypatch):
     import errno
 
-    import engine.transcript
+    import engine.batch.runner as runner
     from engine.atomic import WriteError
 
     folder = _few(clips, tmp_path, ("clip00", "clip01"))
-    real = engine.transcript.write_text
+    real = runner.write_text
 
-    def full_for_clip01(path, text):
+    def full_for_clip01(path, text, replace=True):
         if path.name == "clip01.txt":
             raise WriteError(errno.ENOSPC, f"cannot save {path.name}: the disk is full")
-        return real(path, text)
+        return real(path, text, replace)
 
-    monkeypatch.setattr(engine.transcript, "write_text", full_for_clip01)
+    monkeypatch.setattr(runner, "write_text", full_for_clip01)
     summary = transcribe_batch([folder], tmp_path / "out", "txt")
     assert summary.done == [str(folder / "clip00.wav")]
     assert "the disk is full" in summary.failed[str(folder / "clip01.wav")]
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["clip00.txt", MANIFEST_NAME]
-    monkeypatch.setattr(engine.transcript, "write_text", real)  # space again: the rerun does the rest
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [".motet-batch.lock", "clip00.txt", MANIFEST_NAME]
+    monkeypatch.setattr(runner, "write_text", real)  # space again: the rerun does the rest
     again = transcribe_batch([folder], tmp_path / "out", "txt")
     assert again.done == [str(folder / "clip01.wav")] and again.skipped == [str(folder / "clip00.wav")]
