@@ -69,11 +69,15 @@ def settings_hash(settings: dict) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+SLUG_CHARS = 60  # a name's stem at most (a prompt may be one word of thousands of letters)
+
+
 def prompt_slug(prompt: str) -> str:
-    """A file name from a prompt's first six words ("lofi-piano-with-soft-drums"); "motet" if none."""
+    """A file name from a prompt's first six words ("lofi-piano-with-soft-drums"), at most
+    SLUG_CHARS long; "motet" if none."""
     import re
 
-    return "-".join(re.findall(r"[a-z0-9]+", prompt.lower())[:6]) or "motet"
+    return "-".join(re.findall(r"[a-z0-9]+", prompt.lower())[:6])[:SLUG_CHARS].rstrip("-") or "motet"
 
 
 def unwritable(out_dir: Path, exc: OSError) -> str:

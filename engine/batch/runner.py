@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from engine.atomic import WriteError, atomic_path, free_path, write_bytes, write_text
+from engine.atomic import WriteError, free_path, write_bytes, write_text
 from engine.audio.generations import GenerationError
 from engine.batch.executors import WorkerSpec, executor, worker_bytes
 from engine.batch.inputs import (
@@ -562,20 +562,16 @@ def generate_batch(prompts_file: str | Path, out_dir: str | Path, model: str | N
 
 
 def _write_wav(audio, rate: int, target: Path, g) -> None:
-    """``audio`` (channels, N) as a tagged 16-bit WAV under a name no file has (a name taken
-    meanwhile is refused: FileExistsWriteError), never through a link."""
+    """``audio`` (channels, N) as a tagged WAV under a name no file has (a name taken meanwhile is
+    refused: OutputExistsError), never through a link; damaged (non-finite) music is not written."""
     import numpy as np
-    import soundfile as sf
 
-    from engine.audio.generations import tag
+    from engine.audio.generations import write_tagged
 
     if not np.isfinite(audio).all():
         raise GenerationError(f"the music made for {target.name} is damaged (not-a-number samples); "
                               f"nothing was written")
-    with atomic_path(target, audio.nbytes // 2, replace=False) as tmp, sf.SoundFile(
-            str(tmp), "w", rate, audio.shape[0], subtype="PCM_16", format="WAV") as out:
-        tag(out, g)
-        out.write(np.clip(audio.T, -1.0, 1.0))
+    write_tagged(audio, rate, target, g, replace=False)
 
 
 def _suffixes(variations: int) -> list[str]:

@@ -63,13 +63,10 @@ def add_parsers(sub) -> None:
                                                "numbered -2, -3, ... past existing files)")
 
 
-SLUG_CHARS = 60  # a default name's stem at most (a prompt may be one word of thousands of letters)
-
-
 def _outputs(args: argparse.Namespace) -> list[Path]:
     from engine.batch.inputs import prompt_slug
 
-    out = Path(args.out) if args.out else Path(f"{prompt_slug(args.prompt)[:SLUG_CHARS].rstrip('-')}.wav")
+    out = Path(args.out) if args.out else Path(f"{prompt_slug(args.prompt)}.wav")
     if args.variations == 1:
         return [out]
     return [out.with_name(f"{out.stem}-{i}{out.suffix}") for i in range(1, args.variations + 1)]

