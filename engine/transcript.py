@@ -130,3 +130,45 @@ def write_transcript(result, path: Path | str, fmt: str | None = None, replace: 
     text = render(result, fmt or path.suffix or "txt")
     write_text(path, text, replace)
     return path
+
+
+MAX_LINE_CHARS = 10_000  # an edited line: a sentence or a paragraph, not a document
+
+
+def _word_key(word: str) -> str:
+    """A word as compared for an edit: case and punctuation ignored."""
+    import re
+
+    return re.sub(r"[\W_]+", "", word).casefold()
+
+
+def edit_segment(result: TranscriptionResult, index: int, text: str) -> TranscriptionResult:
+    """A copy of ``result`` with line ``index`` reading ``text`` (stripped; not blank, at most
+    ``MAX_LINE_CHARS``). Its start and end stay. Its word timings stay when the words are the same
+    ignoring case and punctuation (each word then takes its new spelling); otherwise they are
+    dropped, since the old timings would belong to other words. Raises ValueError (one line)."""
+    import copy
+
+    if not isinstance(text, str):
+        raise ValueError("a line's text must be text")
+    text = " ".join(text.split())  # one line: no line breaks inside a segment
+    if not text:
+        raise ValueError("a line cannot be empty")
+    if len(text) > MAX_LINE_CHARS:
+        raise ValueError(f"a line can have at most {MAX_LINE_CHARS} characters, not {len(text)}")
+    if not 0 <= index < len(result.segments):
+        raise ValueError(f"there is no line {index + 1} (the transcript has {len(result.segments)})")
+    edited = copy.deepcopy(result)
+    segment = edited.segments[index]
+    if segment.text.strip() == text:
+        return edited
+    segment.text = " " + text
+    segment.tokens = []  # the decoder's tokens no longer spell the text
+    if segment.words is not None:
+        spelled = text.split()
+        if [_word_key(w.word) for w in segment.words] == [_word_key(w) for w in spelled]:
+            for word, spelling in zip(segment.words, spelled):
+                word.word = (" " if word.word.startswith(" ") else "") + spelling
+        else:
+            segment.words = None
+    return edited

@@ -2,6 +2,8 @@
 
 Layout under the data folder (``$MOTET_DATA_DIR`` or the platform's user data folder):
     takes/<id>.wav + <id>.json      finished takes (metadata: name, created, duration, ...)
+    takes/<id>.transcript.json      a take's transcript (live, or made again; edited lines saved)
+    takes/<id>.transcript.prev.json the transcript before its last change (one step of Undo)
     recovery/<id>.wav + <id>.json   takes being recorded; left behind only by a crash
     recovery/<id>.lock              held by the process recording that take
     .lock                           the library lock
@@ -341,7 +343,7 @@ class TakeLibrary:
         """Takes in recovery/: those with audio, or (``audio_only`` False) also those just begun."""
         stems = {p.stem for p in self.recovery_dir.glob("*.wav")}
         if not audio_only:
-            stems |= {p.stem for p in self.recovery_dir.glob("*.json") if not p.name.endswith(".transcript.json")}
+            stems |= {p.stem for p in self.recovery_dir.glob("*.json") if not _is_transcript_file(p)}
         found = []
         for stem in sorted(stems):
             wav = self.recovery_dir / f"{stem}.wav"
@@ -400,7 +402,7 @@ class TakeLibrary:
         """Finished takes, newest first."""
         takes = []
         for meta_path in self.takes_dir.glob("*.json"):
-            if meta_path.name.endswith(".transcript.json"):
+            if _is_transcript_file(meta_path):
                 continue
             take = self._load_meta(meta_path)
             wav = self.takes_dir / f"{meta_path.stem}.wav"
@@ -429,16 +431,109 @@ class TakeLibrary:
             (self.takes_dir / f"{take_id}.wav").unlink(missing_ok=True)
             (self.takes_dir / f"{take_id}.json").unlink(missing_ok=True)
             transcript_path(self.takes_dir / f"{take_id}.wav").unlink(missing_ok=True)
+            previous_transcript_path(self.takes_dir / f"{take_id}.wav").unlink(missing_ok=True)
 
     # -- transcripts stored with takes ----------------------------------------------------------
     def save_transcript(self, take_id: str, result) -> Path:
-        """Store a take's transcript beside it (JSON, atomic); a leftover from recovery/ goes."""
+        """Store a take's transcript beside it (JSON, atomic); a leftover from recovery/ goes.
+        This is the first transcript (the live one): nothing earlier is kept for Undo."""
         from engine.transcript import write_transcript
 
         with self.locked():
             path = write_transcript(result, transcript_path(self.takes_dir / f"{take_id}.wav"), "json")
             transcript_path(self.recovery_dir / f"{take_id}.wav").unlink(missing_ok=True)
+            previous_transcript_path(path.with_name(f"{take_id}.wav")).unlink(missing_ok=True)
         return path
+
+    def replace_transcript(self, take_id: str, result) -> Path:
+        """Store ``result`` as the take's transcript, keeping the one it replaces (if any) as
+        ``<id>.transcript.prev.json`` for :meth:`undo_transcript`, until the next change.
+
+        Both files are written atomically: a failure (a full disk) raises ``WriteError`` and the
+        take keeps its current transcript. Raises KeyError for a take that is not in the library.
+        """
+        from engine.transcript import render
+
+        with self.locked():
+            take = self.get(take_id)
+            current = transcript_path(take.path)
+            previous = previous_transcript_path(take.path)
+            text = render(result, "json")  # before anything is touched: a bad result changes nothing
+            try:
+                earlier = current.read_text(encoding="utf-8")
+            except (OSError, ValueError):  # none yet, or unreadable: replaced, nothing kept for Undo
+                earlier = None
+            if earlier is not None:
+                write_text(previous, earlier)
+            else:
+                previous.unlink(missing_ok=True)
+            write_text(current, text)
+        return current
+
+    def has_previous_transcript(self, take_id: str) -> bool:
+        """Whether :meth:`undo_transcript` has an earlier transcript to bring back."""
+        return previous_transcript_path(self.takes_dir / f"{take_id}.wav").is_file()
+
+    def undo_transcript(self, take_id: str):
+        """Bring back the transcript before the last change; the one it replaces becomes the
+        earlier one, so a second Undo redoes. Renames only: it needs no room on the disk.
+        Returns the transcript now stored. Raises TakeError when there is nothing to undo."""
+        with self.locked():
+            take = self.get(take_id)
+            current, previous = transcript_path(take.path), previous_transcript_path(take.path)
+            if not previous.is_file():
+                raise TakeError(f"'{take.name}' has no earlier transcript to bring back")
+            try:
+                TranscriptionResult.from_dict(json.loads(previous.read_text(encoding="utf-8")))
+            except (OSError, ValueError) as exc:
+                raise TakeError(f"the earlier transcript of '{take.name}' cannot be read ({exc}); "
+                                "the current one is kept") from exc
+            swap = current.with_name(f".{current.name}.{uuid.uuid4().hex[:8]}.swap")
+            try:
+                if current.exists():
+                    os.replace(current, swap)
+                os.replace(previous, current)
+                if swap.exists():
+                    os.replace(swap, previous)
+            except OSError as exc:
+                if swap.exists() and not current.exists():
+                    with contextlib.suppress(OSError):
+                        os.replace(swap, current)
+                raise TakeError(f"could not bring back the earlier transcript of '{take.name}': "
+                                f"{_reason(exc, current.parent)}") from exc
+        return self.load_transcript(take_id)
+
+    def edit_transcript_line(self, take_id: str, index: int, text: str):
+        """Line ``index`` of the take's transcript now reads ``text`` (``engine.transcript.
+        edit_segment``: its word timings kept when the words are the same, else dropped), saved
+        with the take through :meth:`replace_transcript` (so Undo brings the line back). A full
+        disk raises ``WriteError`` and the stored text stays as it was. Returns the new result."""
+        from engine.transcript import edit_segment
+
+        with self.locked():
+            result = self.load_transcript(take_id)
+            if result is None:
+                raise ValueError("this take has no transcript to edit")
+            edited = edit_segment(result, index, text)
+            self.replace_transcript(take_id, edited)
+        return edited
+
+    def check_audio(self, take_id: str) -> Take:
+        """The take, once its audio file is known to open as audio; else TakeError, one line
+        (the take itself is left as it is). KeyError for a take that is not in the library."""
+        take = self.get(take_id)
+        try:
+            info = sf.info(str(take.path))
+        except FileNotFoundError as exc:
+            raise TakeError(f"the audio of '{take.name}' is missing ({take.path})") from exc
+        except PermissionError as exc:
+            raise TakeError(f"the audio of '{take.name}' cannot be read: no permission to read {take.path}") from exc
+        except (OSError, RuntimeError, ValueError) as exc:  # sf.LibsndfileError is a RuntimeError
+            first = (str(exc).strip().splitlines() or ["not an audio file"])[0]
+            raise TakeError(f"the audio of '{take.name}' cannot be read: {first}") from exc
+        if info.frames <= 0 or info.samplerate <= 0:
+            raise TakeError(f"the audio of '{take.name}' is empty: there is nothing to transcribe")
+        return take
 
     def load_transcript(self, take_id: str):
         """The take's stored transcript (a TranscriptionResult), or None if it has none.
@@ -499,6 +594,26 @@ def transcript_path(audio: Path | str) -> Path:
     return audio.with_name(f"{audio.stem}.transcript.json")
 
 
+def previous_transcript_path(audio: Path | str) -> Path:
+    """Where the transcript before the last change is kept: ``<id>.transcript.prev.json``."""
+    audio = Path(audio)
+    return audio.with_name(f"{audio.stem}.transcript.prev.json")
+
+
+def _is_transcript_file(path: Path) -> bool:
+    return path.name.endswith((".transcript.json", ".transcript.prev.json"))
+
+
+def take_name_for(audio: Path | str) -> str | None:
+    """The name of the take whose audio is ``audio`` (a file in a take library's takes/ folder
+    with its metadata beside it), or None for any other file."""
+    audio = Path(audio)
+    if audio.parent.name != "takes" or audio.suffix.lower() != ".wav":
+        return None
+    take = TakeLibrary._load_meta(audio.with_suffix(".json"))
+    return take.name if take is not None and take.id == audio.stem else None
+
+
 def safe_filename(name: str) -> str:
     """A take name turned into something every file system accepts."""
     cleaned = re.sub(r'[\\/:*?"<>|\x00-\x1f]+', "_", name).strip(" .")
@@ -506,4 +621,4 @@ def safe_filename(name: str) -> str:
 
 
 __all__ = ["MAX_NAME_CHARS", "FileLock", "Take", "TakeError", "TakeLibrary", "check_name", "data_dir",
-           "repair_wav_header", "safe_filename"]
+           "previous_transcript_path", "repair_wav_header", "safe_filename", "take_name_for", "transcript_path"]

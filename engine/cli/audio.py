@@ -7,7 +7,7 @@ import json
 import signal
 import threading
 
-from engine.cli.common import fail, float_in, int_in, warn
+from engine.cli.common import end_progress, fail, float_in, int_in, progress_bar, warn
 from engine.models.whisper.options import COMPUTE_TYPES
 
 
@@ -42,8 +42,25 @@ def add_parsers(sub) -> None:
     p.add_argument("--compute-type", choices=COMPUTE_TYPES, metavar="{float32,int8}",
                    help="for --transcribe: float32, or int8 (CPU only: cheaper passes, nearly the same text)")
 
-    p = sub.add_parser("takes", help="list recorded takes; recover takes left by a crash")
+    p = sub.add_parser("takes", help="list recorded takes; recover takes left by a crash; transcribe one again")
     p.add_argument("--recover", action="store_true", help="recover every take a crash left behind")
+    p.add_argument("--retranscribe", metavar="ID",
+                   help="transcribe the take ID again and store the new transcript with it (the one it "
+                        "replaces is kept: `--undo-transcript ID` brings it back)")
+    p.add_argument("--undo-transcript", metavar="ID",
+                   help="bring back the transcript of take ID before its last change (again: redo)")
+    from engine.cli.transcribe import language
+    from engine.models.whisper.options import MAX_BEAM_SIZE
+
+    again = p.add_argument_group("options of --retranscribe (as `motet transcribe`)")
+    again.add_argument("--model", help="installed model name (tiny.en, small, openai/whisper-small) or a folder")
+    again.add_argument("--language", type=language, help="language code (default: detect; English-only models: en)")
+    again.add_argument("--task", choices=("transcribe", "translate"), default="transcribe")
+    again.add_argument("--beam-size", type=int_in(1, MAX_BEAM_SIZE), default=5)
+    again.add_argument("--word-timestamps", action="store_true")
+    again.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    again.add_argument("--compute-type", choices=COMPUTE_TYPES, metavar="{float32,int8}",
+                       help="float32, or int8 (CPU only: faster, nearly the same text)")
 
 
 def cmd_devices(args: argparse.Namespace) -> int:
@@ -195,9 +212,16 @@ def _line_time(seconds: float) -> str:
 
 def cmd_takes(args: argparse.Namespace) -> int:
     """List the library; with ``--recover``, file every take a crash left, one by one: a take
-    that cannot be read is reported and kept, and the others are still recovered."""
+    that cannot be read is reported and kept, and the others are still recovered. With
+    ``--retranscribe ID`` or ``--undo-transcript ID``, that and nothing else."""
     from engine.audio.takes import TakeError, TakeLibrary
 
+    if args.retranscribe and args.undo_transcript:
+        return fail("--retranscribe and --undo-transcript go one at a time")
+    if args.retranscribe:
+        return _retranscribe(args)
+    if args.undo_transcript:
+        return _undo_transcript(args.undo_transcript)
     try:
         lib = TakeLibrary()
         failed = 0
@@ -222,3 +246,76 @@ def cmd_takes(args: argparse.Namespace) -> int:
     if pending:
         print(f"{len(pending)} take(s) left by a crash; run `motet takes --recover`")
     return 1 if failed else 0
+
+
+def _library_and_take(take_id: str):
+    """(library, take) for ``--retranscribe``/``--undo-transcript``, or raises TakeError (one line)."""
+    from engine.audio.takes import TakeError, TakeLibrary
+
+    lib = TakeLibrary()
+    try:
+        return lib, lib.get(take_id)
+    except KeyError:
+        raise TakeError(f"there is no take {take_id!r} in {lib.takes_dir} (`motet takes` lists them)") from None
+
+
+def _retranscribe(args: argparse.Namespace) -> int:
+    """``motet takes --retranscribe ID``: Whisper on the take with the options `motet transcribe`
+    takes; the new transcript replaces the stored one (kept for ``--undo-transcript``) only once
+    it is whole: a failure or Ctrl+C leaves the take as it was."""
+    from engine.atomic import WriteError
+    from engine.audio.files import AudioFileError
+    from engine.audio.takes import TakeError
+    from engine.device import choose_device, choose_dtype
+    from engine.models.catalog import resolve_model
+    from engine.models.common.errors import CheckpointError, printable
+    from engine.models.whisper.transcribe import TranscribeOptions, WhisperPipeline
+
+    try:
+        lib, take = _library_and_take(args.retranscribe)
+        lib.check_audio(take.id)  # before the model loads: an unreadable take costs nothing
+    except TakeError as exc:
+        return fail(printable(str(exc)))
+    try:
+        device = choose_device("cpu" if args.compute_type == "int8" and args.device == "auto" else args.device)
+        folder = resolve_model(args.model)
+        pipeline = WhisperPipeline(folder, device=device.torch_device, dtype=choose_dtype(device),
+                                   compute_type=args.compute_type)
+    except (ValueError, CheckpointError) as exc:
+        return fail(printable(exc))
+    if args.language and not pipeline.model.config.is_multilingual and args.language != "en":
+        return fail(f"{pipeline.info['name']} is English-only; --language {args.language} needs a multilingual model")
+    options = TranscribeOptions(language=args.language, task=args.task, beam_size=args.beam_size,
+                                word_timestamps=args.word_timestamps)
+    bar = progress_bar(take.name)
+    try:
+        result = pipeline.transcribe(take.path, options, progress=bar)
+    except (AudioFileError, OSError, ValueError) as exc:
+        return fail(f"could not transcribe '{take.name}': {printable(exc)}; its transcript is unchanged",
+                    after_progress=True)
+    try:
+        path = lib.replace_transcript(take.id, result)
+    except (WriteError, TakeError, OSError) as exc:
+        return fail(f"the new transcript of '{take.name}' was not stored: {exc}; the earlier one is kept",
+                    after_progress=True)
+    except KeyError:
+        return fail(f"'{take.name}' was deleted meanwhile; nothing stored", after_progress=True)
+    end_progress()
+    print(f"'{take.name}': {len(result.segments)} lines with {pipeline.info['name']} -> {path}")
+    if lib.has_previous_transcript(take.id):
+        print(f"the earlier transcript is kept: `motet takes --undo-transcript {take.id}` brings it back")
+    return 0
+
+
+def _undo_transcript(take_id: str) -> int:
+    from engine.audio.takes import TakeError
+
+    try:
+        lib, take = _library_and_take(take_id)
+        result = lib.undo_transcript(take.id)
+    except (TakeError, ValueError) as exc:
+        return fail(str(exc))
+    except KeyError:
+        return fail(f"there is no take {take_id!r}")
+    print(f"'{take.name}': the earlier transcript is back ({len(result.segments) if result else 0} lines)")
+    return 0
