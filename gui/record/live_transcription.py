@@ -110,8 +110,9 @@ class LiveTranscriptionMixin:
             except OSError as exc:
                 self.banner.show_message(f"Could not store the transcript of '{take.name}': {exc}", "error")
             if self.selected_take_id() == take.id:
-                self.transcript.show_result(event.result)
+                self.transcript.show_result(event.result, editable=True)
                 self.transcript.set_status(f"{count_lines(len(event.result.segments))} · stored with the take")
+            self._update_transcript_actions()
         elif event.kind == "failed":
             message = event.error_message or "unknown error"
             self.transcript.set_status("Live transcription stopped (see the message above)")
@@ -120,11 +121,13 @@ class LiveTranscriptionMixin:
         elif event.kind == "cancelled":
             self.transcript.set_status("Live transcription cancelled")
 
-    def _show_selected_transcript(self) -> None:
-        """The selected take's stored transcript, and a status line that says what it is."""
+    def _show_selected_transcript(self, keep_place: bool = False) -> None:
+        """The selected take's stored transcript (its lines editable), and a status line that
+        says what it is; ``keep_place``: the same take again (after a refused edit)."""
         if self.recording:
             return  # the live transcript stays on screen
         take_id = self.selected_take_id()
+        self._update_transcript_actions()
         finishing = take_id in {t.id for t in self._live_jobs.values()}
         if not (finishing and self._panel_take == take_id):  # its live lines stay until the final ones come
             self.transcript.clear()
@@ -142,7 +145,7 @@ class LiveTranscriptionMixin:
             self.transcript.set_status("Recovered after a crash — not transcribed yet:" if recovered
                                        else "Not transcribed yet:", transcribe_link=True)
             return
-        self.transcript.show_result(result)
+        self.transcript.show_result(result, editable=True, keep_place=keep_place)
         lines = count_lines(len(result.segments))
         self.transcript.set_status(f"Recovered after a crash — the transcript up to it: {lines}" if recovered
                                    else f"{lines} · click one to hear it")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
@@ -55,7 +56,9 @@ class TakesMixin:
         self.export_button = QPushButton("Export audio…")
         self.export_button.setToolTip("Save the selected take as WAV or FLAC")
         self.transcribe_button = QPushButton("Transcribe")
-        self.transcribe_button.setToolTip("Transcribe the selected take with Whisper")
+        self.transcribe_button.setToolTip("Transcribe the selected take on the Transcribe page (its transcript "
+                                          "stays; \"Transcribe again\" above the transcript replaces it)")
+        self._add_take_menu()
         self.takes.setMinimumHeight(56)  # the header and a row: the window must fit 1024x700 with a take shown
         header_row = QHBoxLayout()  # title and actions above the list, as the transcript has them
         header_row.addWidget(QLabel("<b>Takes</b>"))
@@ -69,6 +72,20 @@ class TakesMixin:
         takes_layout.addLayout(header_row)
         takes_layout.addWidget(self.takes, 1)
         return takes_box
+
+    def _add_take_menu(self) -> None:
+        """A take's actions, also in its context menu (right-click)."""
+        self.takes.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        self.take_actions = {}
+        for title, slot in (("Play", lambda: self.play_selected()), ("Rename", lambda: self._rename_selected()),
+                            ("Export audio…", lambda: self._export_selected()),
+                            ("Transcribe on the Transcribe page", lambda: self._transcribe_selected()),
+                            ("Transcribe again", lambda: self.retranscribe_selected()),
+                            ("Delete", lambda: self.delete_selected(confirm=True))):
+            action = QAction(title, self.takes)
+            action.triggered.connect(slot)
+            self.takes.addAction(action)
+            self.take_actions[title] = action
 
     def refresh_takes(self, select: str | None = None) -> None:
         self.takes.blockSignals(True)
@@ -122,6 +139,8 @@ class TakesMixin:
         has = self.selected_take_id() is not None
         for b in (self.rename_button, self.delete_button, self.export_button, self.transcribe_button):
             b.setEnabled(has)
+        for action in self.take_actions.values():
+            action.setEnabled(has)
         self.play_button.setEnabled(has or self.player.playing)
 
     def _transcribe_selected(self) -> None:

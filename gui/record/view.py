@@ -3,7 +3,8 @@ transcript, manage takes (each with its stored transcript, whole spectrogram and
 
 The view is put together from this folder's parts: input devices (``devices``), the takes list
 and its actions (``takes``), the live transcription job (``live_transcription``) and crash
-recovery (``recovery``); a take's audio is shown by the Transcribe page's ``AudioDisplay``, whose
+recovery (``recovery``), and a stored transcript made again, undone or edited
+(``transcript_edits``); a take's audio is shown by the Transcribe page's ``AudioDisplay``, whose
 spectrogram also scrolls live while recording. Recording itself, settings and shutdown are here.
 """
 
@@ -29,10 +30,11 @@ from gui.record.live_transcript import LiveTranscriptPanel
 from gui.record.live_transcription import LiveTranscriptionMixin
 from gui.record.recovery import RecoveryMixin
 from gui.record.takes import TakesMixin
+from gui.record.transcript_edits import TranscriptEditsMixin
 from gui.transcribe.audio_display import AudioDisplay
 
 
-class RecordView(InputDevicesMixin, TakesMixin, LiveTranscriptionMixin, RecoveryMixin, QWidget):
+class RecordView(InputDevicesMixin, TakesMixin, LiveTranscriptionMixin, TranscriptEditsMixin, RecoveryMixin, QWidget):
     inputChanged = Signal(str)
     statusMessage = Signal(str)
     recordingChanged = Signal(bool)
@@ -63,6 +65,7 @@ class RecordView(InputDevicesMixin, TakesMixin, LiveTranscriptionMixin, Recovery
         self._shown_take: str | None = None  # the take whose audio is shown (or loading)
         self._panel_take: str | None = None  # the take whose lines the transcript panel holds
         self._recovered_ids: set[str] = set()
+        self._again_jobs: dict[int, str] = {}  # "Transcribe again" job id -> its take id
 
         top = self._build_input_row()
         self.banner = Banner()
@@ -153,6 +156,9 @@ class RecordView(InputDevicesMixin, TakesMixin, LiveTranscriptionMixin, Recovery
         self.transcript.segmentClicked.connect(self.play_span)
         self.transcript.exportRequested.connect(self._export_transcript)
         self.transcript.transcribeRequested.connect(self._transcribe_selected)
+        self.transcript.retranscribeRequested.connect(self.retranscribe_selected)
+        self.transcript.undoRequested.connect(self.undo_transcript)
+        self.transcript.lineEdited.connect(self._line_edited)
         self.transcript.enabled_check.toggled.connect(
             lambda on: self.settings.setValue(Keys.RECORD_LIVE_TRANSCRIPTION, on))
         self.display.loaded.connect(lambda _info: self.waveform.show())
@@ -222,6 +228,7 @@ class RecordView(InputDevicesMixin, TakesMixin, LiveTranscriptionMixin, Recovery
         self.device_combo.setEnabled(False)
         self.refresh_button.setEnabled(False)
         self.statusMessage.emit(f"Recording from {device.name} at {session.sample_rate} Hz")
+        self._update_transcript_actions()
         self.recordingChanged.emit(True)
         return True
 
@@ -241,6 +248,7 @@ class RecordView(InputDevicesMixin, TakesMixin, LiveTranscriptionMixin, Recovery
             self.record_button.setChecked(False)
             self.device_combo.setEnabled(True)
             self.refresh_button.setEnabled(True)
+            self._update_transcript_actions()
             self.recordingChanged.emit(False)
             if self.transcript.enabled_check.isChecked():  # the live job ends by itself; its file stays by the audio
                 self.transcript.set_status("Not saved: the transcript so far waits in recovery/ with the audio")

@@ -9,6 +9,7 @@ from PySide6.QtCore import QSettings, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QPushButton, QVBoxLayout, QWidget
 
 from engine.audio.devices import AudioUnavailable
+from engine.audio.takes import take_name_for
 from engine.audio.playback import Player
 from engine.jobs import JobQueue
 from gui.common.settings import Keys, get_str
@@ -77,7 +78,7 @@ class AudioFileView(QWidget):
     def open_file(self, path: str) -> int:
         """Load on the job queue; the current file stays shown until the new one has loaded."""
         job_id = self.display.open_file(path)
-        self.statusMessage.emit(f"Opening {Path(path).name}…")
+        self.statusMessage.emit(f"Opening {take_name_for(path) or Path(path).name}…")
         return job_id
 
     def _loaded(self, info) -> None:
@@ -85,7 +86,7 @@ class AudioFileView(QWidget):
         self.banner.hide()
         chans = "mono" if info.channels == 1 else f"{info.channels} channels"
         details = f" · {format_duration(info.duration)} · {info.sample_rate} Hz · {chans} · {info.format} {info.subtype}"
-        self.info_label.set_text(Path(info.path).name, details)
+        self.info_label.set_text(take_name_for(info.path) or Path(info.path).name, details)
         self._update_buttons()
         self.fileLoaded.emit(info.path)
 

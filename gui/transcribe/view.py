@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.audio.takes import safe_filename, take_name_for
 from engine.jobs import JobQueue, Priority
 from engine.models.whisper.options import COMPUTE_TYPES, MAX_BEAM_SIZE, TranscribeOptions
 from engine.models.whisper.tokenizer import LANGUAGES
@@ -185,7 +186,7 @@ class TranscribeView(ModelsMixin, QWidget):
     def add_files(self, paths: list[str], transcribe: bool = True) -> None:
         for path in paths:
             if self._item(path) is None:
-                item = QTreeWidgetItem([Path(path).name, ""])
+                item = QTreeWidgetItem([self.label(path), ""])
                 item.setData(NAME, PathRole, path)
                 item.setToolTip(NAME, path)
                 self.files.addTopLevelItem(item)
@@ -194,6 +195,11 @@ class TranscribeView(ModelsMixin, QWidget):
         if self.files.currentItem() is None and self.files.topLevelItemCount():
             self.files.setCurrentItem(self.files.topLevelItem(0))
         self._update_buttons()
+
+    @staticmethod
+    def label(path: str) -> str:
+        """How a file is named here: a recorded take by its name, any other file by its file name."""
+        return take_name_for(path) or Path(path).name
 
     def _items(self) -> list[QTreeWidgetItem]:
         return [self.files.topLevelItem(i) for i in range(self.files.topLevelItemCount())]
@@ -238,7 +244,7 @@ class TranscribeView(ModelsMixin, QWidget):
         device, dtype = self.compute()
         job = self.queue.submit(transcribe_file, path, str(entry.path), self.options(),
                                 device=str(device.torch_device), dtype=dtype, compute_type=self.compute_type(),
-                                kind="transcribe", title=f"Transcribe {Path(path).name} with {entry.name}",
+                                kind="transcribe", title=f"Transcribe {self.label(path)} with {entry.name}",
                                 priority=Priority.BATCH, lane="gpu")
         self.jobs[job.id] = path
         self._set_status(path, "queued")
@@ -277,7 +283,7 @@ class TranscribeView(ModelsMixin, QWidget):
         rtf = result.compute_seconds / result.duration if result.duration else 0
         self._set_status(path, "done", f"{format_duration(result.duration)} of audio transcribed in "
                                        f"{result.compute_seconds:.1f} s")
-        self.statusMessage.emit(f"Transcribed {Path(path).name} (real-time factor {rtf:.2f})")
+        self.statusMessage.emit(f"Transcribed {self.label(path)} (real-time factor {rtf:.2f})")
         current = self.files.currentItem()
         if current is not None and current.data(NAME, PathRole) == path:
             self.show_transcript(path)
@@ -286,7 +292,7 @@ class TranscribeView(ModelsMixin, QWidget):
         self.jobs.pop(job_id, None)
         self._set_status(path, how, message)
         if message is not None:
-            self.banner.show_message(f"Could not transcribe {Path(path).name}: {message}", "error")
+            self.banner.show_message(f"Could not transcribe {self.label(path)}: {message}", "error")
 
     # -- transcript --------------------------------------------------------------------------
     def _file_selected(self, current: QTreeWidgetItem | None, _previous=None) -> None:
@@ -324,7 +330,9 @@ class TranscribeView(ModelsMixin, QWidget):
         if self.current_result() is None:
             return
         source = Path(self.files.currentItem().data(NAME, PathRole))
-        path = ask_transcript_path(self, self.settings, source.stem, str(source.parent))
+        take = take_name_for(source)  # a take's transcript is named after the take, saved in the home folder
+        path = ask_transcript_path(self, self.settings, safe_filename(take) if take else source.stem,
+                                   str(Path.home() if take else source.parent))
         if path:
             self.export(path)
 
