@@ -412,6 +412,9 @@ class TakeLibrary:
         return sorted(takes, key=lambda t: t.created, reverse=True)
 
     def get(self, take_id: str) -> Take:
+        """The finished take ``take_id``; KeyError when there is none (an id is a plain name: one
+        with a path in it, typed on the command line, never reaches outside takes/)."""
+        _check_id(take_id)
         take = self._load_meta(self.takes_dir / f"{take_id}.json")
         if take is None:
             raise KeyError(take_id)
@@ -427,6 +430,7 @@ class TakeLibrary:
         return take
 
     def delete(self, take_id: str) -> None:
+        _check_id(take_id)
         with self.locked():  # the audio goes first: a take is never listed without it
             (self.takes_dir / f"{take_id}.wav").unlink(missing_ok=True)
             (self.takes_dir / f"{take_id}.json").unlink(missing_ok=True)
@@ -592,6 +596,14 @@ def transcript_path(audio: Path | str) -> Path:
     """Where a take's transcript lives: beside its audio, ``<id>.transcript.json``."""
     audio = Path(audio)
     return audio.with_name(f"{audio.stem}.transcript.json")
+
+
+def _check_id(take_id: str) -> None:
+    """KeyError unless ``take_id`` is a plain file stem: one typed with a path in it never
+    reaches outside takes/."""
+    if not isinstance(take_id, str) or not take_id or take_id.startswith(".") or any(
+            c in take_id for c in "/\\\x00"):
+        raise KeyError(take_id)
 
 
 def previous_transcript_path(audio: Path | str) -> Path:

@@ -220,6 +220,11 @@ def cmd_takes(args: argparse.Namespace) -> int:
         return fail("--retranscribe and --undo-transcript go one at a time")
     if args.retranscribe:
         return _retranscribe(args)
+    given = [flag for flag, value in (("--model", args.model), ("--language", args.language),
+                                      ("--word-timestamps", args.word_timestamps),
+                                      ("--compute-type", args.compute_type)) if value]
+    if given:
+        return fail(f"{', '.join(given)} go{'es' if len(given) == 1 else ''} with --retranscribe ID")
     if args.undo_transcript:
         return _undo_transcript(args.undo_transcript)
     try:

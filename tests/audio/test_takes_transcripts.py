@@ -122,3 +122,16 @@ def test_a_take_file_is_named_by_its_take(take, tmp_path):
     other = tmp_path / "talk.wav"
     sf.write(other, np.zeros(100, np.float32), 16000)
     assert take_name_for(other) is None
+
+
+@pytest.mark.parametrize("bad", ["../outside", "a/b", "a\\b", ".lock", ""])
+def test_a_take_id_with_a_path_in_it_never_reaches_outside_takes(take, bad, tmp_path):
+    lib, t = take
+    (tmp_path / "outside.json").write_text('{"id": "outside", "name": "x"}')
+    with pytest.raises(KeyError):
+        lib.get(bad)
+    with pytest.raises(KeyError):
+        lib.replace_transcript(bad, TranscriptionResult("en", 1.0, 1.0, []))
+    with pytest.raises(KeyError):
+        lib.delete(bad)
+    assert (tmp_path / "outside.json").exists() and [x.id for x in lib.list()] == [t.id]

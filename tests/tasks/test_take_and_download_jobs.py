@@ -134,6 +134,8 @@ def test_cli_retranscribe_and_undo(spoken_take, capsys):
 @pytest.mark.parametrize("argv, message", [
     (["takes", "--retranscribe", "20991231-000000-abcdef"], "there is no take '20991231-000000-abcdef'"),
     (["takes", "--undo-transcript", "nope"], "there is no take 'nope'"),
+    (["takes", "--retranscribe", "../../elsewhere"], "there is no take '../../elsewhere'"),
+    (["takes", "--model", "tiny.en"], "--model goes with --retranscribe ID"),
 ])
 def test_cli_a_missing_take_is_one_line(argv, message, capsys):
     from engine.cli import run
