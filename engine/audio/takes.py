@@ -465,8 +465,9 @@ class TakeLibrary:
             text = render(result, "json")  # before anything is touched: a bad result changes nothing
             try:
                 earlier = current.read_text(encoding="utf-8")
-            except (OSError, ValueError):  # none yet, or unreadable: replaced, nothing kept for Undo
-                earlier = None
+                TranscriptionResult.from_dict(json.loads(earlier))
+            except (OSError, ValueError, TypeError, AttributeError):  # none yet, or unreadable:
+                earlier = None  # replaced, and nothing kept for Undo
             if earlier is not None:
                 write_text(previous, earlier)
             else:

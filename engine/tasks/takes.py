@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from engine.audio.files import load_audio
-from engine.audio.takes import TakeLibrary
+from engine.audio.takes import TakeError, TakeLibrary
 from engine.jobs import JobContext
 
 
@@ -38,5 +38,8 @@ def retranscribe_take(ctx: JobContext, library: TakeLibrary, take_id: str, model
                              compute_type=compute_type)
     ctx.checkpoint()  # cancelled at the very end: still nothing replaced
     ctx.progress(1.0, "storing the transcript with the take", force=True)
-    library.replace_transcript(take_id, result)
+    try:
+        library.replace_transcript(take_id, result)
+    except KeyError:
+        raise TakeError(f"'{take.name}' was deleted meanwhile; its new transcript was not stored") from None
     return result

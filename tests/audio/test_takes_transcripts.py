@@ -135,3 +135,12 @@ def test_a_take_id_with_a_path_in_it_never_reaches_outside_takes(take, bad, tmp_
     with pytest.raises(KeyError):
         lib.delete(bad)
     assert (tmp_path / "outside.json").exists() and [x.id for x in lib.list()] == [t.id]
+
+
+def test_transcribe_again_repairs_a_transcript_file_that_cannot_be_read(take):
+    lib, t = take
+    transcript_path(t.path).write_text("{ half a file")
+    with pytest.raises(ValueError, match="could not be read"):
+        lib.load_transcript(t.id)
+    lib.replace_transcript(t.id, _result("a readable one"))
+    assert lib.load_transcript(t.id).text == "a readable one" and not lib.has_previous_transcript(t.id)

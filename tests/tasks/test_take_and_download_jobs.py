@@ -154,3 +154,33 @@ def test_cli_a_take_whose_audio_cannot_be_read_is_one_line_and_keeps_its_transcr
     err = capsys.readouterr().err
     assert "the audio of 'Fox' cannot be read" in err and err.count("\n") == 1
     assert lib.load_transcript(take.id).text == "zzz broken"
+
+
+def test_cli_a_model_that_cannot_be_found_is_one_line_and_keeps_the_transcript(spoken_take, capsys, tmp_path):
+    from engine.cli import run
+
+    lib, take = spoken_take
+    assert run(["takes", "--retranscribe", take.id, "--model", str(tmp_path / "no-such-model")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("motet: ") and err.count("\n") == 1
+    assert lib.load_transcript(take.id).text == "zzz broken"
+
+
+def test_a_take_deleted_during_transcribe_again_is_said_so(spoken_take, monkeypatch):
+    from engine.models.whisper.options import TranscribeOptions
+    from engine.tasks import transcribe as transcribe_tasks
+
+    lib, take = spoken_take
+
+    def transcribe_then_gone(ctx, path, *args, **kwargs):
+        lib.delete(take.id)
+        return lib.load_transcript  # never stored: any result
+
+    monkeypatch.setattr(transcribe_tasks, "transcribe_file", transcribe_then_gone)
+    queue = JobQueue()
+    try:
+        job = queue.submit(take_jobs.retranscribe_take, lib, take.id, "model", TranscribeOptions(), lane="gpu")
+        assert job.wait(60)
+    finally:
+        queue.shutdown()
+    assert job.state is JobState.FAILED and "'Fox' was deleted meanwhile" in job.error

@@ -206,3 +206,21 @@ def test_a_take_sent_to_the_transcribe_page_is_listed_under_its_name(qtbot, tmp_
     item = window.transcribe_view.files.topLevelItem(0)
     assert item.text(0) == "Kitchen demo" and take.id not in item.text(0)
     window.close()
+
+
+def test_cancel_leaves_the_transcript_as_it_was(view, monkeypatch):
+    import time
+
+    from engine.tasks import takes as take_jobs
+
+    def slow(ctx, library, take_id, *args, **kwargs):  # a long transcription: it checks for Cancel
+        while True:
+            ctx.checkpoint()
+            time.sleep(0.02)
+
+    monkeypatch.setattr(take_jobs, "retranscribe_take", slow)
+    view.retranscribe_selected()
+    view.banner.button("Cancel").click()
+    wait_until(lambda: not view._again_jobs, 30, "the job to end")
+    assert "cancelled" in view.banner.label.text() and "unchanged" in view.banner.label.text()
+    assert _lines(view) == ["the quik", "zzz brokne"] and view.transcript.again_button.isEnabled()
