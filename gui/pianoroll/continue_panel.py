@@ -17,6 +17,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from dataclasses import replace
+
 from engine.jobs import Priority
 from engine.midi.score import Note
 from engine.models.music_transformer.options import BARS, TEMPERATURE, TOP_P, VARIATIONS
@@ -62,20 +64,29 @@ class ContinueMixin:
         self.accept_button = QPushButton("Accept")
         self.accept_button.setToolTip("Insert the variation into the track (one undoable step)")
         self.discard_button = QPushButton("Close")
+        self.continue_subject = QLabel("")  # what Continue continues: the selection or the whole track
+        self.continue_subject.setObjectName("continueSubject")
+        self.continue_subject.setToolTip("Continue carries on the selected notes, or the whole track when nothing "
+                                         "is selected (click an empty spot to clear the selection; Ctrl+A selects all)")
         self.continue_status = QLabel("")
         self.continue_status.setStyleSheet("color: #666;")
         # a long status never widens the window (it was 1024 -> 1215 px with the options on one row)
         self.continue_status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         rows = QVBoxLayout(panel)
         rows.setContentsMargins(0, 0, 0, 0)
-        options, results = QHBoxLayout(), QHBoxLayout()
-        for w in (QLabel("<b>Continue</b>"), self.bars_spin, QLabel("Temperature"), self.temperature_spin,
+        subject, options, results = QHBoxLayout(), QHBoxLayout(), QHBoxLayout()
+        # its own row, so that a long text never widens the page
+        self.continue_subject.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        subject.addWidget(QLabel("<b>Continue</b>"))
+        subject.addWidget(self.continue_subject, 1)
+        for w in (self.bars_spin, QLabel("Temperature"), self.temperature_spin,
                   QLabel("Top-p"), self.top_p_spin, QLabel("Variations"), self.variations_spin, self.generate_button):
             options.addWidget(w)
         options.addStretch(1)
         for w in (self.variation_combo, self.audition_button, self.accept_button, self.discard_button):
             results.addWidget(w)
         results.addWidget(self.continue_status, 1)
+        rows.addLayout(subject)
         rows.addLayout(options)
         rows.addLayout(results)
         self.generate_button.clicked.connect(self.generate_continuation)
@@ -85,11 +96,30 @@ class ContinueMixin:
         self.discard_button.clicked.connect(self.close_continue)
         self._variations: list[list[Note]] = []
         self._continue_job: int | None = None
+        self._continue_from = 0  # the end of the notes being continued: no new note starts before it
+        self.doc.selectionChanged.connect(self._update_continue_subject)
+        self.doc.changed.connect(self._update_continue_subject)
         panel.hide()
         self._update_continue_buttons()
         return panel
 
+    def continue_subject_text(self) -> str:
+        """What Continue continues, as the panel says it: "the selection: 1 note", "the whole track: 25 notes"."""
+        selected = len(self.doc.selection)
+        count = selected or len(self.doc.notes)
+        if not count:
+            return "nothing to continue: draw or select some notes"
+        what = "the selection" if selected else "the whole track"
+        prompt = self.prompt_notes()
+        bar = max(n.end for n in prompt) // max(1, self.doc.score.ticks_per_bar) + 1
+        return f"{what}: {count} note{'s' * (count != 1)}, new notes from bar {bar} on"
+
+    def _update_continue_subject(self) -> None:
+        if hasattr(self, "continue_subject"):
+            self.continue_subject.setText(self.continue_subject_text())
+
     def show_continue(self) -> None:
+        self._update_continue_subject()
         self.continue_panel.show()
         self.generate_button.setFocus()
 
@@ -127,6 +157,7 @@ class ContinueMixin:
                        ("top_p", self.top_p_spin), ("variations", self.variations_spin)):
             self.settings.setValue(f"continue/{key}", w.value())
         score = self.doc.score.copy()
+        self._continue_from = max(n.end for n in prompt)
         bars, variations = self.bars_spin.value(), self.variations_spin.value()
         temperature, top_p = self.temperature_spin.value(), self.top_p_spin.value()
 
@@ -143,7 +174,11 @@ class ContinueMixin:
         return job.id
 
     def _continue_finished(self, variations) -> None:
-        self._variations = list(variations)
+        # a continuation starts after the end of what it continues, never inside it: a note that
+        # starts earlier keeps only its part after that end (none: it is left out)
+        start = self._continue_from
+        self._variations = [sorted(n if n.start >= start else replace(n, start=start, duration=n.end - start)
+                                   for n in v if n.end > start) for v in variations]
         self.variation_combo.blockSignals(True)
         self.variation_combo.clear()
         for i, v in enumerate(self._variations, start=1):
@@ -180,6 +215,7 @@ class ContinueMixin:
 
     def accept_continuation(self) -> None:
         if self.canvas.preview_notes:
-            self.doc.replace_notes([], self.canvas.preview_notes, "Continue")
+            # the selection is cleared: the next Continue continues the whole track, not just these notes
+            self.doc.replace_notes([], self.canvas.preview_notes, "Continue", select=None)
             self.statusMessage.emit(f"Inserted {len(self.canvas.preview_notes)} notes")
         self.close_continue()

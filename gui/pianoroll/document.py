@@ -88,13 +88,15 @@ class RollDocument(QObject):
             self.undo_stack.push(_SnapshotCommand(self, before, after, text))
         self.changed.emit()
 
-    def replace_notes(self, old: list[Note] | set[Note], new: list[Note], text: str, select: bool = True) -> None:
-        """Take ``old`` out of the current track, put ``new`` in, as one undo step."""
+    def replace_notes(self, old: list[Note] | set[Note], new: list[Note], text: str,
+                      select: bool | None = True) -> None:
+        """Take ``old`` out of the current track, put ``new`` in, as one undo step; then select
+        ``new`` (``select`` True), keep the rest of the selection (False) or select nothing (None)."""
         before = self.snapshot()
         gone = set(old)
         kept = [n for n in self.notes if n not in gone]
         self.track.notes = sorted(kept + list(new))
-        self.selection = set(new) if select else self.selection - gone
+        self.selection = set(new) if select else (self.selection - gone if select is False else set())
         self.commit(before, text)
         self.selectionChanged.emit()
 

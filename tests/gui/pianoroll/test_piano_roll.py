@@ -326,3 +326,36 @@ def test_the_continue_panel_never_widens_the_page(roll):
     assert roll.minimumSizeHint().width() <= max(before, 870)  # a 1024-px window with the page list
     roll.close_continue()
     assert roll.minimumSizeHint().width() <= max(before, 870)
+
+
+def test_continue_says_what_it_continues_starts_after_it_and_accept_clears_the_selection(roll, qtbot, monkeypatch):
+    """Issue #29: after moving a note, that note stayed selected and Continue continued just it,
+    from inside the melody; after Accept the inserted notes stayed selected."""
+    from engine.tasks import music as music_jobs
+
+    asked = []
+
+    def fake_continue(ctx, score, prompt, bars, variations, *rest, **kw):
+        asked.append(list(prompt))
+        end = max(n.end for n in prompt)
+        # one note inside the prompt, one straddling its end, one after it
+        return [[Note(end - 480, 66, 240), Note(end - 120, 67, 240), Note(end + 240, 68, 240)]] * variations
+
+    monkeypatch.setattr(music_jobs, "continue_motif", fake_continue)
+    roll.doc.load(Score(tracks=[Track(notes=[Note(i * 480, 60 + i % 5, 480) for i in range(8)])]))
+    roll.actions_by_name["continue"].trigger()
+    subject = roll.continue_subject
+    assert subject.isVisible() and subject.text().startswith("the whole track: 8 notes")
+    roll.doc.select([Note(480, 61, 480)])  # as a moved note stays selected
+    assert subject.text().startswith("the selection: 1 note,"), subject.text()
+    roll.variations_spin.setValue(1)
+    assert roll.generate_continuation() is not None
+    qtbot.waitUntil(lambda: roll._continue_job is None, timeout=10_000)
+    assert asked[-1] == [Note(480, 61, 480)]
+    assert roll.canvas.preview_notes == [Note(960, 67, 120), Note(1200, 68, 240)]  # none before its end
+    roll.accept_continuation()
+    assert not roll.doc.selection
+    roll.show_continue()
+    assert subject.text().startswith("the whole track: 10 notes"), subject.text()
+    roll.actions_by_name["undo"].trigger()
+    assert len(roll.doc.notes) == 8
