@@ -55,7 +55,8 @@ def add_parsers(sub) -> None:
     p.add_argument("--top-p", type=float_in(*TOP_P), default=0.95)
     p.add_argument("--seed", type=int_in(0, SEED_MAX), default=None)
     p.add_argument("--track", type=int_in(0), default=None,
-                   help="continue this track, counted from 0 (default: all tracks' notes)")
+                   help="continue this track, counted from 0 (default: the notes of all tracks but drums, "
+                        "written into the first of them)")
     p.add_argument("--model", default=None, help="model folder (default: the one shipped in assets/)")
     p.add_argument("--out", default=".", help="folder for <name>-continued-N.mid")
 
@@ -130,6 +131,32 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def continued_tracks_message(score, tracks: list[int], notes: int) -> str:
+    """Which tracks are continued, which are not (and where they stop), and how to choose:
+    'continuing track 1 "Bass" (10 notes); track 0 "Drums" (drums) is not continued and stops after
+    bar 2: give --track N to continue another track'."""
+    def named(i: int) -> str:
+        name = score.tracks[i].name.strip()
+        return f'track {i} "{name}"' if name else f"track {i}"
+
+    bar = max(1, score.ticks_per_bar)
+    if len(tracks) == 1:
+        said = f"continuing {named(tracks[0])} ({notes} note{'s' * (notes != 1)})"
+    else:
+        said = (f"continuing {', '.join(named(i) for i in tracks[:-1])} and {named(tracks[-1])} together "
+                f"({notes} notes; the new notes go into {named(tracks[0])})")
+    left = [i for i, t in enumerate(score.tracks) if i not in tracks and t.notes]
+    if not left:
+        return said
+    parts = []
+    for i in left:
+        t = score.tracks[i]
+        end_bar = -(-max(n.end for n in t.notes) // bar)
+        parts.append(f"{named(i)}{' (drums)' if t.is_drums else ''} stops after bar {end_bar}")
+    return (f"{said}; not continued: {', '.join(parts)}: give --track N to continue another track "
+            f"(0 to {len(score.tracks) - 1})")
+
+
 def cmd_continue(args: argparse.Namespace) -> int:
     from engine.atomic import FileExistsWriteError, WriteError, free_path
     from engine.midi import midifile
@@ -151,6 +178,8 @@ def cmd_continue(args: argparse.Namespace) -> int:
         return fail(f"--out {out}: cannot make this folder ({exc.strerror or exc})")
     tracks = [args.track] if args.track is not None else [i for i, t in enumerate(score.tracks) if not t.is_drums]
     prompt = [n for i in tracks for n in score.tracks[i].notes]
+    if prompt and sum(1 for t in score.tracks if t.notes) > 1:  # which of them: said (one track: nothing to say)
+        warn(continued_tracks_message(score, tracks, len(prompt)))
     try:
         variations = music_jobs.continue_motif(None, score, prompt, args.bars, args.variations, args.temperature,
                                                args.top_p, args.seed, model_folder=args.model)
