@@ -62,7 +62,7 @@ class FilesMixin:
         if self.maybe_save():
             self.stop()
             self.doc.load(Score())
-            self.suggested_name = None
+            self.suggested_name = self.opened_example = None
             self.set_loop(0, 0)
             self.set_playhead(0)
             self._update_title()
@@ -86,6 +86,7 @@ class FilesMixin:
         self.stop()
         self.doc.load(score, None if example else str(path))
         self.suggested_name = Path(path).stem if example else None
+        self.opened_example = Path(path).name if example else None  # the title shows it (it was "Untitled")
         if not example:
             self.settings.setValue(Keys.PATHS_MIDI_DIR, str(Path(path).parent))
         self.set_loop(0, 0)
@@ -114,6 +115,7 @@ class FilesMixin:
         doc = self.doc
         doc.score, doc.path, doc.current, doc.selection = score, path, min(current, len(score.tracks) - 1), selection
         self.suggested_name = name
+        self.opened_example = None
         self._snap_changed()  # the snap is in ticks, and ticks per beat may differ
         doc.changed.emit()
         doc.selectionChanged.emit()

@@ -114,7 +114,13 @@ class RollToolbarMixin:
         self.program_combo.setEnabled(not self.doc.track.is_drums)
 
     def _update_title(self, *_: object) -> None:
-        name = Path(self.doc.path).name if self.doc.path else "Untitled"
+        example = getattr(self, "opened_example", None)
+        if self.doc.path:
+            name = Path(self.doc.path).name
+        elif example:  # a shipped motif: its name, and that Save makes a copy elsewhere
+            name = f"{example} (example)"
+        else:
+            name = "Untitled"
         try:
             star = "" if self.doc.undo_stack.isClean() else " *"
         except RuntimeError:  # the stack is being destroyed with the view

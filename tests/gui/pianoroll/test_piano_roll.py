@@ -359,3 +359,31 @@ def test_continue_says_what_it_continues_starts_after_it_and_accept_clears_the_s
     assert subject.text().startswith("the whole track: 10 notes"), subject.text()
     roll.actions_by_name["undo"].trigger()
     assert len(roll.doc.notes) == 8
+
+
+def test_an_example_motif_opens_under_its_name(roll):
+    """Issue #29 item 3: an example opened titled "Untitled"."""
+    from engine.midi.synth import ASSETS
+
+    assert roll.open_example(ASSETS / "motifs" / "walking-motif.mid")
+    assert "walking-motif.mid (example)" in roll.file_label.text() and roll.doc.path is None
+    roll.doc.add_note(Note(0, 50, 120))
+    assert "walking-motif.mid (example) *" in roll.file_label.text()
+    roll.doc.undo_stack.setClean()
+    roll.new_score()
+    assert "Untitled" in roll.file_label.text()
+
+
+def test_the_example_motifs_are_as_long_as_their_description_says():
+    """Issue #29 item 3: walking-motif was "a four-bar melody" whose notes end in bar 3."""
+    from engine.midi.synth import ASSETS
+
+    text = " ".join((ASSETS / "motifs" / "README.md").read_text().split())
+    walking = read_midi(str(ASSETS / "motifs" / "walking-motif.mid"))
+    melody, bass = walking.tracks
+    bar = walking.ticks_per_bar
+    assert "two bars of eighth notes that end on a long C in bar 3, over a two-bar walking bass" in text
+    assert max(n.end for n in melody.notes[:-1] if n.start < 2 * bar) <= 2 * bar
+    last = max(melody.notes, key=lambda n: n.start)
+    assert last.pitch % 12 == 0 and last.start // bar == 2 and last.end <= 3 * bar  # a long C in bar 3
+    assert -(-max(n.end for n in bass.notes) // bar) == 2 and "four-bar" not in text
