@@ -59,13 +59,18 @@ def cmd_compose(args: argparse.Namespace) -> int:
     from engine.models.common.errors import CheckpointError
     from engine.tasks.compose import ComposeRequest, compose_piece
 
-    request = ComposeRequest(args.prompt, args.bars, args.variations, args.temperature, args.top_p, args.seed)
+    from engine.tasks.compose import new_seed
+
+    seed = args.seed if args.seed is not None else new_seed()  # drawn once: what is printed is what is composed
     try:
         from engine.models.composer.prompt import read_prompt
 
-        reading = read_prompt(args.prompt, seed=args.seed, bars=args.bars)
+        reading = read_prompt(args.prompt, seed=seed, bars=args.bars)
     except ValueError as exc:  # 0 or 1000 bars, a meter the model does not know, ...
         return fail(str(exc))
+    # the one reading printed is the one composed (the controls travel with the request)
+    request = ComposeRequest(args.prompt, args.bars, args.variations, args.temperature, args.top_p, seed,
+                             controls=reading.controls)
     print("understood: " + " · ".join(f"{k} {v}" for k, v in reading.chips().items()), file=sys.stderr)
     for notice in reading.notices:
         print(f"note: {printable(notice)}", file=sys.stderr)

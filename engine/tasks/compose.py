@@ -35,6 +35,11 @@ class Composition:
     scores: list[Score]
 
 
+def new_seed() -> int:
+    """A fresh seed, for a request without one."""
+    return random.SystemRandom().randrange(2**31)
+
+
 def composer_model(folder: str | Path | None = None):
     """The composer in ``folder`` (default: the shipped one), from the model registry."""
     from engine.models.composer.batches import VOCABULARY
@@ -55,9 +60,10 @@ def compose_piece(ctx: JobContext | None, request: ComposeRequest, model_folder:
     from engine.tasks.generate import check_prompt
 
     check_prompt(request.prompt)
-    reading = read_prompt(request.prompt, seed=request.seed, bars=request.bars)
+    seed = request.seed if request.seed is not None else new_seed()
+    # one seed for both: the style drawn for an unnamed one is the one this seed draws again
+    reading = read_prompt(request.prompt, seed=seed, bars=request.bars)
     controls = request.controls or reading.controls
-    seed = request.seed if request.seed is not None else random.SystemRandom().randrange(2**31)
     check_options(request.variations, request.temperature, request.top_p, seed)
     if ctx is not None:
         ctx.progress(None, "loading the composer")

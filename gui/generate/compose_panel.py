@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import random
 from pathlib import Path
 
 from PySide6.QtCore import QRegularExpression, QSettings, QSignalBlocker, Qt, QTimer, Signal
@@ -34,7 +33,7 @@ from engine.models.composer import controls as cc
 from engine.models.composer.controls import STYLES, Controls, Key
 from engine.models.composer.generate import SEED_MAX, TEMPERATURE, TOP_P, VARIATIONS
 from engine.models.composer.prompt import DEFAULT_TONIC, Reading, read_prompt
-from engine.tasks.compose import ComposeRequest
+from engine.tasks.compose import ComposeRequest, new_seed
 from gui.common.settings import Keys, get_float, get_str
 from gui.generate.form import PromptEdit
 from gui.generate.models import one_line
@@ -127,7 +126,7 @@ class ComposePanel(QWidget):
         super().__init__(parent)
         self.settings = settings
         self.model_folder = model_folder  # None: the shipped composer (assets/composer)
-        self._draw_seed = random.SystemRandom().randrange(2**31)  # draws the style when none is named
+        self._draw_seed = new_seed()  # draws the style when none is named
         self.reading: Reading = read_prompt("", seed=self._draw_seed)  # the last prompt read without error
         self.error: str | None = None  # the prompt's value the model cannot take
         self.overrides: dict[str, object] = {}  # chips the user edited
@@ -329,9 +328,16 @@ class ComposePanel(QWidget):
         self.read()
         if self.error:
             raise ValueError(self.error)
-        return ComposeRequest(self.prompt_text(), variations=self.variations_spin.value(),
-                              temperature=self.temperature_spin.value(), top_p=self.top_p_spin.value(),
-                              seed=self.seed(), controls=self.controls())
+        typed = self.seed()
+        # no seed typed: the one that drew the chips' style, so the seed shown with the result makes
+        # this very piece again (`motet compose --seed`); the next piece draws anew, shown at once
+        request = ComposeRequest(self.prompt_text(), variations=self.variations_spin.value(),
+                                 temperature=self.temperature_spin.value(), top_p=self.top_p_spin.value(),
+                                 seed=self._draw_seed if typed is None else typed, controls=self.controls())
+        if typed is None:
+            self._draw_seed = new_seed()
+            self.read()
+        return request
 
     # -- settings ----------------------------------------------------------------------------
     def history(self) -> list[str]:

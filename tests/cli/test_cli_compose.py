@@ -124,3 +124,29 @@ def test_ctrl_c_says_what_was_kept(model, tmp_path, monkeypatch, capsys):
     last = capsys.readouterr().err.strip().splitlines()[-1]
     assert last == f"motet compose: cancelled; kept {tmp_path / 'compose-1-1.mid'}"
     assert [p.name for p in tmp_path.iterdir()] == ["compose-1-1.mid"]  # no half-written file either
+
+
+# -- issue #29: what is printed is what was composed -----------------------------------------------
+
+@pytest.mark.parametrize("prompt", ["", "heavy metal with screaming guitars, 200 bpm"])
+def test_without_a_seed_the_printed_settings_are_those_of_the_file(model, tmp_path, capsys, prompt):
+    from engine.midi.instruments import program_name
+
+    for attempt in range(6):  # each run draws its own style: all of them must match their file
+        out = tmp_path / str(attempt)
+        assert run(["compose", prompt, "--bars", "2", "--model", str(model), "--out", str(out)]) == 0
+        captured = capsys.readouterr()
+        understood = next(line for line in captured.err.splitlines() if line.startswith("understood: "))
+        chips = dict(part.split(" ", 1) for part in understood.removeprefix("understood: ").split(" · "))
+        seed = next(line for line in captured.err.splitlines() if line.startswith("seed ")).split()[1]
+        (path,) = captured.out.split()
+        assert path.endswith(f"compose-{seed}-1.mid")
+        score = read_midi(path)
+        ts = score.time_signature
+        assert chips["meter"] == f"{ts.numerator}/{ts.denominator}"
+        assert chips["tempo"] == f"{round(score.bpm)} BPM"
+        assert chips["instrument"] == program_name(score.tracks[0].program)
+        # and the printed seed makes the same reading again
+        assert run(["compose", prompt, "--bars", "2", "--seed", seed, "--model", str(model),
+                    "--out", str(tmp_path / f"again{attempt}")]) == 0
+        assert understood in capsys.readouterr().err.splitlines()

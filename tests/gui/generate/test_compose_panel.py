@@ -341,3 +341,32 @@ def test_every_control_fits_at_1024x700(make_window, qtbot):
             shots.mkdir(parents=True, exist_ok=True)
             w.grab().save(str(shots / f"compose-{size.width()}.png"))
         w.close()
+
+
+# -- issue #29 ---------------------------------------------------------------------------------------
+
+def test_without_a_seed_the_result_is_what_the_chips_showed(make_window, qtbot):
+    """An empty prompt and no seed: the chips draw a style; the piece is that style, and its seed
+    reads the prompt into the same chips again (as `motet compose --seed` does)."""
+    from engine.models.composer.prompt import read_prompt
+    from gui.generate.compose_results import describe
+
+    w = make_window()
+    view = w.generate_view
+    panel = view.compose
+    panel.seed_edit.clear()
+    panel.variations_spin.setValue(1)
+    for _ in range(3):
+        _type(qtbot, panel, "heavy metal, 200 bpm, 2 bars")
+        shown = describe(panel.controls())
+        view.midi_row.button.click()
+        _wait_composed(view)
+        card = view.compose_results.cards[0]
+        assert card.item.chips == shown
+        ts = card.item.score.time_signature
+        assert f"{ts.numerator}/{ts.denominator}" == panel_meter(shown)
+        assert describe(read_prompt("heavy metal, 200 bpm, 2 bars", seed=card.item.seed).controls) == shown
+
+
+def panel_meter(chips: str) -> str:
+    return chips.split(" · ")[2]
