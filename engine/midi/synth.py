@@ -23,6 +23,32 @@ _cache: dict[tuple[str, int], Synthesizer] = {}
 _cache_lock = threading.Lock()
 
 
+def is_loaded(soundfont: str | Path | None = None, sample_rate: int = SAMPLE_RATE) -> bool:
+    """Whether ``get_synthesizer`` has this synthesizer ready (no SoundFont to load first)."""
+    return (str(soundfont or DEFAULT_SOUNDFONT), sample_rate) in _cache
+
+
+def warm_up_in_background(soundfont: str | Path | None = None,
+                          sample_rate: int = SAMPLE_RATE) -> threading.Thread | None:
+    """Load the synthesizer on a daemon thread, so that the first Play does not wait for the
+    SoundFont (about 2-3 s for the shipped one; later renders take a fraction of a second). None
+    when it is loaded already. A SoundFont that cannot be loaded is left for ``get_synthesizer``
+    to report when sound is asked for. (tinysoundfont keeps Python's GIL while it decodes the
+    samples, so other Python threads wait meanwhile; the caller picks a quiet moment.)"""
+    if is_loaded(soundfont, sample_rate):
+        return None
+
+    def load() -> None:
+        try:
+            get_synthesizer(soundfont, sample_rate)
+        except Exception:  # noqa: BLE001 - said when the user plays: not here, on a background thread
+            pass
+
+    thread = threading.Thread(target=load, name="motet-synth-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
 class SoundFontError(Exception):
     pass
 

@@ -14,6 +14,13 @@ from engine.tasks import music as music_jobs
 class PlaybackMixin:
     """Part of :class:`gui.pianoroll.view.PianoRollView`: play, loop, follow the playhead, stop."""
 
+    def warm_synthesizer(self) -> None:
+        """Load the SoundFont on a background thread when the page first shows, so that the first
+        Play (or key preview) does not wait for it (it took more than 2 s; later ones 0.3 s)."""
+        from engine.midi.synth import warm_up_in_background
+
+        self.synth_warm_up = warm_up_in_background()
+
     def preview_key(self, pitch: int) -> None:
         from engine.midi.synth import get_synthesizer
 

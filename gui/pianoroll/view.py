@@ -249,6 +249,12 @@ class PianoRollView(RollToolbarMixin, EditingMixin, ContinueMixin, FilesMixin, A
         hbar.setValue(int(self.geo.x(tick) - anchor_x))
         self.canvas.update()
 
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not getattr(self, "_warmed", False):  # once, after the page is painted
+            self._warmed = True
+            QTimer.singleShot(200, self.warm_synthesizer)
+
     def shutdown(self) -> None:
         """The window closes after ``maybe_save`` said yes: saved or discarded, so no autosave."""
         self.stop()

@@ -387,3 +387,38 @@ def test_the_example_motifs_are_as_long_as_their_description_says():
     last = max(melody.notes, key=lambda n: n.start)
     assert last.pitch % 12 == 0 and last.start // bar == 2 and last.end <= 3 * bar  # a long C in bar 3
     assert -(-max(n.end for n in bass.notes) // bar) == 2 and "four-bar" not in text
+
+
+def test_the_synthesizer_is_warmed_in_the_background_when_the_page_opens(qtbot, monkeypatch):
+    """Issue #29 item 4: the first Play took more than 2 s (loading the SoundFont), later ones 0.3 s."""
+    import threading
+
+    from engine.midi import synth
+
+    monkeypatch.setattr(synth, "_cache", {})
+    loaded_on = []
+    real = synth.Synthesizer
+
+    class Recording(real):
+        def __init__(self, *a, **k):
+            loaded_on.append(threading.current_thread() is threading.main_thread())
+            super().__init__(*a, **k)
+
+    monkeypatch.setattr(synth, "Synthesizer", Recording)
+    queue = JobQueue()
+    bridge = JobsBridge(queue)
+    view = PianoRollView(queue, bridge, app_settings())
+    qtbot.addWidget(view)
+    try:
+        assert not synth.is_loaded()
+        view.show()
+        qtbot.waitUntil(lambda: getattr(view, "synth_warm_up", None) is not None, timeout=5000)
+        view.synth_warm_up.join(RENDER_S)
+        assert synth.is_loaded() and loaded_on == [False]  # loaded once, not on the GUI thread
+        view.play()  # the first Play finds it loaded: no second load
+        qtbot.waitUntil(lambda: not view._render_jobs, timeout=RENDER_S * 1000)
+        assert loaded_on == [False]
+    finally:
+        view.stop()
+        bridge.close()
+        queue.shutdown()
