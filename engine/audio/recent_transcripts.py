@@ -39,6 +39,7 @@ class RecentTranscript:
     path: str  # the audio file, absolute
     added: float  # when it was transcribed (seconds since the epoch)
     model: str = ""
+    name: str = ""  # how the page named it (a take by its name): kept for when the file has gone
 
     @property
     def missing(self) -> bool:
@@ -53,14 +54,16 @@ def _entry(data: object) -> RecentTranscript | None:
     """One index entry, or None when it is not one of ours."""
     if not isinstance(data, dict):
         return None
-    entry_id, path, added, model = data.get("id"), data.get("path"), data.get("added", 0.0), data.get("model", "")
+    entry_id, path, added = data.get("id"), data.get("path"), data.get("added", 0.0)
+    model, name = data.get("model", ""), data.get("name", "")
     if not isinstance(entry_id, str) or not _ID.fullmatch(entry_id):
         return None
     if not isinstance(path, str) or not path or "\0" in path or len(path) > 4096 or not Path(path).is_absolute():
         return None
     if not isinstance(added, (int, float)) or isinstance(added, bool) or added != added:
         return None
-    return RecentTranscript(entry_id, path, float(added), model if isinstance(model, str) else "")
+    return RecentTranscript(entry_id, path, float(added), model if isinstance(model, str) else "",
+                            name[:500] if isinstance(name, str) else "")
 
 
 class RecentTranscripts:
@@ -118,11 +121,11 @@ class RecentTranscripts:
             raise RecentError(f"the stored transcript of {Path(entry.path).name} cannot be read: {reason}") from exc
 
     # -- writing -------------------------------------------------------------------------------
-    def add(self, path: str | Path, result: TranscriptionResult) -> RecentTranscript:
+    def add(self, path: str | Path, result: TranscriptionResult, name: str = "") -> RecentTranscript:
         """Keep ``result`` as the transcript of ``path`` (replacing an earlier one of that file);
         the oldest entries past the limit are dropped. RecentError (nothing listed) on failure."""
         path = str(Path(path).absolute())
-        entry = RecentTranscript(uuid.uuid4().hex[:12], path, time.time(), str(result.model_name or ""))
+        entry = RecentTranscript(uuid.uuid4().hex[:12], path, time.time(), str(result.model_name or ""), name)
         entries = self.list()
         try:
             self.root.mkdir(parents=True, exist_ok=True)
@@ -151,7 +154,8 @@ class RecentTranscripts:
                 self._unlink(e.id)
 
     def _write(self, entries: list[RecentTranscript]) -> None:
-        data = {"version": 1, "entries": [{"id": e.id, "path": e.path, "added": e.added, "model": e.model}
+        data = {"version": 1, "entries": [{"id": e.id, "path": e.path, "added": e.added, "model": e.model,
+                                           "name": e.name}
                                           for e in entries]}
         try:
             self.root.mkdir(parents=True, exist_ok=True)

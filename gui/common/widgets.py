@@ -127,23 +127,52 @@ def download_failure(name: str, error: str) -> tuple[str, str]:
     return f"Could not download {name}: {first if len(first) <= 160 else first[:159] + '…'}", error
 
 
-def ask_transcript_path(parent: QWidget, settings, stem: str, default_folder: str) -> str | None:
-    """The Save dialog for a transcript (TXT/SRT/VTT/JSON); remembers the folder. The suffix
-    follows the chosen filter when the name has none."""
+def transcript_filters(fmt: str = "srt") -> tuple[str, str]:
+    """The Save dialog's filters for a transcript, ``fmt``'s first (a native dialog that ignores
+    the selected filter starts on it too), and that filter."""
+    from engine.transcript import FORMATS
+
+    fmt = fmt.lower().lstrip(".") if fmt and fmt.lower().lstrip(".") in FORMATS else "srt"
+    order = [fmt] + [f for f in FORMATS if f != fmt]
+    filters = [f"{f.upper()} (*.{f})" for f in order]
+    return ";;".join(filters), filters[0]
+
+
+def transcript_target(path: str, chosen_filter: str, fmt: str = "srt") -> tuple[str, str]:
+    """The file a transcript export writes and its format: a name ending in .txt/.srt/.vtt/.json
+    keeps it (and that is the format); any other name gets the chosen filter's extension
+    (``fmt``'s when the dialog says none), so "talk_out" with SRT chosen is talk_out.srt."""
+    from pathlib import Path
+
+    from engine.transcript import FORMATS
+
+    suffix = Path(path).suffix.lower().lstrip(".")
+    if suffix in FORMATS:
+        return path, suffix
+    words = chosen_filter.split()
+    chosen = words[0].lower() if words and words[0].lower() in FORMATS else fmt.lower().lstrip(".")
+    chosen = chosen if chosen in FORMATS else "srt"
+    return f"{path}.{chosen}", chosen
+
+
+def ask_transcript_path(parent: QWidget, settings, stem: str, default_folder: str, fmt: str = "srt") -> str | None:
+    """The Save dialog for a transcript (TXT/SRT/VTT/JSON), on ``fmt`` (the name suggested ends
+    in it, its filter is the selected one); remembers the folder. A name without a transcript
+    extension gets the chosen filter's (``transcript_target``)."""
     from pathlib import Path
 
     from PySide6.QtWidgets import QFileDialog
 
-    from engine.transcript import FORMATS
     from gui.common.settings import get_str
 
+    filters, selected = transcript_filters(fmt)
+    fmt = selected.split()[0].lower()
     folder = get_str(settings, Keys.PATHS_EXPORT_DIR, default_folder)
-    filters = ";;".join(f"{f.upper()} (*.{f})" for f in FORMATS)
-    path, chosen = QFileDialog.getSaveFileName(parent, "Export transcript", str(Path(folder) / f"{stem}.srt"), filters)
+    path, chosen = QFileDialog.getSaveFileName(parent, "Export transcript", str(Path(folder) / f"{stem}.{fmt}"),
+                                               filters, selected)
     if not path:
         return None
-    if not Path(path).suffix:
-        path += "." + chosen.split()[0].lower()
+    path, _ = transcript_target(path, chosen or selected, fmt)
     settings.setValue(Keys.PATHS_EXPORT_DIR, str(Path(path).parent))
     return path
 

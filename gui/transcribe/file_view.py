@@ -58,8 +58,8 @@ class AudioFileView(QWidget):
         self.play_button.clicked.connect(lambda: self.play())
         self.stop_button.clicked.connect(self.stop)
         self.display.loaded.connect(self._loaded)
-        self.display.loadFailed.connect(
-            lambda message: self.banner.show_message(f"Could not open the file: {message}", "error"))
+        self.display.loadFailed.connect(self._load_failed)
+        self._opening = ""  # the name of the file being opened, for the status line
         self._update_buttons()
 
     # what is shown is the display's
@@ -78,16 +78,34 @@ class AudioFileView(QWidget):
     def open_file(self, path: str) -> int:
         """Load on the job queue; the current file stays shown until the new one has loaded."""
         job_id = self.display.open_file(path)
-        self.statusMessage.emit(f"Opening {take_name_for(path) or Path(path).name}…")
+        self._opening = take_name_for(path) or Path(path).name
+        self.statusMessage.emit(f"Opening {self._opening}…")
         return job_id
+
+    def show_missing(self, path: str, name: str | None = None) -> None:
+        """``path`` has gone (moved or deleted): show nothing and say so, not an error."""
+        self.stop()
+        self.display.clear()
+        self.banner.hide()
+        name = name or take_name_for(path) or Path(path).name
+        self.info_label.set_text(name, " · the file has gone (moved or deleted)")
+        self.info_label.setToolTip(path)
+        self._update_buttons()
+        self.statusMessage.emit(f"{name} is missing: {path}")
+
+    def _load_failed(self, message: str) -> None:
+        self.banner.show_message(f"Could not open the file: {message}", "error")
+        self.statusMessage.emit(f"Could not open {self._opening or 'the file'}")
 
     def _loaded(self, info) -> None:
         self.stop()
         self.banner.hide()
         chans = "mono" if info.channels == 1 else f"{info.channels} channels"
         details = f" · {format_duration(info.duration)} · {info.sample_rate} Hz · {chans} · {info.format} {info.subtype}"
-        self.info_label.set_text(take_name_for(info.path) or Path(info.path).name, details)
+        name = take_name_for(info.path) or Path(info.path).name
+        self.info_label.set_text(name, details)
         self._update_buttons()
+        self.statusMessage.emit(f"Opened {name}")  # the "Opening …" line ends here
         self.fileLoaded.emit(info.path)
 
     def _update_buttons(self) -> None:

@@ -1,8 +1,10 @@
 """The Transcribe view: files in, Whisper jobs with progress and Cancel, timed transcripts out.
 
 Each file becomes a job on the GPU lane (engine.tasks.transcribe); the view never waits on one.
-Selecting a file shows its audio (spectrogram, waveform) and its transcript; clicking a segment
-plays that span; Export writes TXT, SRT, VTT or JSON.
+Adding a file selects it: its audio (spectrogram, waveform) and its transcript are shown; clicking a
+segment plays that span; Export writes TXT, SRT, VTT or JSON (the page's Format first). The files
+and their transcripts are kept for the next start (engine.audio.recent_transcripts, at most 50);
+one that has gone since is listed as missing, its transcript still readable.
 
 The Whisper models (installed, added folders, downloads) are chosen in ``models``.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -29,6 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.audio.recent_transcripts import RecentError, RecentTranscripts
 from engine.audio.takes import safe_filename, take_name_for
 from engine.jobs import JobQueue, Priority
 from engine.models.whisper.options import COMPUTE_TYPES, MAX_BEAM_SIZE, TranscribeOptions
@@ -63,6 +67,8 @@ class TranscribeView(ModelsMixin, QWidget):
         self.results: dict[str, object] = {}  # file path -> TranscriptionResult
         self.jobs: dict[int, str] = {}  # job id -> file path
         self.downloads: dict[int, str] = {}  # job id -> model name
+        self.recent = RecentTranscripts()  # the files and transcripts kept for the next start
+        self.stored: dict[str, object] = {}  # file path -> RecentTranscript not read yet (read when shown)
         self.setAcceptDrops(True)
 
         row, options_row = self._build_option_rows()
@@ -81,6 +87,7 @@ class TranscribeView(ModelsMixin, QWidget):
         self._connect_signals()
         self._load_settings()
         self.refresh_models()
+        self._restore_recent()
 
     # -- construction ------------------------------------------------------------------------
     def _build_option_rows(self) -> tuple[QHBoxLayout, QHBoxLayout]:
@@ -137,6 +144,12 @@ class TranscribeView(ModelsMixin, QWidget):
         self.files.header().setSectionResizeMode(NAME, QHeaderView.ResizeMode.Stretch)
         self.files.header().setSectionResizeMode(STATUS, QHeaderView.ResizeMode.ResizeToContents)
         self.files.setMinimumWidth(220)
+        self.remove_action = QAction("Remove from list", self.files)
+        self.remove_action.setShortcut(QKeySequence.StandardKey.Delete)
+        self.remove_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        self.remove_action.setToolTip("Forget the selected files and their transcripts here (the audio files stay)")
+        self.files.addAction(self.remove_action)
+        self.files.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
         self.transcript = QTreeWidget()
         self.transcript.setHeaderLabels(["Start", "End", "Text"])
         self.transcript.setRootIsDecorated(False)
@@ -173,6 +186,7 @@ class TranscribeView(ModelsMixin, QWidget):
         self.files.currentItemChanged.connect(self._file_selected)
         self.transcript.itemClicked.connect(self._segment_clicked)
         self.model_combo.currentIndexChanged.connect(self._model_changed)
+        self.remove_action.triggered.connect(self.remove_selected)
         self.compute_combo.currentIndexChanged.connect(self._compute_changed)
 
     # -- files -------------------------------------------------------------------------------
@@ -184,16 +198,79 @@ class TranscribeView(ModelsMixin, QWidget):
             self.add_files(paths)
 
     def add_files(self, paths: list[str], transcribe: bool = True) -> None:
+        """List ``paths`` (once each) and select the first: it is shown, its audio and transcript."""
         for path in paths:
             if self._item(path) is None:
-                item = QTreeWidgetItem([self.label(path), ""])
-                item.setData(NAME, PathRole, path)
-                item.setToolTip(NAME, path)
-                self.files.addTopLevelItem(item)
+                self._add_item(path, self.label(path))
             if transcribe:
                 self.transcribe(path)
-        if self.files.currentItem() is None and self.files.topLevelItemCount():
-            self.files.setCurrentItem(self.files.topLevelItem(0))
+        first = self._item(paths[0]) if paths else None
+        if first is not None and first is not self.files.currentItem():
+            self.files.setCurrentItem(first)
+        self._update_buttons()
+
+    def _add_item(self, path: str, label: str) -> QTreeWidgetItem:
+        item = QTreeWidgetItem([label, ""])
+        item.setData(NAME, PathRole, path)
+        item.setToolTip(NAME, path)
+        self.files.addTopLevelItem(item)
+        return item
+
+    def _restore_recent(self) -> None:
+        """The files transcribed before (the last start's list): done, or missing when gone since."""
+        for entry in self.recent.list():
+            if self._item(entry.path) is not None:
+                continue
+            self._add_item(entry.path, (take_name_for(entry.path) or entry.name or Path(entry.path).name)
+                           if not entry.missing else entry.name or Path(entry.path).name)
+            self.stored[entry.path] = entry
+            self._show_stored_status(entry.path)
+        self._update_buttons()
+
+    def _show_stored_status(self, path: str) -> None:
+        entry = self.stored.get(path)
+        if entry is None:
+            return
+        if entry.missing:
+            self._set_status(path, "missing", f"{path} has gone (moved or deleted) since it was transcribed; "
+                                              f"its transcript is kept")
+        else:
+            import time
+
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(entry.added))
+            self._set_status(path, "done", f"transcribed {when}" + (f" with {entry.model}" if entry.model else ""))
+
+    def result_for(self, path: str):
+        """The transcript of ``path``: made now, or kept from before (read when first wanted);
+        None when there is none or it cannot be read (its status says why)."""
+        if path in self.results:
+            return self.results[path]
+        entry = self.stored.get(path)
+        if entry is None:
+            return None
+        try:
+            self.results[path] = self.recent.result(entry)
+        except RecentError as exc:
+            self.stored.pop(path, None)
+            self._set_status(path, "unreadable", str(exc))
+            return None
+        return self.results[path]
+
+    def remove_selected(self) -> None:
+        """Forget the selected files here and in the kept list (their audio files stay)."""
+        busy = set(self.jobs.values())
+        for item in self.files.selectedItems():
+            path = item.data(NAME, PathRole)
+            if path in busy:
+                self.banner.show_message(f"{self.label(path)} is being transcribed; cancel it in Jobs first.", "warn")
+                continue
+            self.files.takeTopLevelItem(self.files.indexOfTopLevelItem(item))
+            self.results.pop(path, None)
+            self.stored.pop(path, None)
+            try:
+                self.recent.remove(path)
+            except RecentError as exc:
+                self.banner.show_message(str(exc), "error")
         self._update_buttons()
 
     @staticmethod
@@ -267,7 +344,8 @@ class TranscribeView(ModelsMixin, QWidget):
 
     def transcribe_selected(self) -> None:
         items = self.files.selectedItems() or [item for item in self._items()
-                                               if item.data(NAME, PathRole) not in self.results]
+                                               if item.data(NAME, PathRole) not in self.results
+                                               and item.data(NAME, PathRole) not in self.stored]
         for item in items:
             self.transcribe(item.data(NAME, PathRole))
 
@@ -280,6 +358,11 @@ class TranscribeView(ModelsMixin, QWidget):
     def _transcribed(self, job_id: int, path: str, result) -> None:
         self.jobs.pop(job_id, None)
         self.results[path] = result
+        self.stored.pop(path, None)
+        try:
+            self.recent.add(path, result, self.label(path))
+        except RecentError as exc:
+            self.banner.show_message(f"{exc}; it is shown now but will not be listed after a restart.", "warn")
         rtf = result.compute_seconds / result.duration if result.duration else 0
         self._set_status(path, "done", f"{format_duration(result.duration)} of audio transcribed in "
                                        f"{result.compute_seconds:.1f} s")
@@ -301,12 +384,17 @@ class TranscribeView(ModelsMixin, QWidget):
             self._update_buttons()
             return
         path = current.data(NAME, PathRole)
-        self.file_view.open_file(path)
+        if Path(path).is_file():
+            self.file_view.open_file(path)
+        else:  # gone since it was added: said, and its transcript still shown
+            self.file_view.show_missing(path, current.text(NAME))
+            if path in self.results or path in self.stored:
+                self._set_status(path, "missing", f"{path} has gone (moved or deleted); its transcript is kept")
         self.show_transcript(path)
 
     def show_transcript(self, path: str) -> None:
         self.transcript.clear()
-        result = self.results.get(path)
+        result = self.result_for(path)
         self._update_buttons()
         if result is None:
             return
@@ -324,7 +412,7 @@ class TranscribeView(ModelsMixin, QWidget):
 
     def current_result(self):
         item = self.files.currentItem()
-        return self.results.get(item.data(NAME, PathRole)) if item is not None else None
+        return self.result_for(item.data(NAME, PathRole)) if item is not None else None
 
     def choose_export(self) -> None:
         if self.current_result() is None:
@@ -332,7 +420,8 @@ class TranscribeView(ModelsMixin, QWidget):
         source = Path(self.files.currentItem().data(NAME, PathRole))
         take = take_name_for(source)  # a take's transcript is named after the take, saved in the home folder
         path = ask_transcript_path(self, self.settings, safe_filename(take) if take else source.stem,
-                                   str(Path.home() if take else source.parent))
+                                   str(Path.home() if take else source.parent),
+                                   self.batch_panel.format_combo.currentData())
         if path:
             self.export(path)
 

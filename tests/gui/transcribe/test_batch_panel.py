@@ -33,10 +33,16 @@ def test_a_folder_becomes_one_job_and_a_second_run_skips_what_is_done(window, cl
     assert messages and "2 transcribed, 0 already done, 1 failed" in messages[-1]
     assert panel.banner.isVisible() and "broken.wav" in panel.banner.label.text()
     assert panel.folder_button.isEnabled()
+    rows = {panel.results_list.topLevelItem(i).text(0): panel.results_list.topLevelItem(i).text(1)
+            for i in range(panel.results_list.topLevelItemCount())}  # what was written and what failed, listed
+    assert panel.results_box.isVisible() and panel.open_folder_button.isVisible()
+    assert rows.pop("clip00.txt") == "written" and rows.pop("day 2/clip04.txt") == "written"
+    assert list(rows) == ["broken.wav"] and rows["broken.wav"].startswith("failed: ")
 
     panel.start(str(folder), str(tmp_path / "out"))
     wait_until(lambda: panel.job_id is None, 300, "the second folder batch")
     assert "0 transcribed, 2 already done" in panel.state.full_text()
+    assert "0 file(s) written, 1 failed, 2 done by an earlier run" in panel.results_label.full_text()
     assert window.settings.value(Keys.TRANSCRIBE_BATCH_FORMAT) == "txt"
 
 
