@@ -5,6 +5,8 @@ watched job that ended keeps it ``LINGER_S`` longer, then it hides and gives the
 the page, unless it failed (a quick failure is listed, but its page says it: no dock for it). View › Jobs (``toggle_action``) pins it open, or unpins and hides it;
 the pin is remembered. Hidden by the person, it stays hidden for the jobs it had then, and
 comes back for new work. ``summary`` (for the status bar) says what there is while it is hidden.
+Showing itself, it never shrinks the page: the window grows by the dock's height (as far as the
+screen allows) and gives it back when the dock hides. The list shows running jobs first.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ class JobsDock(QDockWidget):
         self.panel, self.settings = panel, settings
         self.pinned = str(settings.value(Keys.WINDOW_JOBS_PINNED, "false")).lower() == "true"
         self._dismissed: set[int] = set()  # jobs listed when the person hid the dock
+        self._grown = 0  # pixels the window grew by when the dock showed itself: given back when it hides
 
         self.toggle_action = QAction("&Jobs", self, checkable=True)
         self.toggle_action.setShortcut(QKeySequence("Ctrl+J"))
@@ -75,9 +78,14 @@ class JobsDock(QDockWidget):
             self._timer.stop()
         want = self.pinned or watch
         if want == self.isHidden():
+            window = self.parentWidget()
+            page = window.centralWidget() if isinstance(window, QMainWindow) else None
+            self._page_height = page.height() if page is not None and want else None  # before the dock takes room
             self.setVisible(want)
             if want and not self.pinned:
                 self._fit_rows()
+            elif not want:
+                self._give_back_height()
         self.toggle_action.setChecked(want)
         self.summary.setText(f"Jobs: {self.panel.counts_text()}")
         self.summary.setStyleSheet("color: #c81e1e;" if self.panel.model.counts()[JobState.FAILED] else "")
@@ -96,7 +104,40 @@ class JobsDock(QDockWidget):
         height = (title + margins.top() + margins.bottom() + self.panel.layout().spacing()
                   + max(self.panel.header_label.sizeHint().height(), self.panel.clear_button.sizeHint().height())
                   + view.header().sizeHint().height() + rows * row_height + 2 * view.frameWidth() + 4)
+        before = getattr(self, "_page_height", None)
+        self._give_back_height()
         window.resizeDocks([self], [height], Qt.Orientation.Vertical)
+        if before is not None and window.isVisible() and not (window.isMaximized() or window.isFullScreen()):
+            QTimer.singleShot(0, lambda: self._keep_page_height(window, before, height))
+
+    def _keep_page_height(self, window: QMainWindow, before: int, height: int) -> None:
+        """Showing itself never shrinks the page: the window grows by what the dock took from it (as
+        far as the screen allows, moving up if the room is there); given back when the dock hides."""
+        page = window.centralWidget()
+        if self.isHidden() or page is None:
+            return
+        window.layout().activate()  # the dock's room is taken now, not at the next layout pass
+        want = before - page.height()
+        screen = window.screen()
+        if want > 0 and screen is not None:
+            area, frame = screen.availableGeometry(), window.frameGeometry()
+            room = area.bottom() - frame.bottom()
+            if room < want:
+                up = min(want - max(room, 0), max(frame.top() - area.top(), 0))
+                if up > 0:
+                    window.move(window.x(), window.y() - up)
+                    room += up
+            want = min(want, max(room, 0))
+        if want > 0:
+            window.resize(window.width(), window.height() + want)
+            self._grown += want
+            window.resizeDocks([self], [height], Qt.Orientation.Vertical)
+
+    def _give_back_height(self) -> None:
+        """The dock hid itself: the window gives back the height it took for it."""
+        window, grown, self._grown = self.parentWidget(), self._grown, 0
+        if grown and isinstance(window, QMainWindow) and not (window.isMaximized() or window.isFullScreen()):
+            window.resize(window.width(), max(window.minimumSizeHint().height(), window.height() - grown))
 
     def _worth_watching(self) -> tuple[bool, bool]:
         """(a listed job is worth watching now, that may change with time alone)."""

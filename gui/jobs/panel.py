@@ -8,7 +8,7 @@ submitted is not kept: opening a file or loading a take is no work to watch. Fai
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QObject, QRect, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QEvent, QModelIndex, QObject, QRect, QSortFilterProxyModel, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -26,7 +26,30 @@ from gui.jobs.bridge import JobsBridge
 from gui.jobs.delegate import JobsDelegate
 from gui.jobs.model import JobsModel
 
-__all__ = ["JobsPanel"]
+__all__ = ["JobsOrder", "JobsPanel"]
+
+
+class JobsOrder(QSortFilterProxyModel):
+    """The order the list shows: running jobs first (oldest first), then queued ones (in the order
+    they will run), then ended ones, newest first. (Oldest first, with three rows in view, hid a
+    running job below the ended ones.)"""
+
+    def __init__(self, model: JobsModel, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.setSourceModel(model)
+        self.setDynamicSortFilter(True)  # a job that starts or ends moves to its place
+        self.sort(0, Qt.SortOrder.AscendingOrder)
+
+    def key(self, source_row: int) -> tuple[int, int]:
+        row = self.sourceModel().row_at(source_row)
+        if row.state is JobState.RUNNING:
+            return (0, row.job_id)
+        if row.state is JobState.QUEUED:
+            return (1, row.job_id)
+        return (2, -row.job_id)
+
+    def lessThan(self, left: QModelIndex, right: QModelIndex) -> bool:  # noqa: N802 - Qt naming
+        return self.key(left.row()) < self.key(right.row())
 
 
 class JobsPanel(QWidget):
@@ -45,6 +68,7 @@ class JobsPanel(QWidget):
         self.setObjectName("JobsPanel")
 
         self.model = JobsModel(self)
+        self.order = JobsOrder(self.model, self)  # what the view shows: running jobs first
         self.delegate = JobsDelegate(self)
 
         self.header_label = QLabel(self)
@@ -83,7 +107,7 @@ class JobsPanel(QWidget):
         """The job list: uniform rows (cheap with many jobs), progress and Cancel painted by the delegate."""
         view = QTreeView(self)
         view.setObjectName("jobsView")
-        view.setModel(self.model)
+        view.setModel(self.order)
         view.setItemDelegate(self.delegate)
         view.setRootIsDecorated(False)
         view.setUniformRowHeights(True)  # keeps layout O(1) per change with many rows
@@ -120,12 +144,21 @@ class JobsPanel(QWidget):
         self.queue.forget_finished()
         self.model.remove_done()
 
+    def view_index(self, job_id: int, column: int = 0) -> QModelIndex:
+        """The view's index of ``job_id``'s cell in ``column`` (invalid when not listed)."""
+        r = self.model.row_of(job_id)
+        return QModelIndex() if r < 0 else self.order.mapFromSource(self.model.index(r, column))
+
+    def view_rows(self) -> list[int]:
+        """The listed job ids in the order the view shows them, top first."""
+        return [int(self.order.index(i, 0).data(JobsModel.JobIdRole)) for i in range(self.order.rowCount())]
+
     def cancel_button_rect(self, job_id: int) -> QRect:
         """Where the Cancel button of ``job_id`` is, in viewport coordinates (empty if none)."""
-        r = self.model.row_of(job_id)
-        if r < 0:
+        index = self.view_index(job_id, JobsModel.COL_CANCEL)
+        if not index.isValid():
             return QRect()
-        cell = self.view.visualRect(self.model.index(r, JobsModel.COL_CANCEL))
+        cell = self.view.visualRect(index)
         return JobsDelegate.button_rect(cell) if cell.isValid() else QRect()
 
     def counts_text(self) -> str:
@@ -181,7 +214,7 @@ class JobsPanel(QWidget):
             return
         vp = self.view.viewport()
         for r in rows:
-            rect = self.view.visualRect(self.model.index(r, JobsModel.COL_PROGRESS))
+            rect = self.view.visualRect(self.order.mapFromSource(self.model.index(r, JobsModel.COL_PROGRESS)))
             if rect.isValid() and rect.intersects(vp.rect()):
                 vp.update(rect)
 

@@ -6,7 +6,7 @@ import threading
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import QApplication, QMainWindow, QPushButton
+from PySide6.QtWidgets import QApplication, QMainWindow, QPushButton, QTextEdit
 from qt_wait import wait, wait_until
 
 from engine.jobs import JobQueue, JobState
@@ -178,10 +178,46 @@ def test_delete_in_the_jobs_list_cancels_even_where_a_page_binds_delete(make_doc
     job = queue.submit(held(release), title="Generate music")
     wait_until(lambda: not dock.isHidden(), WAIT_S, "the dock showing")
     panel = dock.panel
-    panel.view.setCurrentIndex(panel.model.index(panel.model.row_of(job.id), 0))
+    panel.view.setCurrentIndex(panel.view_index(job.id))
     host.activateWindow()  # (offscreen, a dock appearing leaves no window active)
     panel.view.setFocus()
     wait_until(lambda: QApplication.activeWindow() is host and panel.view.hasFocus(), WAIT_S, "the focus in the list")
     qtbot.keyClick(panel.view, Qt.Key.Key_Delete)
     wait_until(lambda: panel.model.job_row(job.id).state is JobState.CANCELLED, WAIT_S, "the cancellation")
     assert page_delete == [1]
+
+
+def test_running_jobs_are_listed_first_and_the_page_keeps_its_height(make_dock, queue, qtbot):
+    """Issue #29 item 5: the oldest job was listed first with 3 rows in view, so a running job was
+    scrolled out of sight; and the dock took its room from the page."""
+    dock = make_dock()
+    host = dock.parentWidget()
+    page = QTextEdit("the page")  # grows with the window, as the app's pages do
+    host.setCentralWidget(page)
+    host.resize(900, 400)
+    host.move(0, 0)
+    wait(0.2)
+    page_height = page.height()
+    ended = [queue.submit(lambda ctx: "done", title=f"Quick {i}") for i in range(4)]
+    for job in ended:
+        job.wait(WAIT_S)
+    release = threading.Event()
+    running = queue.submit(held(release), title="Generate music")
+    try:
+        wait_until(lambda: not dock.isHidden(), WAIT_S, "the dock showing for a job that goes on")
+        panel = dock.panel
+        wait_until(lambda: panel.model.row_of(running.id) >= 0, WAIT_S, "the running job listed")
+        wait(0.3)
+        assert panel.view_rows()[0] == running.id  # first, in view
+        assert panel.view.visualRect(panel.view_index(running.id)).top() >= 0
+        assert abs(page.height() - page_height) <= 2, (page.height(), page_height)
+        queued = queue.submit(lambda ctx: "done", title="Export", lane="gpu")  # waits for the gpu lane
+        wait_until(lambda: panel.model.row_of(queued.id) >= 0, WAIT_S, "the queued job listed")
+        assert panel.view_rows()[:2] == [running.id, queued.id]
+    finally:
+        release.set()
+    wait_until(lambda: dock.isHidden(), WAIT_S, "the dock hiding again")
+    wait(0.2)
+    assert abs(page.height() - page_height) <= 2 and abs(host.height() - 400) <= 2
+    ids = panel.view_rows()  # ended ones: newest first
+    assert ids == sorted(ids, reverse=True)

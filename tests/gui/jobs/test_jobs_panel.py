@@ -98,7 +98,7 @@ def test_progress_shows_in_the_rows_bar(qtbot, panel, queue):
     qtbot.waitUntil(lambda: (r := row_of(panel, job.id)) is not None and r.progress == 0.5, timeout=WAIT_MS)
 
     m = panel.model
-    idx = m.index(m.row_of(job.id), JobsModel.COL_PROGRESS)
+    idx = panel.view_index(job.id, JobsModel.COL_PROGRESS)
     rect = panel.view.visualRect(idx)
     opt = panel.delegate.progress_option(idx, rect, panel.view)
     assert opt is not None
@@ -122,7 +122,7 @@ def test_running_job_without_progress_is_indeterminate(qtbot, panel, queue):
     job = queue.submit(spin_until(release), title="Load model")
     qtbot.waitUntil(lambda: state_of(panel, job.id) is JobState.RUNNING, timeout=WAIT_MS)
     m = panel.model
-    idx = m.index(m.row_of(job.id), JobsModel.COL_PROGRESS)
+    idx = panel.view_index(job.id, JobsModel.COL_PROGRESS)
     opt = panel.delegate.progress_option(idx, panel.view.visualRect(idx), panel.view)
     assert opt is not None and opt.maximum == 0  # busy bar
     qtbot.waitUntil(panel._busy_timer.isActive, timeout=WAIT_MS)
@@ -166,7 +166,7 @@ def test_delete_key_cancels_selected_jobs(qtbot, panel, queue):
     release = threading.Event()
     job = queue.submit(spin_until(release), title="Spin")
     qtbot.waitUntil(lambda: state_of(panel, job.id) is JobState.RUNNING, timeout=WAIT_MS)
-    panel.view.setCurrentIndex(panel.model.index(panel.model.row_of(job.id), 0))
+    panel.view.setCurrentIndex(panel.view_index(job.id))
     panel.view.setFocus()
     qtbot.keyClick(panel.view, Qt.Key.Key_Delete)
     qtbot.waitUntil(lambda: state_of(panel, job.id) is JobState.CANCELLED, timeout=WAIT_MS)
