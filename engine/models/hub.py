@@ -7,7 +7,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from engine.models.common.errors import CheckpointError
+from engine.models.common.errors import CheckpointError, printable, shown
+
+
+def _reason(exc: BaseException) -> str:
+    """An exception's first line for a message: escaped (it may echo the name) and cut."""
+    line = printable((str(exc).strip().splitlines() or [type(exc).__name__])[0])
+    return line if len(line) <= 300 else line[:297] + "..."
 
 
 def download_snapshot(repo: str, patterns: Iterable[str], progress: Callable[[float], None] | None = None,
@@ -36,11 +42,10 @@ def download_snapshot(repo: str, patterns: Iterable[str], progress: Callable[[fl
     except Cancelled:
         raise
     except (LocalEntryNotFoundError, OSError) as exc:
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise CheckpointError(f"cannot reach the Hugging Face Hub to download {repo} (offline?): {reason}. "
+        raise CheckpointError(f"cannot reach the Hugging Face Hub to download {printable(repo)} (offline?): "
+                              f"{_reason(exc)}. "
                               "Nothing was installed; try again when online, or add a model folder.") from exc
     except HFValidationError as exc:
-        raise CheckpointError(f"{repo!r} is not a model name: {exc}") from exc
+        raise CheckpointError(f"{shown(repo)} is not a model name: {_reason(exc)}") from exc
     except Exception as exc:  # noqa: BLE001 - repository not found, HTTP errors
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise CheckpointError(f"could not download {repo}: {reason}") from exc
+        raise CheckpointError(f"could not download {printable(repo)}: {_reason(exc)}") from exc

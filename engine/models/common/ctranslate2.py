@@ -34,7 +34,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from engine.models.common.errors import CheckpointError
+from engine.models.common.errors import CheckpointError, printable
+from engine.models.common.files import regular_file
 
 MAX_BINARY_VERSION = 6
 DTYPE_NAMES = ("float32", "int8", "int16", "int32", "float16", "bfloat16")  # CTranslate2's DataType ids
@@ -60,13 +61,13 @@ class ModelBin:
 def read_model_bin(path: Path | str) -> ModelBin:
     """Parse a CTranslate2 model.bin without copying the weights (they stay memory-mapped)."""
     path = Path(path)
+    size = regular_file(path).st_size  # a FIFO named model.bin would block the memory map's open
     try:
         data = np.memmap(path, dtype=np.uint8, mode="r")
     except FileNotFoundError as exc:
         raise CheckpointError(f"{path} is missing") from exc
     except (OSError, ValueError) as exc:  # unreadable, or empty (mmap of 0 bytes)
-        raise CheckpointError(f"cannot read {path} ({path.stat().st_size if path.exists() else 0} bytes): "
-                              f"{exc}") from exc
+        raise CheckpointError(f"cannot read {path} ({size} bytes): {exc}") from exc
     size = len(data)
     pos = 0
 
@@ -85,9 +86,13 @@ def read_model_bin(path: Path | str) -> ModelBin:
     def string(what: str) -> str:
         raw = take(unpack("H", what), what).tobytes()
         try:
-            return raw.split(b"\0", 1)[0].decode("utf-8")
+            text = raw.split(b"\0", 1)[0].decode("utf-8")
         except UnicodeDecodeError as exc:
             raise CheckpointError(f"{path} is corrupt: {what} at byte {pos - len(raw)} is not text") from exc
+        if not text.isprintable() or len(text) > 1024:  # names are echoed in messages: no terminal codes
+            raise CheckpointError(f"{path} is corrupt: {what} at byte {pos - len(raw)} is not a name "
+                                  f"({printable(text[:60])}{'...' if len(text) > 60 else ''})")
+        return text
 
     version = unpack("I", "the binary version")
     if version > 1000 or version == 0:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from engine.models.common.errors import CheckpointError
+from engine.models.common.errors import CheckpointError, shown
 
 # transformers' EncodecConfig defaults, for a field a config leaves out (as transformers reads it)
 _DEFAULTS = {
@@ -35,6 +35,13 @@ _LIMITS = {
 }
 MAX_WIDTH = 16_384  # channels of the widest layer, num_filters * 2 ** len(upsampling_ratios)
 MAX_QUANTIZERS = 256
+# Derived sizes, checked when the config is read, before anything is allocated (DESIGN.md §8).
+# Published EnCodecs make 50 (32 kHz), 75 (24 kHz) or 150 (48 kHz) frames of codes a second; each
+# frame is a step of MusicGen's language model, so the frame rate sets the steps and the cache.
+MAX_FRAME_RATE = 1000
+LONGEST_SECONDS = 300  # the longest piece Generate asks for (musicgen/options.py SECONDS)
+# the largest tensor decoding LONGEST_SECONDS makes: 61 MB for the 32 kHz model
+MAX_DECODE_BYTES = 4 * 2**30
 NORM_TYPES = ("weight_norm", "time_group_norm")
 PAD_MODES = ("reflect", "constant", "replicate")
 
@@ -103,6 +110,19 @@ class EncodecConfig:
     def widest(self) -> int:
         return self.num_filters * 2 ** len(self.upsampling_ratios)
 
+    def decode_bytes(self, seconds: float) -> int:
+        """Bytes (float32) of the largest tensor that decoding ``seconds`` of audio makes: the
+        audio itself, and the layers that run on the whole of it (the first convolution and the
+        LSTM at the frame rate; every layer with a time group norm; the others go in pieces)."""
+        frames = math.ceil(seconds * self.frame_rate)
+        largest = max(self.hidden_size, self.widest) * frames
+        channels, length = self.widest, frames
+        for ratio in self.upsampling_ratios:
+            channels, length = max(1, channels // 2), length * ratio
+            if self.norm_type == "time_group_norm":
+                largest = max(largest, channels * length)
+        return 4 * max(largest, self.audio_channels * length)
+
     def describe(self) -> str:
         """The config in a few words, for error messages."""
         return (f"{self.sampling_rate} Hz, {self.audio_channels} channel(s), {self.num_filters} filters, ratios "
@@ -116,11 +136,11 @@ class EncodecConfig:
         if not isinstance(data, dict):
             raise CheckpointError(f"{source}: an EnCodec config should be a JSON object, found {type(data).__name__}")
         if data.get("model_type", "encodec") != "encodec":
-            raise CheckpointError(f"{source} describes a {data['model_type']!r} model; expected model_type 'encodec'")
+            raise CheckpointError(f"{source} describes a {shown(data['model_type'])} model; expected model_type 'encodec'")
         c = {**_DEFAULTS, **{k: v for k, v in data.items() if k in _DEFAULTS}}
 
         def bad(field: str, expected: str) -> CheckpointError:
-            return CheckpointError(f"{source}: {field} is {c[field]!r}; {expected}")
+            return CheckpointError(f"{source}: {field} is {shown(c[field])}; {expected}")
 
         ints = {}
         for field, (low, high) in _LIMITS.items():
@@ -171,6 +191,16 @@ class EncodecConfig:
         if config.widest > MAX_WIDTH:
             raise bad("num_filters", f"with {len(ratios)} upsampling ratios it makes {config.widest} channels "
                                      f"(at most {MAX_WIDTH})")
+        if config.frame_rate > MAX_FRAME_RATE:
+            raise CheckpointError(f"{source}: sampling_rate {config.sampling_rate} over upsampling_ratios "
+                                  f"{list(config.upsampling_ratios)} (a hop of {config.hop_length} samples) makes "
+                                  f"{config.frame_rate} frames of codes a second; at most {MAX_FRAME_RATE} (published "
+                                  f"EnCodecs make 50 to 150)")
+        if config.decode_bytes(LONGEST_SECONDS) > MAX_DECODE_BYTES:
+            raise CheckpointError(f"{source}: sampling_rate, upsampling_ratios, num_filters and hidden_size "
+                                  f"({config.describe()}) make decoding {LONGEST_SECONDS} s take "
+                                  f"{config.decode_bytes(LONGEST_SECONDS) / 2**30:.1f} GB in one tensor; at most "
+                                  f"{MAX_DECODE_BYTES / 2**30:.0f} GB")
         if not 1 <= config.num_quantizers <= MAX_QUANTIZERS:
             raise bad("target_bandwidths", f"its last bandwidth makes {config.num_quantizers} codebooks "
                                            f"(expected 1 to {MAX_QUANTIZERS})")

@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from engine.models.common.attention import split_heads
+from engine.models.common.errors import CheckpointError, shown
+from engine.models.common.files import read_json
 from engine.models.common.kv_cache import KVCache
 from engine.models.common.positions import sinusoids
 from engine.models.music_transformer.events import PAD, VOCAB_SIZE
@@ -50,20 +53,20 @@ class MusicTransformerConfig:
             value = getattr(self, name)
             if type(value) is not int or not low <= value <= high:
                 bound = f"{low}" if low == high else f"a whole number from {low} to {high}"
-                raise ValueError(f"{name} must be {bound}, not {value!r}")
+                raise ValueError(f"{name} must be {bound}, not {shown(value)}")
         if self.vocabulary == PERFORMANCE_EVENTS and (self.vocab_size, self.pad_id) != (VOCAB_SIZE, PAD):
             raise ValueError(f"vocab_size must be {VOCAB_SIZE} for the performance events, not {self.vocab_size}")
         if type(self.pad_id) is not int or not 0 <= self.pad_id < self.vocab_size:
-            raise ValueError(f"pad_id must be a token below vocab_size, not {self.pad_id!r}")
+            raise ValueError(f"pad_id must be a token below vocab_size, not {shown(self.pad_id)}")
         if self.d_model % self.n_heads:
             raise ValueError(f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})")
         if self.local_block is not None and (type(self.local_block) is not int
                                              or not 1 <= self.local_block <= self.max_len):
-            raise ValueError(f"local_block must be empty or a whole number from 1 to max_len, not {self.local_block!r}")
+            raise ValueError(f"local_block must be empty or a whole number from 1 to max_len, not {shown(self.local_block)}")
         if type(self.dropout) not in (int, float) or not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout must be a number from 0 to below 1, not {self.dropout!r}")
+            raise ValueError(f"dropout must be a number from 0 to below 1, not {shown(self.dropout)}")
         if self.position not in ("relative", "absolute"):
-            raise ValueError(f"position must be 'relative' or 'absolute', not {self.position!r}")
+            raise ValueError(f"position must be 'relative' or 'absolute', not {shown(self.position)}")
         if self.parameter_estimate() > MAX_PARAMETERS:
             raise ValueError(f"these sizes make {self.parameter_estimate() / 1e6:.0f} million parameters, "
                              f"more than the {MAX_PARAMETERS / 1e6:.0f} million Motet allows")
@@ -84,6 +87,16 @@ class MusicTransformerConfig:
             raise ValueError("it is not a JSON object of sizes")
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         return cls(**known)
+
+
+def read_config(folder: str | Path) -> MusicTransformerConfig:
+    """The config of a Music Transformer (or composer) folder's config.json, read as data from
+    anyone (a regular file, bounded); CheckpointError naming the file when it cannot be used."""
+    path = Path(folder) / "config.json"
+    try:
+        return MusicTransformerConfig.from_dict(read_json(path))
+    except (ValueError, TypeError) as exc:  # sizes out of bounds, values of the wrong kind
+        raise CheckpointError(f"{path} is not a usable Music Transformer config: {exc}") from None
 
 
 def skew(rel: Tensor) -> Tensor:

@@ -43,8 +43,9 @@ from pathlib import Path
 
 from torch import Tensor
 
-from engine.models.common.checkpoints import check_state_dict, read_hf_weights, read_json
-from engine.models.common.errors import CheckpointError, first_few
+from engine.models.common.checkpoints import check_kinds, check_state_dict, read_hf_weights, read_json
+from engine.models.common.errors import CheckpointError, first_few, shown
+from engine.models.common.files import exists, parse_yaml, regular_file
 from engine.models.common.torch_files import DamagedFile, RefusedFile, load_safely
 from engine.models.encodec.config import EncodecConfig
 from engine.models.musicgen.config import DIMENSION_LIMITS, MusicgenDecoderConfig, whole_number
@@ -94,15 +95,11 @@ class _XpConfig:
     """audiocraft's config (``xp.cfg``, YAML written by OmegaConf) with its ``${a.b}`` references resolved."""
 
     def __init__(self, text, source: str) -> None:
-        import yaml  # PyYAML; safe_load builds plain dicts, lists and scalars only
-
         self.source = source
         if not isinstance(text, str):
             raise CheckpointError(f"{source}: xp.cfg should be the config as YAML text, found {type(text).__name__}")
-        try:
-            self.root = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise CheckpointError(f"{source}: xp.cfg is not readable YAML: {str(exc).splitlines()[0]}") from None
+        # plain values only, no aliases (a "billion laughs" of a few lines), bounded in size and depth
+        self.root = parse_yaml(text, f"{source}: xp.cfg")
         if not isinstance(self.root, dict):
             raise CheckpointError(f"{source}: xp.cfg should be a mapping, found {type(self.root).__name__}")
 
@@ -117,29 +114,30 @@ class _XpConfig:
         if isinstance(node, str) and "${" in node:
             ref = _REFERENCE.match(node)
             if ref is None or _depth > 16:
-                raise CheckpointError(f"{self.source}: xp.cfg's {path} is {node!r}, a reference Motet cannot resolve")
+                raise CheckpointError(f"{self.source}: xp.cfg's {path} is {shown(node)}, a reference Motet cannot resolve")
             return self.get(ref.group(1), _MISSING, _depth + 1)
         return node
 
     def expect(self, path: str, default, wanted, why: str = "") -> None:
         value = self.get(path, default)
         if not _same(value, wanted):
-            raise CheckpointError(f"{self.source}: xp.cfg's {path} is {value!r}; Motet's MusicGen needs {wanted!r}"
+            raise CheckpointError(f"{self.source}: xp.cfg's {path} is {shown(value)}; Motet's MusicGen needs {shown(wanted)}"
                                   + (f" ({why})" if why else ""))
 
     def whole(self, path: str, high: int, default=_MISSING) -> int:
         value = self.get(path, default)
         number = whole_number(value, high)
         if number is None:
-            raise CheckpointError(f"{self.source}: xp.cfg's {path} is {value!r}; it must be a whole number "
+            raise CheckpointError(f"{self.source}: xp.cfg's {path} is {shown(value)}; it must be a whole number "
                                   f"from 1 to {high}")
         return number
 
 
-def _load(path: Path) -> tuple[dict, str]:
-    """The exported dictionary of ``path``, read without running code."""
+def _load(path: Path, mmap: bool = False) -> tuple[dict, str]:
+    """The exported dictionary of ``path``, read without running code (``mmap``: the tensors
+    mapped, not read)."""
     try:
-        data = load_safely(path)
+        data = load_safely(path, mmap=mmap)
     except RefusedFile as exc:
         raise CheckpointError(f"{exc}; export the checkpoint with audiocraft.utils.export, which keeps xp.cfg "
                               f"as YAML text") from None
@@ -155,10 +153,11 @@ def _best_state(data: dict, source: str) -> dict[str, Tensor]:
     state = data.get("best_state")
     if not isinstance(state, dict) or not state:
         raise CheckpointError(f"{source} has no best_state of named tensors; expected audiocraft's exported format")
-    odd = [str(k) for k, v in state.items() if not isinstance(k, str) or not isinstance(v, Tensor)]
+    odd = [shown(k) for k, v in state.items() if not isinstance(k, str) or not isinstance(v, Tensor)]
     if odd:
         raise CheckpointError(f"{source}: best_state holds {len(odd)} entries that are not named tensors: "
                               f"{first_few(odd, 4)}")
+    check_kinds(state, f"{source} (best_state)")
     return state
 
 
@@ -167,16 +166,57 @@ def is_audiocraft_folder(folder: Path | str) -> bool:
     ``facebook/musicgen-*`` repositories hold both formats: those are read as Hugging Face's,
     which needs no separate T5. Reads no weights."""
     folder = Path(folder)
-    return (folder / LM_FILE).is_file() and not (folder / "config.json").is_file()
+    return exists(folder / LM_FILE) and not exists(folder / "config.json")
+
+
+def _check_files(folder: Path) -> None:
+    for name in (LM_FILE, CODEC_FILE):
+        if not exists(folder / name):
+            raise CheckpointError(f"{folder / name} is missing; an audiocraft MusicGen folder holds {LM_FILE} and "
+                                  f"{CODEC_FILE}")
+        regular_file(folder / name)
+
+
+def _check_generation(decoder: dict, codec: dict, lm_source: str, codec_source: str) -> None:
+    """The sizes the LM and its codec derive together (codes a second, the cache), as for a Hugging Face folder."""
+    lm = MusicgenDecoderConfig.from_hf(decoder, f"{lm_source} (xp.cfg)")
+    lm.check_generation(EncodecConfig.from_hf(codec, f"{codec_source} (xp.cfg)").frame_rate,
+                        f"{lm_source} with {codec_source}")
+
+
+def check_audiocraft_folder(folder: Path | str) -> None:
+    """CheckpointError when an audiocraft folder's files or configs cannot be used: both files'
+    xp.cfg and tensor names checked as loading checks them, the tensors memory-mapped, not read
+    (what a listing of installed models can afford). The T5 and a pretrained codec's folder are
+    checked when the model loads."""
+    folder = Path(folder)
+    _check_files(folder)
+    try:
+        data, source = _load(folder / LM_FILE, mmap=True)
+    except CheckpointError:
+        return  # not mappable (an older PyTorch format): loading reads and checks it whole
+    decoder = _decoder_config(_XpConfig(data.get("xp.cfg"), source))
+    MusicgenDecoderConfig.from_hf(decoder, f"{source} (xp.cfg)")
+    _best_state(data, source)
+    try:
+        data, codec_source = _load(folder / CODEC_FILE, mmap=True)
+    except CheckpointError:
+        return
+    if "pretrained" in data:
+        return
+    codec = _codec_config(_XpConfig(data.get("xp.cfg"), codec_source), decoder["num_codebooks"] // decoder["audio_channels"])
+    _best_state(data, codec_source)
+    _check_generation(decoder, codec, source, codec_source)
 
 
 def _decoder_config(cfg: _XpConfig) -> dict:
     """The ``decoder`` section of a Hugging Face MusicGen config.json from xp.cfg, every field
     whose value the Hugging Face layout cannot hold refused by name."""
     conditioners = cfg.get("conditioners", {})
-    others = sorted(set(conditioners) - {"description"}) if isinstance(conditioners, dict) else [repr(conditioners)]
+    others = sorted(shown(k)[1:-1] if isinstance(k, str) else shown(k) for k in set(conditioners) - {"description"}) \
+        if isinstance(conditioners, dict) else [shown(conditioners)]
     if others:
-        raise CheckpointError(f"{cfg.source}: xp.cfg conditions the model on {', '.join(map(str, others))} "
+        raise CheckpointError(f"{cfg.source}: xp.cfg conditions the model on {first_few(others, 4)} "
                               f"besides the text; MusicGen melody, style and other variants are not supported "
                               f"in audiocraft's format")
     for path, default, wanted in _LM_FIXED:
@@ -184,19 +224,19 @@ def _decoder_config(cfg: _XpConfig) -> dict:
     stereo = cfg.get("interleave_stereo_codebooks.use", False)
     declared = cfg.get("channels", 1)
     if not isinstance(stereo, bool) or not _same(declared, 2 if stereo else 1):
-        raise CheckpointError(f"{cfg.source}: xp.cfg's channels is {declared!r} with interleave_stereo_codebooks.use "
-                              f"{stereo!r}; expected 1 and false (mono) or 2 and true (stereo)")
+        raise CheckpointError(f"{cfg.source}: xp.cfg's channels is {shown(declared)} with interleave_stereo_codebooks.use "
+                              f"{shown(stereo)}; expected 1 and false (mono) or 2 and true (stereo)")
     dim = cfg.whole("transformer_lm.dim", DIMENSION_LIMITS["hidden_size"])
     n_q = cfg.whole("transformer_lm.n_q", DIMENSION_LIMITS["num_codebooks"])
     scale = cfg.get("transformer_lm.hidden_scale", 4)
     if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 < scale <= 64:
-        raise CheckpointError(f"{cfg.source}: xp.cfg's transformer_lm.hidden_scale is {scale!r}; expected a number "
+        raise CheckpointError(f"{cfg.source}: xp.cfg's transformer_lm.hidden_scale is {shown(scale)}; expected a number "
                               f"above 0 (4 in every published MusicGen)")
     channels = 2 if stereo else 1
     delays = cfg.get("codebooks_pattern.delay.delays", list(range(n_q)))
     wanted = codebook_delays(n_q, channels)
     if not isinstance(delays, list) or len(delays) != n_q or not all(map(_same, delays, wanted)):
-        raise CheckpointError(f"{cfg.source}: xp.cfg's codebooks_pattern.delay.delays is {delays!r}; Motet's MusicGen "
+        raise CheckpointError(f"{cfg.source}: xp.cfg's codebooks_pattern.delay.delays is {shown(delays)}; Motet's MusicGen "
                               f"needs {wanted} for {n_q} codebooks")
     card = cfg.whole("transformer_lm.card", DIMENSION_LIMITS["vocab_size"])
     heads = cfg.whole("transformer_lm.num_heads", DIMENSION_LIMITS["num_attention_heads"])
@@ -314,22 +354,22 @@ def _codec_config(cfg: _XpConfig, codebooks: int) -> dict:
             raise CheckpointError(f"{cfg.source}: xp.cfg gives the SEANet encoder and decoder different {key}; "
                                   f"the Hugging Face layout has one value for both")
     if s["activation"] != "ELU" or s["activation_params"] not in ({}, {"alpha": 1.0}):
-        raise CheckpointError(f"{cfg.source}: xp.cfg's seanet.activation is {s['activation']!r} "
-                              f"{s['activation_params']!r}; only ELU with alpha 1 is supported")
+        raise CheckpointError(f"{cfg.source}: xp.cfg's seanet.activation is {shown(s['activation'])} "
+                              f"{shown(s['activation_params'])}; only ELU with alpha 1 is supported")
     norm = s["norm"]
     if norm not in ("weight_norm", "none", "time_group_norm") or s["norm_params"] or \
             (norm == "time_group_norm" and s["disable_norm_outer_blocks"]):
-        raise CheckpointError(f"{cfg.source}: xp.cfg's seanet.norm is {norm!r} (norm_params {s['norm_params']!r}, "
-                              f"disable_norm_outer_blocks {s['disable_norm_outer_blocks']!r}); supported: weight_norm, "
+        raise CheckpointError(f"{cfg.source}: xp.cfg's seanet.norm is {shown(norm)} (norm_params {shown(s['norm_params'])}, "
+                              f"disable_norm_outer_blocks {shown(s['disable_norm_outer_blocks'])}); supported: weight_norm, "
                               f"none, and time_group_norm on every block")
     for key, kind in (("lstm", "1 to 16 LSTM layers"), ("true_skip", "true or false")):
         if (whole_number(s[key], 16) is None) if key == "lstm" else not isinstance(s[key], bool):
-            raise CheckpointError(f"{cfg.source}: xp.cfg's seanet.{key} is {s[key]!r}; Motet's EnCodec needs {kind}")
+            raise CheckpointError(f"{cfg.source}: xp.cfg's seanet.{key} is {shown(s[key])}; Motet's EnCodec needs {kind}")
     if not _same(s["channels"], cfg.get("encodec.channels", s["channels"])):
         raise CheckpointError(f"{cfg.source}: xp.cfg's encodec.channels and seanet.channels differ")
     rate, ratios = cfg.whole("encodec.sample_rate", 768_000), s["ratios"]
     if not isinstance(ratios, list) or not 1 <= len(ratios) <= 8 or any(whole_number(r, 64) is None for r in ratios):
-        raise CheckpointError(f"{cfg.source}: xp.cfg's seanet.ratios is {ratios!r}; expected 1 to 8 whole numbers "
+        raise CheckpointError(f"{cfg.source}: xp.cfg's seanet.ratios is {shown(ratios)}; expected 1 to 8 whole numbers "
                               f"from 1 to 64")
     n_q, bins = cfg.whole("rvq.n_q", 256, 8), cfg.whole("rvq.bins", 65_536, 1024)
     if codebooks > n_q:
@@ -376,9 +416,9 @@ def _read_codec(folder: Path, codebooks: int, encodec_folder: Path | str | None)
         name = data["pretrained"]
         name = name.removeprefix("//pretrained/") if isinstance(name, str) else name
         if not isinstance(name, str) or name.startswith("dac_"):
-            raise CheckpointError(f"{source} names the pretrained codec {name!r}; only EnCodec is supported")
+            raise CheckpointError(f"{source} names the pretrained codec {shown(name)}; only EnCodec is supported")
         if encodec_folder is None:
-            raise CheckpointError(f"{source} only names the pretrained codec {name!r}, which is not in the folder: "
+            raise CheckpointError(f"{source} only names the pretrained codec {shown(name)}, which is not in the folder: "
                                   f"give that Hugging Face EnCodec folder (config.json, model.safetensors) as "
                                   f"encodec_folder")
         encodec_folder = Path(encodec_folder)
@@ -408,10 +448,7 @@ def read_audiocraft_lm(folder: Path | str, t5_folder: Path | str | None = None,
     pretrained codec (``facebook/encodec_32khz``). Every problem is a one-line CheckpointError.
     """
     folder = Path(folder)
-    for name in (LM_FILE, CODEC_FILE):
-        if not (folder / name).is_file():
-            raise CheckpointError(f"{folder / name} is missing; an audiocraft MusicGen folder holds {LM_FILE} and "
-                                  f"{CODEC_FILE}")
+    _check_files(folder)
     if t5_folder is None:
         raise CheckpointError(f"{folder}: the T5 text encoder is not inside audiocraft's {LM_FILE} (audiocraft "
                               f"downloads it, t5-base for every published MusicGen, when it builds the model); give "
@@ -424,6 +461,7 @@ def read_audiocraft_lm(folder: Path | str, t5_folder: Path | str | None = None,
     codebooks = decoder["num_codebooks"] // decoder["audio_channels"]
     codec, codec_weights, codec_source = _read_codec(folder, codebooks, encodec_folder)
     weights.update(codec_weights)
+    _check_generation(decoder, codec, lm_source, codec_source)
     config = {"model_type": "musicgen", "decoder": decoder, "text_encoder": text_config, "audio_encoder": codec,
               "_sources": {"decoder": lm_source, "text_encoder": str(Path(t5_folder)), "audio_encoder": codec_source}}
     return config, weights

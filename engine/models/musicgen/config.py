@@ -7,9 +7,11 @@ problem is a one-line CheckpointError naming the file and the field.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
-from engine.models.common.errors import CheckpointError
+from engine.models.common.errors import CheckpointError, shown
+from engine.models.musicgen.options import WINDOW_SECONDS
 
 # Far above every published MusicGen (large: hidden 2048, 48 layers of 32 heads, ffn 8192,
 # 4 codebooks of 2048 codes; stereo: 8 codebooks; 2048 positions; T5 width 768 or 1024).
@@ -23,6 +25,11 @@ DEFAULTS = {  # what transformers assumes when config.json leaves a field out
     "max_position_embeddings": 2048, "audio_channels": 1, "activation_function": "gelu",
     "scale_embedding": False, "pad_token_id": 2048, "bos_token_id": 2048, "cross_attention_hidden_size": None,
 }
+# Sizes derived from the decoder and its codec together, checked when the config is read: the codes
+# the model makes a second of audio (published: 50 frames x 4 codebooks, 8 for stereo), and one
+# sequence's key-value cache over a window (float32; musicgen-large: 1.2 GB for 30 s)
+MAX_CODES_PER_SECOND = 4000
+MAX_CACHE_BYTES = 4 * 2**30
 REQUIRED = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "ffn_dim", "num_codebooks")
 
 
@@ -94,19 +101,19 @@ class MusicgenDecoderConfig:
         for key, high in DIMENSION_LIMITS.items():
             dims[key] = whole_number(value[key], high)
             if dims[key] is None:
-                problems.append(f"{prefix}{key} is {value[key]!r}; it must be a whole number from 1 to {high}")
+                problems.append(f"{prefix}{key} is {shown(value[key])}; it must be a whole number from 1 to {high}")
         channels = whole_number(value["audio_channels"], 2)
         if channels is None:
-            problems.append(f"{prefix}audio_channels is {value['audio_channels']!r}; expected 1 (mono) or 2 (stereo)")
+            problems.append(f"{prefix}audio_channels is {shown(value['audio_channels'])}; expected 1 (mono) or 2 (stereo)")
         if value["activation_function"] != "gelu":
-            problems.append(f"{prefix}activation_function is {value['activation_function']!r}; only 'gelu' "
+            problems.append(f"{prefix}activation_function is {shown(value['activation_function'])}; only 'gelu' "
                             f"(every published MusicGen) is supported")
         # transformers computes an embedding scale from it but never applies it: accepted, ignored
         if not isinstance(value["scale_embedding"], bool):
-            problems.append(f"{prefix}scale_embedding is {value['scale_embedding']!r}; expected true or false")
+            problems.append(f"{prefix}scale_embedding is {shown(value['scale_embedding'])}; expected true or false")
         cross = value["cross_attention_hidden_size"]
         if cross is not None and whole_number(cross, TEXT_WIDTH_LIMIT) is None:
-            problems.append(f"{prefix}cross_attention_hidden_size is {cross!r}; it must be null or a whole number "
+            problems.append(f"{prefix}cross_attention_hidden_size is {shown(cross)}; it must be null or a whole number "
                             f"from 1 to {TEXT_WIDTH_LIMIT}")
         if problems:
             raise CheckpointError(f"{source} is not a usable MusicGen decoder config: {'; '.join(problems)}")
@@ -118,7 +125,7 @@ class MusicgenDecoderConfig:
             if isinstance(token, float) and token.is_integer():
                 token = int(token)
             if isinstance(token, bool) or not isinstance(token, int) or not 0 <= token <= vocab:
-                problems.append(f"{prefix}{key} is {value[key]!r}; it must be a code from 0 to {vocab} "
+                problems.append(f"{prefix}{key} is {shown(value[key])}; it must be a code from 0 to {vocab} "
                                 f"(the embeddings hold vocab_size + 1 rows)")
             value[key] = token
         width, heads, codebooks = dims["hidden_size"], dims["num_attention_heads"], dims["num_codebooks"]
@@ -151,7 +158,7 @@ class MusicgenDecoderConfig:
         if not isinstance(data, dict):
             raise CheckpointError(f"{source} should hold a JSON object, found {type(data).__name__}")
         if data.get("model_type") not in (None, "musicgen"):
-            raise CheckpointError(f"{source} describes a {data.get('model_type')!r} model; expected model_type "
+            raise CheckpointError(f"{source} describes a {shown(data.get('model_type'))} model; expected model_type "
                                   f"'musicgen' (MusicGen melody and other variants are not supported)")
         if "decoder" not in data:
             raise CheckpointError(f"{source} has no decoder section; expected a MusicGen config.json")
@@ -162,7 +169,7 @@ class MusicgenDecoderConfig:
         key = "d_model" if "d_model" in text else "hidden_size"
         width = whole_number(text.get(key), TEXT_WIDTH_LIMIT)
         if width is None:
-            raise CheckpointError(f"{source}: text_encoder.{key} is {text.get(key)!r}; it must be a whole number "
+            raise CheckpointError(f"{source}: text_encoder.{key} is {shown(text.get(key))}; it must be a whole number "
                                   f"from 1 to {TEXT_WIDTH_LIMIT}")
         config.text_hidden_size = width
         cross = config.cross_attention_hidden_size
@@ -174,4 +181,28 @@ class MusicgenDecoderConfig:
                                   f"decoder.hidden_size {config.hidden_size}; cross-attention over states of "
                                   f"another width without enc_to_dec_proj is not supported")
         config.check_size(source)  # again: the projection counts too
+        if isinstance(data.get("audio_encoder"), dict):
+            from engine.models.encodec.config import EncodecConfig
+
+            config.check_generation(EncodecConfig.from_hf(data["audio_encoder"], str(source)).frame_rate, source)
         return config
+
+    def cache_bytes(self, frame_rate: int) -> int:
+        """Bytes (float32) of one sequence's key-value cache over a window at ``frame_rate``."""
+        positions = math.ceil(WINDOW_SECONDS * frame_rate) + self.num_codebooks
+        return positions * self.num_hidden_layers * 2 * self.hidden_size * 4
+
+    def check_generation(self, frame_rate: int, source: object) -> None:
+        """CheckpointError naming the fields when this decoder with a codec of ``frame_rate`` frames
+        a second would make absurdly many codes a second, or need an absurd cache."""
+        codes = frame_rate * self.num_codebooks
+        if codes > MAX_CODES_PER_SECOND:
+            raise CheckpointError(f"{source}: the codec's {frame_rate} frames a second (audio_encoder.sampling_rate "
+                                  f"over its upsampling_ratios) x decoder.num_codebooks {self.num_codebooks} make "
+                                  f"{codes} codes a second; at most {MAX_CODES_PER_SECOND} (published MusicGens: "
+                                  f"200 to 400)")
+        if self.cache_bytes(frame_rate) > MAX_CACHE_BYTES:
+            raise CheckpointError(f"{source}: a {WINDOW_SECONDS:g} s window of {frame_rate} frames a second through "
+                                  f"decoder.num_hidden_layers {self.num_hidden_layers} of decoder.hidden_size "
+                                  f"{self.hidden_size} needs {self.cache_bytes(frame_rate) / 2**30:.1f} GB of cache per "
+                                  f"sequence; at most {MAX_CACHE_BYTES / 2**30:.0f} GB (musicgen-large: 1.2 GB)")

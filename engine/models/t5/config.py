@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from engine.models.common.errors import CheckpointError
+from engine.models.common.errors import CheckpointError, shown
 
 # Far above every published T5 (t5-11b: d_model 1024, d_kv 128, 128 heads, d_ff 65536, 24 layers;
 # mT5: vocabulary 250112). MusicGen's text encoder is t5-base (768, 64, 12 heads, 3072, 12 layers).
@@ -80,7 +80,7 @@ class T5Config:
             raise CheckpointError(f"{source}: the T5 config should be a JSON object, found {type(data).__name__}")
         model_type = data.get("model_type", "t5")
         if model_type != "t5":
-            raise CheckpointError(f"{source} describes a {model_type!r} model; expected model_type 't5' "
+            raise CheckpointError(f"{source} describes a {shown(model_type)} model; expected model_type 't5' "
                                   f"(umT5 and others with a position bias in every layer are not supported)")
         defaults = cls()
         values: dict = {}
@@ -89,14 +89,14 @@ class T5Config:
             raw = data.get(key, getattr(defaults, key))
             values[key] = _whole(raw, 1, high)
             if values[key] is None:
-                problems.append(f"{key} is {raw!r}; it must be a whole number from 1 to {high}")
+                problems.append(f"{key} is {shown(raw)}; it must be a whole number from 1 to {high}")
         proj = data.get("feed_forward_proj", defaults.feed_forward_proj)
         if not isinstance(proj, str) or proj.removeprefix("gated-") not in ACTIVATIONS:
-            problems.append(f"feed_forward_proj is {proj!r}; Motet's T5 supports "
+            problems.append(f"feed_forward_proj is {shown(proj)}; Motet's T5 supports "
                             f"{', '.join(ACTIVATIONS)}, each optionally as gated-…")
         eps = data.get("layer_norm_epsilon", defaults.layer_norm_epsilon)
         if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 < eps < 1:  # NaN fails too
-            problems.append(f"layer_norm_epsilon is {eps!r}; it must be a number above 0 and below 1")
+            problems.append(f"layer_norm_epsilon is {shown(eps)}; it must be a number above 0 and below 1")
         buckets, distance = values["relative_attention_num_buckets"], values["relative_attention_max_distance"]
         # bidirectional: half the buckets each way, a quarter exact, the rest logarithmic up to max_distance
         if buckets is not None and buckets < 4:

@@ -30,6 +30,7 @@ from torch import Tensor
 
 from engine.models.common.checkpoints import check_state_dict, on_meta, read_hf_weights, read_json
 from engine.models.common.errors import CheckpointError, first_few
+from engine.models.common.files import check_json_file, exists
 from engine.models.t5.config import T5Config
 from engine.models.t5.model import T5Encoder
 from engine.models.t5.tokenizer import T5Tokenizer
@@ -137,4 +138,7 @@ def load_t5_encoder(folder: Path | str, device: str | torch.device = "cpu",
     weights, source = read_hf_weights(folder)
     model = _build(config, weights, source, device, dtype, prefix="")
     tokenizer_path = folder / "tokenizer.json"
-    return model, (T5Tokenizer.from_file(tokenizer_path) if tokenizer_path.is_file() else None)
+    if not exists(tokenizer_path):
+        return model, None
+    check_json_file(tokenizer_path)  # read by the tokenizers library: a regular file of a sane size
+    return model, T5Tokenizer.from_file(tokenizer_path)

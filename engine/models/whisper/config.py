@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from engine.models.common.errors import shown
+
 # What a config may ask for, checked before anything is built from it (a crafted or damaged
 # config.json must not make Motet allocate gigabytes or crash in torch). Far above every
 # published Whisper (large-v3: 128 mel bins, d_model 1280, 32 + 32 layers of 20 heads,
@@ -74,7 +76,7 @@ class WhisperConfig:
         ``names`` maps our field names onto the file's (``n_audio_state`` -> ``d_model``), so
         the message speaks of what the person can see in their file."""
         names = names or {}
-        wrong = [f"{names.get(key, key)} is {getattr(self, key)!r}; it must be a whole number from 1 to {high}"
+        wrong = [f"{names.get(key, key)} is {shown(getattr(self, key))}; it must be a whole number from 1 to {high}"
                  for key, high in DIMENSION_LIMITS.items() if dimension_problem(getattr(self, key), high)]
         if wrong:
             return list(dict.fromkeys(wrong))  # d_model is both widths in a Hugging Face config
@@ -93,3 +95,44 @@ class WhisperConfig:
         """Without heads from the checkpoint: the upper half of the decoder's layers, every head."""
         return [(layer, head) for layer in range(self.n_text_layer // 2, self.n_text_layer)
                 for head in range(self.n_text_head)]
+
+
+MAX_TOKEN = 2**31 - 1
+
+
+def _whole_numbers(values, what: str, source: object, low: int = -1) -> list[int]:
+    from engine.models.common.errors import CheckpointError
+
+    if values is None:
+        return []
+    if not isinstance(values, list):
+        raise CheckpointError(f"{source}: {what} should be a list, found {shown(values)}")
+    out = []
+    for value in values:
+        try:
+            number = int(value)
+        except (TypeError, ValueError, OverflowError):
+            number = None
+        if number is None or isinstance(value, bool) or number != value and not isinstance(value, str) \
+                or not low <= number <= MAX_TOKEN:
+            raise CheckpointError(f"{source}: {what} holds {shown(value)}; expected whole numbers from {low} "
+                                  f"to {MAX_TOKEN}")
+        out.append(number)
+    return out
+
+
+def token_list(values, what: str, source: object) -> list[int]:
+    """Token numbers from a config (``suppress_tokens``); CheckpointError naming ``what`` otherwise."""
+    return _whole_numbers(values, what, source)
+
+
+def head_pairs(values, what: str, source: object) -> list[tuple[int, int]]:
+    """(layer, head) pairs from a config (``alignment_heads``); CheckpointError naming ``what`` otherwise."""
+    from engine.models.common.errors import CheckpointError
+
+    if values is None:
+        return []
+    if not isinstance(values, list) or not all(isinstance(v, list) and len(v) == 2 for v in values):
+        raise CheckpointError(f"{source}: {what} should be [layer, head] pairs, found {shown(values)}")
+    flat = _whole_numbers([n for pair in values for n in pair], what, source, low=0)
+    return list(zip(flat[0::2], flat[1::2]))

@@ -21,7 +21,6 @@ Whisper in CTranslate2 (``specs/whisper_spec.py``, converter ``WhisperLoader``):
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
@@ -29,7 +28,8 @@ from torch import Tensor
 
 from engine.models.common.ctranslate2 import ModelBin, Variables, layer_count, read_model_bin, weight_dtype
 from engine.models.common.errors import CheckpointError, first_few
-from engine.models.whisper.config import WhisperConfig
+from engine.models.common.files import exists, read_json
+from engine.models.whisper.config import WhisperConfig, head_pairs, token_list
 from engine.models.whisper.skeleton import check_state_dict
 
 _CT2_NAMES = {  # our config field -> where a model.bin holds it
@@ -75,15 +75,16 @@ def _config(folder: Path, mb: ModelBin, v: Variables) -> WhisperConfig:
         raise CheckpointError(f"{path} is not a standard Whisper model: {'; '.join(odd)}")
 
     meta_path = folder / "config.json"
-    if meta_path.is_file():
+    if exists(meta_path):
+        help_ = ("is not a CTranslate2 Whisper config (alignment_heads as [layer, head] pairs, suppress_ids, "
+                 "suppress_ids_begin)")
         try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-            cfg.alignment_heads = [(int(layer), int(head)) for layer, head in meta.get("alignment_heads") or []]
-            cfg.suppress_tokens = [int(t) for t in meta.get("suppress_ids") or []]
-            cfg.begin_suppress_tokens = [int(t) for t in meta.get("suppress_ids_begin") or []]
-        except (OSError, ValueError, TypeError, AttributeError) as exc:
-            raise CheckpointError(f"{meta_path} is not a CTranslate2 Whisper config (alignment_heads as "
-                                  f"[layer, head] pairs, suppress_ids, suppress_ids_begin): {exc}") from exc
+            meta = read_json(meta_path)
+            cfg.alignment_heads = head_pairs(meta.get("alignment_heads"), "alignment_heads", meta_path)
+            cfg.suppress_tokens = token_list(meta.get("suppress_ids"), "suppress_ids", meta_path)
+            cfg.begin_suppress_tokens = token_list(meta.get("suppress_ids_begin"), "suppress_ids_begin", meta_path)
+        except CheckpointError as exc:
+            raise CheckpointError(f"{meta_path} {help_}: {exc}") from None
         cfg.check_alignment_heads(meta_path)
     return cfg
 

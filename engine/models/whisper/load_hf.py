@@ -25,8 +25,9 @@ from pathlib import Path
 from torch import Tensor
 
 from engine.models.common.checkpoints import read_hf_weights, read_json, stored_dtype
-from engine.models.common.errors import CheckpointError, first_few
-from engine.models.whisper.config import WhisperConfig
+from engine.models.common.errors import CheckpointError, first_few, shown
+from engine.models.common.files import exists
+from engine.models.whisper.config import WhisperConfig, head_pairs, token_list
 from engine.models.whisper.skeleton import check_state_dict, expected_shapes
 
 _PARTS = {  # ours -> Hugging Face, inside a layer
@@ -66,10 +67,7 @@ def hf_name(ours: str) -> str:
 
 
 def _token_list(data: dict, key: str, path: Path) -> list[int]:
-    try:
-        return [int(t) for t in data.get(key) or []]
-    except (TypeError, ValueError) as exc:
-        raise CheckpointError(f"{path}: {key} should be a list of token numbers: {exc}") from exc
+    return token_list(data.get(key), key, path)
 
 
 def config_from_hf(folder: Path) -> WhisperConfig:
@@ -78,7 +76,7 @@ def config_from_hf(folder: Path) -> WhisperConfig:
     path = folder / "config.json"
     c = read_json(path)
     if c.get("model_type") != "whisper":
-        raise CheckpointError(f"{path} describes a {c.get('model_type')!r} model; expected model_type 'whisper'")
+        raise CheckpointError(f"{path} describes a {shown(c.get('model_type'))} model; expected model_type 'whisper'")
     missing = [key for key in _HF_DIMENSIONS.values() if key not in c]
     if missing:
         raise CheckpointError(f"{path} lacks {missing[0]!r}, which every Whisper config has")
@@ -89,7 +87,7 @@ def config_from_hf(folder: Path) -> WhisperConfig:
     # what our architecture fixes and Hugging Face's config leaves open (the MLP width, 4 x d_model,
     # is checked with the tensors' shapes)
     fixed = {"activation_function": "gelu", "scale_embedding": False}
-    problems += [f"{k} is {c[k]!r} (expected {v!r})" for k, v in fixed.items() if k in c and c[k] != v]
+    problems += [f"{k} is {shown(c[k])} (expected {v!r})" for k, v in fixed.items() if k in c and c[k] != v]
     if problems:
         raise CheckpointError(f"{path} is not a standard Whisper model: {'; '.join(problems)}")
     cfg = WhisperConfig(**{ours: int(c[key]) for ours, key in _HF_DIMENSIONS.items()}, name=folder.name)
@@ -97,12 +95,9 @@ def config_from_hf(folder: Path) -> WhisperConfig:
     cfg.suppress_tokens = _token_list(c, "suppress_tokens", path)
     cfg.begin_suppress_tokens = _token_list(c, "begin_suppress_tokens", path)
     gen_path = folder / "generation_config.json"
-    if gen_path.is_file():
+    if exists(gen_path):  # anything there is read as a file, or named: a FIFO is never waited on
         g = read_json(gen_path)
-        try:
-            cfg.alignment_heads = [(int(layer), int(head)) for layer, head in g.get("alignment_heads") or []]
-        except (TypeError, ValueError) as exc:
-            raise CheckpointError(f"{gen_path}: alignment_heads should be [layer, head] pairs: {exc}") from exc
+        cfg.alignment_heads = head_pairs(g.get("alignment_heads"), "alignment_heads", gen_path)
         if g.get("suppress_tokens") is not None:
             cfg.suppress_tokens = _token_list(g, "suppress_tokens", gen_path)
         if g.get("begin_suppress_tokens") is not None:

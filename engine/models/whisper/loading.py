@@ -13,7 +13,8 @@ from pathlib import Path
 import torch
 
 from engine.models.common.checkpoints import HF_WEIGHT_FILES, assign_weights
-from engine.models.common.errors import CheckpointError, first_few
+from engine.models.common.errors import CheckpointError, first_few, printable
+from engine.models.common.files import check_json_file, exists, regular_file
 from engine.models.whisper.config import WhisperConfig
 from engine.models.whisper.load_ct2 import read_ct2_checkpoint
 from engine.models.whisper.load_hf import read_hf_checkpoint
@@ -29,11 +30,16 @@ def detect_format(folder: Path | str) -> str:
     folder = Path(folder)
     if not folder.is_dir():
         raise CheckpointError(f"{folder} is not a folder; {FORMAT_HELP}")
-    if (folder / "model.bin").is_file():
+    if exists(folder / "model.bin"):
+        regular_file(folder / "model.bin")  # a FIFO or a folder in its place: named, never waited on
         return "ctranslate2"
-    if (folder / "config.json").is_file() and any((folder / n).is_file() for n in HF_WEIGHT_FILES):
+    if exists(folder / "config.json") and any(exists(folder / n) for n in HF_WEIGHT_FILES):
+        regular_file(folder / "config.json")
         return "huggingface"
-    present = sorted(p.name for p in folder.iterdir())
+    try:
+        present = sorted(printable(p.name) for p in folder.iterdir())
+    except OSError as exc:
+        raise CheckpointError(f"cannot read the folder {folder}: {exc.strerror or exc}") from None
     found = f"found {first_few(present, 6)}" if present else "the folder is empty"
     raise CheckpointError(f"{folder} is not a Whisper model folder: {FORMAT_HELP}; {found}")
 
@@ -90,6 +96,14 @@ def model_name(folder: Path) -> str:
     return folder.name
 
 
+def folder_size(folder: Path) -> int:
+    """Bytes of the regular files in ``folder`` (0 where it cannot be read)."""
+    try:
+        return sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
+    except OSError:
+        return 0
+
+
 def load_whisper_model(folder: Path | str, device: str | torch.device = "cpu",
                        dtype: torch.dtype = torch.float32) -> tuple[Whisper, dict]:
     """(model in eval mode on ``device``/``dtype``, info for people).
@@ -103,9 +117,11 @@ def load_whisper_model(folder: Path | str, device: str | torch.device = "cpu",
     config.name = model_name(folder)
     model = build_model(config, state_dict, str(folder), device=device, dtype=dtype)
     tokenizer = folder / "tokenizer.json"
+    if exists(tokenizer):
+        check_json_file(tokenizer)  # read by the tokenizers library: a regular file of a sane size
     info = {
         "name": config.name, "path": str(folder), "format": fmt,
-        "size_bytes": sum(p.stat().st_size for p in folder.iterdir() if p.is_file()),
+        "size_bytes": folder_size(folder),
         "n_params": sum(p.numel() for p in model.parameters()),
         "device": str(torch.device(device)), "dtype": str(dtype).removeprefix("torch."),
         "multilingual": config.is_multilingual, "weight_dtype": weight_dtype,

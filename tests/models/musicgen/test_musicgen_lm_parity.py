@@ -124,8 +124,11 @@ def _composite(channels: int, seed: int, folder):
     """A tiny MusicGen saved and read back: (transformers' model in float64, ours in float64)."""
     torch.manual_seed(seed)
     text = transformers.T5Config(vocab_size=99, d_model=24, d_kv=8, d_ff=37, num_layers=2, num_heads=3)
+    # a codec Motet accepts (the composite's sizes are checked with the decoder's): 200 frames a
+    # second of 4 codebooks of 64 codes
     codec = transformers.EncodecConfig(codebook_size=64, hidden_size=8, num_filters=4, num_residual_layers=1,
-                                       upsampling_ratios=[2, 2], codebook_dim=8, target_bandwidths=[1.0])
+                                       sampling_rate=800, upsampling_ratios=[2, 2], codebook_dim=8,
+                                       target_bandwidths=[4.8])
     config = transformers.MusicgenConfig(text_encoder=text.to_dict(), audio_encoder=codec.to_dict(),
                                          decoder=_decoder_config(channels).to_dict())
     ref = transformers.MusicgenForConditionalGeneration(config).eval()
