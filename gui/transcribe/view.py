@@ -187,6 +187,7 @@ class TranscribeView(ModelsMixin, QWidget):
         self.transcript.itemClicked.connect(self._segment_clicked)
         self.model_combo.currentIndexChanged.connect(self._model_changed)
         self.remove_action.triggered.connect(self.remove_selected)
+        self.batch_panel.statusMessage.connect(self.statusMessage)  # the folder batch's summary, in the status bar
         self.compute_combo.currentIndexChanged.connect(self._compute_changed)
 
     # -- files -------------------------------------------------------------------------------

@@ -137,6 +137,7 @@ def test_a_folder_batch_lists_what_it_wrote_and_failed_and_opens_the_folder(wind
                     ("broken.wav", "failed: not an audio file")]
     header = panel.results_label.full_text()
     assert str(out) in header and "2 file(s) written, 1 failed, 1 done by an earlier run" in header
+    assert window.statusBar().currentMessage().startswith("Folder batch: 2 transcribed, 1 already done, 1 failed")
 
     panel.open_folder_button.click()
     assert [u.toLocalFile() for u in opened] == [str(out)]
@@ -155,8 +156,15 @@ def test_the_files_and_transcripts_are_there_after_a_restart(window, qtbot, tmp_
     view.add_files([talk, gone], transcribe=False)
     view._transcribed(1, talk, result("Good morning.", "Let us begin."))  # what a finished job calls
     view._transcribed(2, gone, result("Soon gone."))
+    damaged = tone(tmp_path / "damaged.wav")
+    view.add_files([damaged], transcribe=False)
+    view._transcribed(3, damaged, result("Never read back."))
     window.close()
     (tmp_path / "gone.wav").unlink()
+    from engine.audio.recent_transcripts import RecentTranscripts
+
+    store = RecentTranscripts(tmp_path / "data" / "transcripts")
+    (store.root / f"{store.get(damaged).id}.json").write_text("{ not json")
     index = tmp_path / "data" / "transcripts" / "index.json"
     data = json.loads(index.read_text())
     data["entries"] = ["junk", {"id": "../../escape", "path": "/etc/passwd"}] + data["entries"]
@@ -169,7 +177,12 @@ def test_the_files_and_transcripts_are_there_after_a_restart(window, qtbot, tmp_
     view2 = w2.transcribe_view
     listed = [(view2.files.topLevelItem(i).text(NAME), view2.files.topLevelItem(i).text(STATUS))
               for i in range(view2.files.topLevelItemCount())]
-    assert listed == [("talk.wav", "done"), ("gone.wav", "missing")]
+    assert listed == [("talk.wav", "done"), ("gone.wav", "missing"), ("damaged.wav", "done")]
+
+    view2.files.setCurrentItem(view2.files.topLevelItem(2))  # its transcript cannot be read: said, not a crash
+    assert transcript_lines(view2) == [] and not view2.export_button.isEnabled()
+    assert view2.status(damaged) == "unreadable"
+    assert "cannot be read" in view2.files.topLevelItem(2).toolTip(STATUS)
 
     view2.files.setCurrentItem(view2.files.topLevelItem(0))
     assert transcript_lines(view2) == ["Good morning.", "Let us begin."] and view2.export_button.isEnabled()
@@ -185,6 +198,8 @@ def test_the_files_and_transcripts_are_there_after_a_restart(window, qtbot, tmp_
 
     view2.files.setCurrentItem(view2.files.topLevelItem(1))
     view2.remove_selected()  # forgotten here and after the next restart
+    view2.files.setCurrentItem(view2.files.topLevelItem(1))
+    view2.remove_selected()
     w2.close()
     w3 = MainWindow()
     qtbot.addWidget(w3)
