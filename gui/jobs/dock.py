@@ -42,6 +42,7 @@ class JobsDock(QDockWidget):
         self.panel, self.settings = panel, settings
         self.pinned = str(settings.value(Keys.WINDOW_JOBS_PINNED, "false")).lower() == "true"
         self._dismissed: set[int] = set()  # jobs listed when the person hid the dock
+        self._seen_failures: set[int] = set()  # failed jobs shown in the open panel: no longer red in the status bar
         self._grown = 0  # pixels the window grew by when the dock showed itself: given back when it hides
 
         self.toggle_action = QAction("&Jobs", self, checkable=True)
@@ -87,9 +88,37 @@ class JobsDock(QDockWidget):
             elif not want:
                 self._give_back_height()
         self.toggle_action.setChecked(want)
-        self.summary.setText(f"Jobs: {self.panel.counts_text()}")
-        self.summary.setStyleSheet("color: #c81e1e;" if self.panel.model.counts()[JobState.FAILED] else "")
-        self.summary.setVisible(not want and self.panel.model.rowCount() > 0)
+        self._refresh_summary()
+
+    def _refresh_summary(self) -> None:
+        if not self.isHidden():
+            self._mark_failures_seen()
+        text, unseen = self.summary_text()
+        self.summary.setText(text)
+        self.summary.setStyleSheet("color: #c81e1e;" if unseen else "")
+        self.summary.setVisible(self.isHidden() and self.panel.model.rowCount() > 0)
+
+    def _mark_failures_seen(self) -> None:
+        model = self.panel.model
+        self._seen_failures.update(model.row_at(i).job_id for i in range(model.rowCount())
+                                   if model.row_at(i).state is JobState.FAILED)
+
+    def summary_text(self) -> tuple[str, int]:
+        """The status bar's 'Jobs: 2 finished · 1 failed' and how many failures were not seen yet:
+        a failure counts (in red) until the panel has shown it (opened, or the summary clicked);
+        it stays listed in the panel."""
+        model = self.panel.model
+        counts = model.counts()
+        unseen = sum(1 for i in range(model.rowCount()) if model.row_at(i).state is JobState.FAILED
+                     and model.row_at(i).job_id not in self._seen_failures) if counts[JobState.FAILED] else 0
+        counts[JobState.FAILED] = unseen
+        parts = [f"{counts[s]} {s.value}" for s in (JobState.RUNNING, JobState.QUEUED, JobState.FINISHED,
+                                                     JobState.FAILED, JobState.CANCELLED) if counts[s]]
+        return f"Jobs: {' · '.join(parts) if parts else 'nothing new'}", unseen
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        super().showEvent(event)
+        self._refresh_summary()
 
     def _fit_rows(self) -> None:
         """Shown for work: as tall as its jobs need (up to ``FIT_ROWS``), not a quarter of the window."""

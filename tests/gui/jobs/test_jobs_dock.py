@@ -221,3 +221,31 @@ def test_running_jobs_are_listed_first_and_the_page_keeps_its_height(make_dock, 
     assert abs(page.height() - page_height) <= 2 and abs(host.height() - 400) <= 2
     ids = panel.view_rows()  # ended ones: newest first
     assert ids == sorted(ids, reverse=True)
+
+
+def test_a_failure_stops_being_red_once_seen(make_dock, queue):
+    """Issue #29 item 6: a red '· 1 failed' stayed in the status bar for as long as the app ran."""
+    dock = make_dock()
+
+    def fail_quickly():
+        job = queue.submit(boom, title="Open file")
+        seen = delivered(dock, job)
+        wait_until(lambda: seen, WAIT_S, "the failure")
+        wait(0.1)
+        return job
+
+    first = fail_quickly()
+    assert dock.isHidden() and not dock.summary.isHidden()
+    assert "1 failed" in dock.summary.text() and "c81e1e" in dock.summary.styleSheet()
+    dock.summary.click()  # seen: the panel shows it
+    assert not dock.isHidden()
+    dock.set_pinned(False)
+    wait(0.1)
+    assert dock.panel.model.job_row(first.id).state is JobState.FAILED  # still listed in the panel
+    assert "failed" not in dock.summary.text() and "c81e1e" not in dock.summary.styleSheet()
+
+    fail_quickly()  # a new one is red again, until the panel is opened from View › Jobs
+    assert "1 failed" in dock.summary.text() and "c81e1e" in dock.summary.styleSheet()
+    dock.toggle_action.trigger()
+    dock.toggle_action.trigger()
+    assert dock.isHidden() and "failed" not in dock.summary.text() and "c81e1e" not in dock.summary.styleSheet()
