@@ -1,7 +1,8 @@
 """`motet compose "PROMPT"`: the composer writes one .mid per variation and says what it understood
 (the controls, what it decided, the words it did not use).
 
-Files are named compose-<seed>-N.mid in --out; a name already there is never overwritten: the
+The pieces are also kept in the data folder, after --out is written (engine/tasks/compositions.py), where the Generate
+page's Compose results list them. Files are named compose-<seed>-N.mid in --out; a name already there is never overwritten: the
 next free one (compose-<seed>-N-2.mid) is written and said on stderr. "seed N" is printed once the
 pieces are made, whatever fails after; Ctrl+C says which files were kept (exit 130)."""
 
@@ -111,6 +112,12 @@ def cmd_compose(args: argparse.Namespace) -> int:
                 return fail(f"{exc}; make it again with --seed {result.seed}", 1)
             written.append(path)
             print(printable(path), flush=True)
+        from engine.tasks.compose import keep
+        from engine.tasks.compositions import CompositionLibrary
+
+        keep(result, request, CompositionLibrary())  # after --out, as `motet generate` keeps its results
+        if result.not_kept:
+            warn(f"{printable(result.not_kept)} (the app's Compose results will not list them)")
     except KeyboardInterrupt:
         end_progress()
         kept = "kept " + ", ".join(printable(p) for p in written) if written else "nothing was written"

@@ -5,7 +5,7 @@ lane); ``motet compose`` calls the same function (``ctx`` None: no progress, no 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.jobs import JobContext
@@ -33,6 +33,8 @@ class Composition:
     controls: Controls
     seed: int
     scores: list[Score]
+    kept: list = field(default_factory=list)  # the StoredPiece of each score, when a library keeps them
+    not_kept: str = ""  # why the library could not keep them (the pieces are still here)
 
 
 def new_seed() -> int:
@@ -51,10 +53,12 @@ def composer_model(folder: str | Path | None = None):
                       load=lambda: load_model(folder, vocabulary=VOCABULARY))
 
 
-def compose_piece(ctx: JobContext | None, request: ComposeRequest, model_folder: str | Path | None = None
-                  ) -> Composition:
+def compose_piece(ctx: JobContext | None, request: ComposeRequest, model_folder: str | Path | None = None,
+                  library=None) -> Composition:
     """Job body: ``request.variations`` pieces (one batch). A bad prompt (text that is not text,
-    a value the model cannot take) or option is a ValueError before the model loads."""
+    a value the model cannot take) or option is a ValueError before the model loads. With a
+    ``library`` (engine.tasks.compositions.CompositionLibrary) every piece is kept there too; a
+    failure to keep them is ``not_kept``, never a lost piece."""
     from engine.models.composer.generate import check_options, compose
     from engine.models.composer.score import to_score
     from engine.tasks.generate import check_prompt
@@ -81,4 +85,20 @@ def compose_piece(ctx: JobContext | None, request: ComposeRequest, model_folder:
 
     pieces = compose(model, controls, request.variations, request.temperature, request.top_p, seed,
                      progress=progress, should_stop=should_stop)
-    return Composition(reading, controls, seed, [to_score(notes, controls) for notes in pieces])
+    made = Composition(reading, controls, seed, [to_score(notes, controls) for notes in pieces])
+    if library is not None:
+        keep(made, request, library)
+    return made
+
+
+def keep(made: Composition, request: ComposeRequest, library) -> None:
+    """Every piece of ``made`` into ``library`` (``made.kept``); a failure is ``made.not_kept``."""
+    from engine.tasks.compositions import CompositionError
+
+    settings = {"temperature": request.temperature, "top_p": request.top_p}
+    try:
+        for i, score in enumerate(made.scores, 1):
+            made.kept.append(library.add(score, request.prompt, made.controls, made.seed, i, len(made.scores),
+                                         settings))
+    except CompositionError as exc:
+        made.not_kept = str(exc)

@@ -1,4 +1,5 @@
-"""Compose's results: one card per variation, newest first, kept for the session. Each card
+"""Compose's results: one card per variation, newest first, kept across restarts (the
+CompositionLibrary in the data folder: they are listed again when the page opens). Each card
 shows the prompt, the controls and seed it was made with, a small piano-roll preview (time ×
 pitch, bar lines), and Play/Stop (the Score rendered with the SoundFont in a job on the cpu lane),
 Open in piano roll, and Save .mid… (written atomically; a failure is one banner line)."""
@@ -23,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.atomic import WriteError
+from engine.tasks.compositions import CompositionLibrary
 from engine.audio.devices import AudioUnavailable
 from engine.audio.playback import Player
 from engine.audio.takes import safe_filename
@@ -55,6 +57,7 @@ class Composed:
     variation: int  # 1-based
     variations: int
     score: Score
+    kept_id: str | None = None  # its id in the CompositionLibrary, when kept
 
     @property
     def title(self) -> str:
@@ -166,9 +169,10 @@ class ComposeResults(QWidget):
     EMPTY = "No pieces yet: describe one and press Compose."
 
     def __init__(self, queue: JobQueue, bridge: JobsBridge, settings: QSettings, banner: Banner,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, library: CompositionLibrary | None = None) -> None:
         super().__init__(parent)
         self.queue, self.bridge, self.settings, self.banner = queue, bridge, settings, banner
+        self.library = library
         self.player = Player()
         self.cards: list[ResultCard] = []  # newest first
         self.playing: ResultCard | None = None  # rendering or playing
@@ -198,12 +202,32 @@ class ComposeResults(QWidget):
         self.timer = QTimer(self)
         self.timer.setInterval(33)
         self.timer.timeout.connect(self._follow)
+        self.load()
 
-    def add(self, items: list[Composed]) -> list[ResultCard]:
-        """Put a batch on top, in variation order."""
+    def load(self) -> None:
+        """The pieces kept in the library and not shown yet (at start, all; later, those made with
+        `motet compose` meanwhile), newest first, on top."""
+        if self.library is None:
+            return
+        shown = {c.item.kept_id for c in self.cards}
+        batches: list[list[Composed]] = []  # newest first; a batch's pieces were kept one after another
+        for p in self.library.list(skip=shown):
+            item = Composed(p.prompt, describe(p.controls), p.seed, p.variation, p.variations, p.score, p.id)
+            last = batches[-1][-1] if batches else None
+            if last and (last.prompt, last.seed, last.variations) == (item.prompt, item.seed, item.variations) \
+                    and len(batches[-1]) < item.variations:
+                batches[-1].append(item)
+            else:
+                batches.append([item])
+        self.add([item for batch in batches for item in sorted(batch, key=lambda i: i.variation)])  # new: on top
+
+    def add(self, items: list[Composed], at: int = 0) -> list[ResultCard]:
+        """Put a batch on top (or at ``at``), in variation order."""
+        if not items:
+            return []
         self.empty_label.hide()
         made = []
-        for i, item in enumerate(items):
+        for i, item in enumerate(items, at):
             card = ResultCard(item)
             card.play_button.clicked.connect(lambda _=False, c=card: self.toggle(c))
             card.open_button.clicked.connect(lambda _=False, c=card: self.openScore.emit(c.item.score.copy(),
@@ -211,8 +235,9 @@ class ComposeResults(QWidget):
             card.save_button.clicked.connect(lambda _=False, c=card: self.choose_save(c))
             self.column.insertWidget(i, card)
             made.append(card)
-        self.cards[:0] = made
-        self.area.verticalScrollBar().setValue(0)
+        self.cards[at:at] = made
+        if at == 0:
+            self.area.verticalScrollBar().setValue(0)
         return made
 
     # -- playback ----------------------------------------------------------------------------

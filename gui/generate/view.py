@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.tasks.compositions import CompositionLibrary
 from engine.audio.generations import GenerationLibrary
 from engine.audio.takes import TakeLibrary
 from engine.jobs import JobQueue, Priority
@@ -164,11 +165,13 @@ class GenerateView(QWidget):
 
     def __init__(self, queue: JobQueue, bridge: JobsBridge, settings: QSettings, compute: Callable,
                  parent: QWidget | None = None, takes: TakeLibrary | None = None,
-                 library: GenerationLibrary | None = None, composer_folder=None) -> None:
+                 library: GenerationLibrary | None = None, composer_folder=None,
+                 compositions: CompositionLibrary | None = None) -> None:
         super().__init__(parent)
         self.queue, self.bridge, self.settings = queue, bridge, settings
         self.compute = compute  # () -> (ComputeDevice, dtype) chosen in the Settings menu
         self.library = library or GenerationLibrary()
+        self.compositions = compositions or CompositionLibrary()  # composed pieces, kept across restarts
         self.audio_row = JobRow(queue, "Generate", "Make music from the prompt (Ctrl+Enter in the prompt); "
                                 "pressed again while one runs, the next waits its turn",
                                 "Stop the generation (nothing of it is kept)")
@@ -262,7 +265,8 @@ class GenerateView(QWidget):
         """MIDI mode: the prompt, its chips and the options, Compose/Cancel and the progress; the pieces."""
         self.compose = ComposePanel(self.settings, composer_folder)
         self.compose_banner = Banner()
-        self.compose_results = ComposeResults(self.queue, self.bridge, self.settings, self.compose_banner)
+        self.compose_results = ComposeResults(self.queue, self.bridge, self.settings, self.compose_banner,
+                                              library=self.compositions)
         self.midi_row = JobRow(self.queue, "Compose", "", "Stop composing (nothing of it is kept)")
         self.compose_area = scrolled(self._column([self.compose], self.midi_row, 5))
         self.compose_split = split(self.settings, Keys.COMPOSE_SPLITTER, self.compose_area, self.compose_results)
@@ -354,7 +358,8 @@ class GenerateView(QWidget):
         self.compose.remember_prompt(request.prompt)
         short = request.prompt if len(request.prompt) <= 40 else request.prompt[:39] + "…"
         count = f" × {request.variations}" if request.variations > 1 else ""
-        job = self.queue.submit(compose_piece, request, model_folder=self.compose.model_folder, kind="compose",
+        job = self.queue.submit(compose_piece, request, model_folder=self.compose.model_folder,
+                                library=self.compositions, kind="compose",
                                 title=f"Compose “{short or request.controls.style}” ({request.controls.bars} bars"
                                       f"{count})", priority=Priority.INTERACTIVE, lane="gpu")
         self._follow(job.id, request.prompt, self.midi_row, self.compose_banner, self._composed, "Could not compose",
@@ -363,8 +368,12 @@ class GenerateView(QWidget):
 
     def _composed(self, prompt: str, made) -> None:
         n = len(made.scores)
-        self.compose_results.add([Composed(prompt, describe(made.controls), made.seed, i + 1, n, score)
+        kept = [p.id for p in made.kept] + [None] * (n - len(made.kept))
+        self.compose_results.add([Composed(prompt, describe(made.controls), made.seed, i + 1, n, score, kept[i])
                                   for i, score in enumerate(made.scores)])
+        if made.not_kept:  # the pieces are here for this session; saying so beats losing them silently
+            self.compose_banner.show_message(f"The pieces are shown but not kept after a restart: "
+                                             f"{one_line(made.not_kept)}", "warn")
         self.say(f"Composed {n} piece{'s' if n != 1 else ''} of {made.controls.bars} bars · seed {made.seed}",
                  self.midi_row)
 
@@ -397,6 +406,7 @@ class GenerateView(QWidget):
     def showEvent(self, event) -> None:  # noqa: N802 - Qt naming
         self.source.refresh()  # a take may have been recorded meanwhile,
         self.results.refresh()  # or music made with `motet generate`
+        self.compose_results.load()  # or pieces with `motet compose`
         super().showEvent(event)
 
     def shutdown(self) -> None:

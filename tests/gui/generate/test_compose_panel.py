@@ -317,8 +317,8 @@ def test_every_control_fits_at_1024x700(make_window, qtbot):
     """After one Compose, at the smallest supported window and a larger one; the screenshots are
     for a person to look at ($MOTET_SCREENSHOTS, a folder; none without it)."""
     shots = Path(os.environ["MOTET_SCREENSHOTS"]) if os.environ.get("MOTET_SCREENSHOTS") else None
-    for size in (QSize(1024, 700), QSize(1400, 900)):
-        w = make_window(size)
+    for kept, size in ((0, QSize(1024, 700)), (2, QSize(1400, 900))):
+        w = make_window(size)  # the second lists the first's pieces (kept across restarts) under its own
         view = w.generate_view
         panel = view.compose
         _type(qtbot, panel, "a lively jig in D major, 4 bars, fiddle, with a twist")
@@ -328,7 +328,7 @@ def test_every_control_fits_at_1024x700(make_window, qtbot):
         view.compose_midi()
         _wait_composed(view)
         wait(100)
-        assert w.size() == size and len(view.compose_results.cards) == 2
+        assert w.size() == size and len(view.compose_results.cards) == 2 + kept
         hint = view.minimumSizeHint()
         assert hint.width() <= view.width() and hint.height() <= view.height(), (hint, view.size())
         _check_fits(view, view.compose_results.area)
@@ -370,3 +370,43 @@ def test_without_a_seed_the_result_is_what_the_chips_showed(make_window, qtbot):
 
 def panel_meter(chips: str) -> str:
     return chips.split(" · ")[2]
+
+
+def test_composed_pieces_are_listed_again_after_a_restart(make_window, qtbot, composer, tmp_path):
+    w = make_window()
+    view = w.generate_view
+    panel = view.compose
+    _type(qtbot, panel, "a slow air in E minor, 2 bars, flute")
+    panel.variations_spin.setValue(2)
+    panel.seed_edit.setText("31")
+    view.midi_row.button.click()
+    _wait_composed(view)
+    _type(qtbot, panel, "a reel in G, 2 bars")
+    panel.variations_spin.setValue(1)
+    view.midi_row.button.click()
+    _wait_composed(view)
+    before = [(c.item.title, c.details_label.text(), [n.pitch for n in c.item.score.tracks[0].notes])
+              for c in view.compose_results.cards]
+    assert len(before) == 3 and not view.compose_banner.isVisible()
+    view.shutdown()
+    w.close()
+
+    again = make_window()  # the app started again
+    results = again.generate_view.compose_results
+    after = [(c.item.title, c.details_label.text(), [n.pitch for n in c.item.score.tracks[0].notes])
+             for c in results.cards]
+    assert after == before  # newest first, variation 1 of 2 above 2 of 2, the same notes
+    assert not results.empty_label.isVisible() and all(c.isVisible() for c in results.cards[:1])
+    assert "variation\xa01\xa0of\xa02" in results.cards[1].details_label.text()
+    if os.environ.get("MOTET_SCREENSHOTS"):
+        again.generate_view.grab().save(os.path.join(os.environ["MOTET_SCREENSHOTS"], "compose-restart.png"))
+
+    # a piece made with `motet compose` meanwhile is listed when the page shows again
+    from engine.cli import run
+
+    assert run(["compose", "a hornpipe, 2 bars", "--seed", "8", "--model", str(composer),
+                "--out", str(tmp_path / "cli")]) == 0
+    again.nav.setCurrentRow(MainWindow.PAGES.index("Record"))
+    again.nav.setCurrentRow(MainWindow.PAGES.index("Generate"))
+    wait(200)
+    assert len(results.cards) == 4 and results.cards[0].item.prompt == "a hornpipe, 2 bars"
