@@ -116,6 +116,15 @@ class WindowMenus:
         self.open.setText("&Open MIDI file…" if on_roll else "&Open audio file…")
         self.open_midi.setVisible(not on_roll)
 
+    def per_page_texts(self) -> dict[QAction, dict[str, str]]:
+        """Window-wide actions that do something different on each page: what each does where
+        (Help › Keyboard shortcuts lists them per page). Ctrl+O opens MIDI on the piano roll."""
+        if self.open is None:
+            return {}
+        texts = {name: "Open audio file… (on the Transcribe page)" for name in self.window.PAGES}
+        texts.update({"Transcribe": "Open audio file…", "Piano roll": "Open MIDI file…"})
+        return {self.open: texts}
+
     # -- plumbing --------------------------------------------------------------------------------
     def _action(self, text: str, shortcut, slot: Callable) -> QAction:
         action = QAction(text, self.window)

@@ -2,7 +2,10 @@
 
 The list is read from the live actions and QShortcuts when the dialog opens, so it cannot drift
 from what the keys do. A shortcut inside a page works only while that page is shown; the others
-("Everywhere", the Jobs panel) work on every page.
+("Everywhere", the Jobs panel) work on every page, except those that do something different on
+each page (Ctrl+O: audio, MIDI on the piano roll), listed under each page. Undo and Redo are listed
+as such, not with the text of the step they would undo now; key and mouse gestures that are no
+action (Ctrl+Enter in a prompt, Ctrl+wheel zoom) are listed from ``GESTURES``.
 """
 
 from __future__ import annotations
@@ -40,6 +43,15 @@ SHORTCUT_WORDS = {
 }
 
 
+# gestures handled in event handlers, not actions: (page, what it does, keys as shown)
+GESTURES = (
+    ("Generate", "Generate (in the prompt)", "Ctrl+Enter"),
+    ("Generate", "Compose (in the composer's prompt)", "Ctrl+Enter"),
+    ("Piano roll", "Zoom in time (on the grid)", "Ctrl+Wheel"),
+    ("Piano roll", "Zoom in pitch (on the grid)", "Ctrl+Shift+Wheel"),
+)
+
+
 @dataclass(frozen=True)
 class Shortcut:
     group: str  # EVERYWHERE, JOBS or a page's name
@@ -47,6 +59,7 @@ class Shortcut:
     keys: tuple[str, ...]  # QKeySequence.toString() of each key
     context: Qt.ShortcutContext  # with ``widget``: where the focus must be for it to fire
     widget: QWidget | None = field(default=None, compare=False)  # None: the window (its menus)
+    gesture: bool = False  # from GESTURES: ``keys`` are shown as they are (a wheel is no key sequence)
 
     def may_fire_with(self, other: Shortcut) -> bool:
         """Whether the two can be active for one focus widget (when both are on screen)."""
@@ -76,7 +89,7 @@ def collect_shortcuts(window: MainWindow) -> list[Shortcut]:
         # (a menu passes on a widget-bound action's key only while the menu bar has the focus)
         widgets = [o for o in owners if isinstance(o, QWidget) and not isinstance(o, (QMenu, QMenuBar))]
         widget = next((w for w in widgets if w is not window), None)
-        text = action.text().replace("&", "")
+        text = _undo_redo(action, action.text().replace("&", ""))
         found.append(Shortcut(_group_of(window, widget), text, keys, action.shortcutContext(), widget))
     for shortcut in window.findChildren(QShortcut):
         keys = _keys(shortcut.keys())
@@ -87,6 +100,34 @@ def collect_shortcuts(window: MainWindow) -> list[Shortcut]:
         text = shortcut.whatsThis() or SHORTCUT_WORDS.get((group, keys[0]), "(no description)")
         found.append(Shortcut(group, text, keys, shortcut.context(), widget if widget is not window else None))
     return found
+
+
+def listed_shortcuts(window: MainWindow) -> list[Shortcut]:
+    """What the dialog lists: ``collect_shortcuts``, with each window-wide action that does
+    something different per page (``window.menus.per_page_texts()``) under each page, and the
+    ``GESTURES``."""
+    per_page = window.menus.per_page_texts() if getattr(window, "menus", None) is not None else {}
+    by_keys = {_keys(a.shortcuts()): texts for a, texts in per_page.items()}
+    listed = []
+    for s in collect_shortcuts(window):
+        texts = by_keys.get(s.keys) if s.group == EVERYWHERE and s.widget is None else None
+        if texts and any(s.text == t for t in texts.values()):
+            listed += [Shortcut(page, text, s.keys, s.context) for page, text in texts.items()]
+        else:
+            listed.append(s)
+    listed += [Shortcut(page, text, (keys,), Qt.ShortcutContext.WidgetShortcut, gesture=True)
+               for page, text, keys in GESTURES]
+    return listed
+
+
+def _undo_redo(action: QAction, text: str) -> str:
+    """An undo stack's actions say what they would undo now ("Undo Continue", "Redo Open “a
+    chorale…”"): listed as Undo and Redo."""
+    keys = set(_keys(action.shortcuts()))
+    for word, standard in (("Undo", QKeySequence.StandardKey.Undo), ("Redo", QKeySequence.StandardKey.Redo)):
+        if text.startswith(word) and keys & set(_keys(QKeySequence.keyBindings(standard))):
+            return word
+    return text
 
 
 def _keys(sequences: list[QKeySequence]) -> tuple[str, ...]:
@@ -103,20 +144,27 @@ def _group_of(window: MainWindow, widget) -> str:
     return JOBS if window.jobs_dock.isAncestorOf(widget) else EVERYWHERE
 
 
+def shown_keys(s: Shortcut) -> str:
+    """The keys as the dialog shows them: the platform's names ("Ctrl+Z, Ctrl+Y")."""
+    if s.gesture:
+        return ", ".join(s.keys)
+    return ", ".join(QKeySequence(k).toString(QKeySequence.SequenceFormat.NativeText) for k in s.keys)
+
+
 class ShortcutsDialog(QDialog):
     """The shortcuts in a tree, one branch per place they work in; a filter box narrows it."""
 
     def __init__(self, window: MainWindow) -> None:
         super().__init__(window)
         self.setWindowTitle("Keyboard shortcuts")
-        self.resize(600, 640)
+        self.resize(680, 640)
         self.filter = QLineEdit()
         self.filter.setPlaceholderText("Filter by command or key…")
         self.filter.setClearButtonEnabled(True)
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(["Command", "Keys"])
         self.tree.setRootIsDecorated(False)
-        self.tree.setColumnWidth(0, 280)
+        self.tree.setColumnWidth(0, 330)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.close)
         layout = QVBoxLayout(self)
@@ -124,7 +172,7 @@ class ShortcutsDialog(QDialog):
         layout.addWidget(self.tree, 1)
         layout.addWidget(buttons)
         self.filter.textChanged.connect(self._apply_filter)
-        self.fill(collect_shortcuts(window), [EVERYWHERE, JOBS] + list(window.PAGES))
+        self.fill(listed_shortcuts(window), [EVERYWHERE, JOBS] + list(window.PAGES))
 
     def fill(self, shortcuts: list[Shortcut], order: list[str]) -> None:
         self.tree.clear()
@@ -139,8 +187,7 @@ class ShortcutsDialog(QDialog):
             head.setFont(0, font)
             head.setFirstColumnSpanned(True)
             for s in rows:
-                QTreeWidgetItem(head, [s.text, ", ".join(QKeySequence(k).toString(
-                    QKeySequence.SequenceFormat.NativeText) for k in s.keys)])
+                QTreeWidgetItem(head, [s.text, shown_keys(s)])
         self.tree.expandAll()
 
     def rows(self) -> list[tuple[str, str, str]]:
