@@ -110,9 +110,13 @@ class ContinueMixin:
         if not count:
             return "nothing to continue: draw or select some notes"
         what = "the selection" if selected else "the whole track"
-        prompt = self.prompt_notes()
-        bar = max(n.end for n in prompt) // max(1, self.doc.score.ticks_per_bar) + 1
-        return f"{what}: {count} note{'s' * (count != 1)}, new notes from bar {bar} on"
+        end = max(n.end for n in self.prompt_notes())
+        score = self.doc.score
+        per_bar = max(1, score.ticks_per_bar)
+        per_beat = max(1, per_bar // max(1, score.time_signature.numerator))
+        bar, beat = end // per_bar + 1, end % per_bar // per_beat + 1
+        where = f"bar {bar}" if end % per_bar == 0 else f"bar {bar}, beat {beat}"
+        return f"{what}: {count} note{'s' * (count != 1)}, new notes after it (from {where})"
 
     def _update_continue_subject(self) -> None:
         if hasattr(self, "continue_subject"):
