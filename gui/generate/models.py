@@ -27,9 +27,19 @@ from gui.common.widgets import Banner, download_failure
 from gui.jobs.bridge import JobsBridge
 
 FAMILY = "musicgen"
-HOW_TO_GET_ONE = ("No MusicGen model is installed: choose one to download in the model list, run "
-                  "<code>motet models download musicgen-small</code> (about 2.4 GB), or use "
-                  "<b>Add folder…</b> to point at a MusicGen folder.")
+HOW_TO_GET_ONE = ("No MusicGen model is installed: run <code>motet models download musicgen-small</code> "
+                  "(about 2.4 GB), or use <b>Add folder…</b> to point at a MusicGen folder.")
+
+
+def how_to_get_one(offered=None) -> str:
+    """The no-model banner's line; ``offered``: the Downloadable its own Download button offers
+    (the others are in the Model list, which stays usable)."""
+    if offered is None:
+        return HOW_TO_GET_ONE
+    return (f"No MusicGen model is installed: press <b>Download {offered.name}…</b> here "
+            f"({size_text(offered.size_mb)}; the other sizes are in the Model list), run "
+            f"<code>motet models download {offered.name}</code>, or use <b>Add folder…</b> to point at a "
+            "MusicGen folder.")
 
 
 def size_text(megabytes: float | None) -> str:
@@ -55,7 +65,7 @@ class ModelPicker(QWidget):
         self.combo = QComboBox()
         self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.combo.setMinimumContentsLength(12)
-        self.combo.setPlaceholderText("No model installed")
+        self.combo.setPlaceholderText("No model installed: choose a download")
         self.combo.setToolTip("MusicGen model: installed ones first, then downloads with their size")
         self.add_button = QPushButton("Add folder…")
         self.add_button.setToolTip("Use a MusicGen folder (Hugging Face format: config.json, tokenizer.json, "

@@ -50,12 +50,13 @@ SETTING_NAMES = (("guidance", "guidance"), ("temperature", "temperature"), ("top
 def details(g: Generation) -> str:
     """The second line of a result: what it takes to make it again."""
     parts = [f"seed {g.seed}", format_duration(g.seconds), g.model]
+    variation, count = g.settings.get("variation"), g.settings.get("variations")
+    if variation:  # first: the line is cut on the right, and this is what tells a batch's results apart
+        parts.insert(0, f"variation {variation} of {count}" if count else f"variation {variation}")
     for key, name in SETTING_NAMES:
         if key in g.settings:
             value = g.settings[key]
             parts.append(f"{name} {'off' if key in ('top_k', 'top_p') and not value else f'{value:g}'}")
-    if "variation" in g.settings:
-        parts.append(f"variation {g.settings['variation']}")
     if g.settings.get("continued_from"):
         parts.append(f"continues {g.settings['continued_from']}")
     return " · ".join(parts)
@@ -95,18 +96,26 @@ class ResultDelegate(QStyledItemDelegate):
         role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
         painter.setPen(option.palette.color(role))
         line = QRect(rect.left(), rect.top(), rect.width(), top.height())
-        prompt = g.prompt or ("(continuation without a prompt)" if "continued_from" in g.settings
-                              else "(no prompt: unconditional)")
-        painter.drawText(line, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                         top.elidedText(prompt, Qt.TextElideMode.ElideRight, rect.width()))
+        title, second = self.lines(g, option.font, option.rect)
+        painter.drawText(line, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, title)
         small = QFontMetrics(option.font)
         painter.setFont(option.font)
         if not selected:
             painter.setPen(option.palette.color(QPalette.ColorRole.PlaceholderText))
         line = QRect(rect.left(), line.bottom() + 2, rect.width(), small.height())
-        painter.drawText(line, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                         small.elidedText(details(g), Qt.TextElideMode.ElideRight, rect.width()))
+        painter.drawText(line, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, second)
         painter.restore()
+
+    @staticmethod
+    def lines(g: Generation, font: QFont, item: QRect) -> tuple[str, str]:
+        """The two lines as drawn in an item's rectangle (cut short with "…" to fit)."""
+        width = item.width() - 12
+        bold = QFont(font)
+        bold.setBold(True)
+        prompt = g.prompt or ("(continuation without a prompt)" if "continued_from" in g.settings
+                              else "(no prompt: unconditional)")
+        return (QFontMetrics(bold).elidedText(prompt, Qt.TextElideMode.ElideRight, width),
+                QFontMetrics(font).elidedText(details(g), Qt.TextElideMode.ElideRight, width))
 
     def sizeHint(self, option, index) -> QSize:  # noqa: N802 - Qt naming
         return QSize(200, 2 * QFontMetrics(option.font).height() + 10)
@@ -133,7 +142,8 @@ class ResultsPanel(QWidget):
         self.list.setObjectName("generations")
         self.list.setItemDelegate(ResultDelegate(self.list))
         self.list.setUniformItemSizes(True)
-        self.list.setMinimumHeight(80)
+        row = 2 * self.list.fontMetrics().height() + 10  # ResultDelegate.sizeHint
+        self.list.setMinimumHeight(3 * row + 2 * self.list.frameWidth())  # three results at least, never two
         self.play_button = QPushButton(self.PLAY)
         self.play_button.setToolTip("Play the selected result, or stop it (Space)")
         self.play_button.setMinimumWidth(self.play_button.fontMetrics().horizontalAdvance(self.STOP) + 16)
@@ -163,10 +173,12 @@ class ResultsPanel(QWidget):
         top_layout.addWidget(self.list, 1)
         top_layout.addLayout(buttons)
         self.split = QSplitter(Qt.Orientation.Vertical)
-        for w, stretch in ((top, 3), (self.spectrogram, 3), (self.waveform, 2)):
+        # the list first: at 1024x700 it shows five results or more, the views keep their own minimums
+        for w, stretch in ((top, 5), (self.spectrogram, 3), (self.waveform, 2)):
             self.split.addWidget(w)
             self.split.setStretchFactor(self.split.count() - 1, stretch)
         self.split.setChildrenCollapsible(False)
+        self.split.setSizes([4300, 3400, 2300])  # shares, scaled to the height it gets
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.split)

@@ -44,7 +44,7 @@ from gui.common.widgets import Banner
 from gui.generate.compose_panel import ComposePanel
 from gui.generate.compose_results import Composed, ComposeResults, describe
 from gui.generate.form import GenerateForm
-from gui.generate.models import HOW_TO_GET_ONE, ModelPicker, one_line
+from gui.generate.models import ModelPicker, how_to_get_one, one_line
 from gui.generate.results import ResultsPanel
 from gui.generate.source import SourcePicker
 from gui.jobs.bridge import JobsBridge
@@ -293,7 +293,8 @@ class GenerateView(QWidget):
             actions = [("Add folder…", self.models.choose_folder)]
             if small is not None:
                 actions.insert(0, (f"Download {small.name}…", lambda: self.models.offer_download(small)))
-            self.banner.show_message(HOW_TO_GET_ONE, "warn", actions)
+            self.banner.show_message(how_to_get_one(small), "warn", actions)
+        self.models.combo.setEnabled(self.models.combo.count() > 0)  # the downloads are chosen there
 
     # -- generating --------------------------------------------------------------------------
     def generate(self) -> int | None:

@@ -394,3 +394,70 @@ def test_int8_is_asked_for_and_remembered(make_window, tiny_folder):
     assert w2.generate_view.form.int8_check.isChecked()
     w2.generate_view.form.int8_check.setChecked(False)
     assert w2.generate_view.form.request().compute_type == "float32"
+
+
+# -- issue #29 ---------------------------------------------------------------------------------------
+
+def _batches(count):
+    """``count`` batches of two variations each, as Generate keeps them (long prompt and model name)."""
+    library = GenerationLibrary()
+    for b in range(count):
+        for v in (1, 2):
+            library.add(np.full((1, 8000), 0.01, np.float32), 32000, f"warm analog synth chords, slow, dreamy {b}",
+                        "facebook/musicgen-small", 1234 + b, {"guidance": 3.0, "temperature": 1.0, "top_k": 250,
+                                                              "top_p": 0.0, "variation": v, "variations": 2})
+
+
+def test_variations_are_told_apart_and_the_list_has_room_at_1024x700(make_window, tmp_path):
+    import os
+
+    from PySide6.QtWidgets import QStyleOptionViewItem
+
+    _batches(4)
+    w = make_window()
+    view = w.generate_view
+    view.set_mode("audio")
+    wait(200)
+    results = view.results
+    listed = results.list
+    assert listed.count() == 8
+    # the second line as drawn in the row's width starts with the variation, never cut off
+    option = QStyleOptionViewItem()
+    option.font = listed.font()
+    for row in range(listed.count()):
+        item = listed.item(row)
+        g = item.data(Qt.ItemDataRole.UserRole)
+        _, second = listed.itemDelegate().lines(g, option.font, listed.visualItemRect(item))
+        assert second.startswith(f"variation {g.settings['variation']} of 2 · seed {g.seed}"), second
+    # five results or more in view at the smallest supported window, the views under it still usable
+    assert w.size() == QSize(1024, 700)
+    row_height = listed.visualItemRect(listed.item(0)).height()
+    visible = sum(listed.viewport().rect().contains(listed.visualItemRect(listed.item(r)))
+                  for r in range(listed.count()))
+    assert visible >= 5 and listed.viewport().height() >= 5 * row_height, (visible, listed.viewport().height())
+    assert results.spectrogram.height() >= results.spectrogram.minimumSizeHint().height()
+    assert results.waveform.height() >= results.waveform.minimumSizeHint().height()
+    if os.environ.get("MOTET_SCREENSHOTS"):
+        w.grab().save(os.path.join(os.environ["MOTET_SCREENSHOTS"], "generate-variations-1024.png"))
+
+
+def test_no_model_banner_points_at_what_works(make_window, monkeypatch):
+    """The banner names its own Download button (not a list that looks disabled); the Model list is
+    usable too: a download chosen there is offered."""
+    w = make_window()
+    view = w.generate_view
+    view.set_mode("audio")
+    text = view.banner.label.text()
+    assert "Download musicgen-small…" in text and "choose one to download in the model list" not in text
+    button = view.banner.button("Download musicgen-small…")
+    assert button is not None and button.isVisible() and button.isEnabled()
+    combo = view.models.combo
+    assert combo.isEnabled() and "choose a download" in combo.placeholderText()
+    offered = []
+    monkeypatch.setattr(view.models, "ask_download", lambda d: offered.append(d.name) or False)
+    index = next(i for i in range(combo.count()) if combo.itemText(i).startswith("Download musicgen-medium"))
+    combo.setCurrentIndex(index)  # as choosing it in the popup does
+    wait(50)
+    assert offered == ["musicgen-medium"] and combo.currentIndex() == -1 and view.models.current() is None
+    button.click()
+    assert offered == ["musicgen-medium", "musicgen-small"]
