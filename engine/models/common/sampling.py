@@ -13,6 +13,24 @@ from collections.abc import Iterable
 import torch
 from torch import Tensor
 
+from engine.models.common.errors import CheckpointError
+
+DAMAGED = "the model produced values that are not numbers: its weights are damaged"
+
+
+class DamagedWeightsError(CheckpointError, ValueError):
+    """The logits hold NaN or +inf: the weights (not the prompt or settings) are damaged.
+    ``str()`` is the one line to show; a CheckpointError and a ValueError, so every caller's
+    handler for a bad checkpoint or a bad value says it, never a crash log."""
+
+    def __init__(self, message: str = DAMAGED) -> None:
+        super().__init__(message)
+
+
+def damaged(logits: Tensor) -> bool:
+    """NaN or +inf anywhere (-inf is a mask, not damage)."""
+    return bool(torch.isnan(logits).any() or torch.isposinf(logits).any())
+
 
 def seeded_generator(seed: int | None, device: str | torch.device = "cpu") -> torch.Generator | None:
     """A generator that makes a draw reproducible; None (torch's global one) without a seed."""
@@ -53,4 +71,10 @@ def sample(logits: Tensor, temperature: float = 1.0, top_k: int = 0, top_p: floa
     logits = top_k_filter(logits.float(), top_k)
     probs = top_p_filter((logits / temperature).softmax(-1), top_p)
     flat = probs.reshape(-1, probs.shape[-1])
-    return torch.multinomial(flat, 1, generator=generator).reshape(probs.shape[:-1])
+    try:
+        drawn = torch.multinomial(flat, 1, generator=generator)
+    except RuntimeError:  # "probability tensor contains either inf, nan or element < 0"
+        if damaged(logits):  # checked only here: no host sync on the way that works
+            raise DamagedWeightsError() from None
+        raise
+    return drawn.reshape(probs.shape[:-1])
