@@ -461,3 +461,22 @@ def test_no_model_banner_points_at_what_works(make_window, monkeypatch):
     assert offered == ["musicgen-medium"] and combo.currentIndex() == -1 and view.models.current() is None
     button.click()
     assert offered == ["musicgen-medium", "musicgen-small"]
+
+
+def test_damaged_weights_are_one_banner_line(make_window, tiny_folder, monkeypatch):
+    import torch
+
+    import engine.models.musicgen.generate as musicgen
+    from engine.models.common.sampling import DAMAGED, sample
+
+    monkeypatch.setattr(musicgen, "sample", lambda logits, *a, **k: sample(torch.full_like(logits, float("nan")),
+                                                                           *a, **k))
+    w = make_window()
+    view = w.generate_view
+    view.set_mode("audio")
+    assert view.models.add_folder(str(tiny_folder))
+    view.form.prompt.setPlainText("a lively jig")
+    view.generate()
+    wait_until(lambda: not view.jobs, GENERATION_S, "the generation job")
+    assert view.banner.isVisible() and view.banner.label.text() == f"Could not generate: {DAMAGED}"
+    assert view.results.list.count() == 0
