@@ -1,6 +1,8 @@
 """The Generate job without Qt: through the job queue with progress, kept in the library with its
 settings, reproducible by its seed, cancellable, and a clear error for what cannot be used."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -139,7 +141,8 @@ def reads(monkeypatch):
     seen, read = [], sf.read
 
     def spy(file, *args, **kwargs):
-        seen.append((str(file).rsplit("/", 1)[-1], kwargs.get("start", 0), kwargs.get("stop")))
+        name = os.fsdecode(file) if isinstance(file, (bytes, str, os.PathLike)) else str(file)  # libsndfile gets bytes
+        seen.append((name.rsplit("/", 1)[-1], kwargs.get("start", 0), kwargs.get("stop")))
         return read(file, *args, **kwargs)
 
     def stop(*args, **kwargs):
