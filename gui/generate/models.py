@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -66,6 +67,9 @@ class ModelPicker(QWidget):
         self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.combo.setMinimumContentsLength(12)
         self.combo.setPlaceholderText("No model installed: choose a download")
+        palette = self.combo.palette()  # the placeholder in the text's colour: it is a choice, not greyed out
+        palette.setColor(QPalette.ColorRole.PlaceholderText, palette.color(QPalette.ColorRole.Text))
+        self.combo.setPalette(palette)
         self.combo.setToolTip("MusicGen model: installed ones first, then downloads with their size")
         self.add_button = QPushButton("Add folder…")
         self.add_button.setToolTip("Use a MusicGen folder (Hugging Face format: config.json, tokenizer.json, "

@@ -453,6 +453,10 @@ def test_no_model_banner_points_at_what_works(make_window, monkeypatch):
     assert button is not None and button.isVisible() and button.isEnabled()
     combo = view.models.combo
     assert combo.isEnabled() and "choose a download" in combo.placeholderText()
+    from PySide6.QtGui import QPalette
+
+    palette = combo.palette()  # not drawn greyed out as if disabled
+    assert palette.color(QPalette.ColorRole.PlaceholderText) == palette.color(QPalette.ColorRole.Text)
     offered = []
     monkeypatch.setattr(view.models, "ask_download", lambda d: offered.append(d.name) or False)
     index = next(i for i in range(combo.count()) if combo.itemText(i).startswith("Download musicgen-medium"))
