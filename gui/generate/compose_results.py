@@ -2,7 +2,8 @@
 CompositionLibrary in the data folder: they are listed again when the page opens). Each card
 shows the prompt, the controls and seed it was made with, a small piano-roll preview (time ×
 pitch, bar lines), and Play/Stop (the Score rendered with the SoundFont in a job on the cpu lane),
-Open in piano roll, and Save .mid… (written atomically; a failure is one banner line)."""
+Open in piano roll, and Save .mid… (written atomically; a failure is one banner line); its
+context menu deletes it (kept ones too)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
+    QMenu,
+    QMessageBox,
     QPushButton,
     QScrollArea,
     QSizePolicy,
@@ -24,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.atomic import WriteError
-from engine.tasks.compositions import CompositionLibrary
+from engine.tasks.compositions import CompositionError, CompositionLibrary
 from engine.audio.devices import AudioUnavailable
 from engine.audio.playback import Player
 from engine.audio.takes import safe_filename
@@ -233,6 +236,8 @@ class ComposeResults(QWidget):
             card.open_button.clicked.connect(lambda _=False, c=card: self.openScore.emit(c.item.score.copy(),
                                                                                          c.item.title))
             card.save_button.clicked.connect(lambda _=False, c=card: self.choose_save(c))
+            card.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+            card.customContextMenuRequested.connect(lambda pos, c=card: self._card_menu(c, pos))
             self.column.insertWidget(i, card)
             made.append(card)
         self.cards[at:at] = made
@@ -301,6 +306,36 @@ class ComposeResults(QWidget):
             self.playing.play_button.setText(ResultCard.PLAY)
             self.playing.preview.set_playhead(None)
         self.playing = None
+
+    # -- deleting ----------------------------------------------------------------------------
+    def _card_menu(self, card: ResultCard, pos) -> None:
+        menu = QMenu(card)
+        menu.addAction("Delete this piece…", lambda: self.delete(card))
+        menu.exec(card.mapToGlobal(pos))
+
+    def ask_delete(self, card: ResultCard) -> bool:
+        answer = QMessageBox.question(self, "Delete the piece",
+                                      f"Delete “{card.item.title}”? It is no longer listed after a restart.")
+        return answer == QMessageBox.StandardButton.Yes
+
+    def delete(self, card: ResultCard, confirm: bool = True) -> bool:
+        """Remove a piece from the results and from the kept ones; a failure is one banner line."""
+        if card not in self.cards or (confirm and not self.ask_delete(card)):
+            return False
+        if self.playing is card:
+            self.stop()
+        if card.item.kept_id and self.library is not None:
+            try:
+                self.library.delete(card.item.kept_id)
+            except CompositionError as exc:
+                self.banner.show_message(one_line(str(exc)[:1].upper() + str(exc)[1:]), "error")
+                return False
+        self.cards.remove(card)
+        self.column.removeWidget(card)
+        card.deleteLater()
+        self.empty_label.setVisible(not self.cards)
+        self.statusMessage.emit(f"Deleted “{card.item.title}”")
+        return True
 
     # -- saving ------------------------------------------------------------------------------
     def choose_save(self, card: ResultCard) -> None:

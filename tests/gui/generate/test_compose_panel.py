@@ -372,7 +372,7 @@ def panel_meter(chips: str) -> str:
     return chips.split(" · ")[2]
 
 
-def test_composed_pieces_are_listed_again_after_a_restart(make_window, qtbot, composer, tmp_path):
+def test_composed_pieces_are_listed_again_after_a_restart(make_window, qtbot, composer, tmp_path, monkeypatch):
     w = make_window()
     view = w.generate_view
     panel = view.compose
@@ -410,3 +410,10 @@ def test_composed_pieces_are_listed_again_after_a_restart(make_window, qtbot, co
     again.nav.setCurrentRow(MainWindow.PAGES.index("Generate"))
     wait(200)
     assert len(results.cards) == 4 and results.cards[0].item.prompt == "a hornpipe, 2 bars"
+
+    # Delete (the card's context menu, confirmed): gone now and after a restart
+    monkeypatch.setattr(results, "ask_delete", lambda card: True)
+    doomed = results.cards[0]
+    assert results.delete(doomed) and len(results.cards) == 3 and doomed not in results.cards
+    third = make_window()
+    assert [c.item.title for c in third.generate_view.compose_results.cards] == [t for t, _, _ in before]
