@@ -62,3 +62,14 @@ class VoiceActivityDetector:
         self._pending = x[n * FRAME:]
         self.frames_done += n
         return probs
+
+
+def has_speech(samples: np.ndarray, threshold: float = 0.5, least: float = 0.2) -> bool:
+    """Does 16 kHz mono audio hold speech: at least ``least`` seconds of frames the VAD scores
+    at ``threshold`` or more? For a decoded window whose text may be invented (Whisper hears
+    "You" or "Thank you." in silence, room noise and breathing). A fresh detector per call."""
+    x = np.asarray(samples, np.float32).reshape(-1)
+    if not len(x) or not np.isfinite(x).all():
+        return False
+    probs = VoiceActivityDetector().push(x)
+    return int(np.count_nonzero(probs >= threshold)) * FRAME >= least * SAMPLE_RATE

@@ -3,7 +3,8 @@
 How it works (DESIGN.md §5):
 - Silero VAD marks speech per 32 ms frame. Speech opens a *segment* (with a little lead-in);
   ``pause`` seconds of silence close it; unbroken speech longer than ``max_segment`` is cut at
-  its quietest moment in the last second.
+  the end of a phrase Whisper completed (the cut policy below). A segment with less than
+  ``min_voiced`` of speech in it (a click, Stop's edge) gets no text: Whisper hears "You" there.
 - While a segment is open, every ``step`` seconds of new audio Whisper transcribes the *window*
   (one pass, zero-padded to 30 s as published): the last finished segments (up to ``window``
   seconds) and the open segment so far. The finished segments' text and the open segment's
@@ -19,6 +20,34 @@ How it works (DESIGN.md §5):
   13.1 %). The window is trimmed at the start of its oldest finished segment once it
   grows past ``window`` seconds; text that leaves the window becomes the prompt.
 - ``finish()`` (Stop) closes whatever is open: nothing captured before Stop is dropped.
+
+The cut policy for unbroken speech (issue #27). Continuous speech (gaps of 0.12 s between
+sentences, none of ``pause``) never closes a segment by itself. Cutting it at the quietest VAD
+frame of the last second and decoding each piece without timestamps lost speech: a closing
+pass over ~15 s may end early (Whisper emits end-of-text after a few sentences; four sentences,
+9 s, were lost that way in the issue), the text it dropped was then read again from the next
+segment's window context and stored under that segment's times, and the cut itself could fall
+inside a word. Now, once the open segment reaches ``max_segment``:
+- a *cut pass* decodes the open segment's own audio (greedy, 30 s window, earlier text as a timed
+  prompt: plain text would keep Whisper from timestamps) *with* timestamps; the segment is cut
+  at the end of the last phrase Whisper completed, not one ending within ``cut_guard`` of the
+  newest audio (possibly cut short), moved to the middle of the quietest 80 ms nearby (a gap
+  between words, not a stop consonant's closure). No complete phrase: retry after ``cut_retry``
+  s; none by ``max_unbroken`` s: the old quietest-frame cut, the last resort.
+- The part before the cut is closed and gets its closing pass as any segment does, hearing
+  nothing after the cut (its next word belongs to the next segment), so words at a cut are
+  neither lost nor repeated. The cut pass's reading is kept with it: if the closing pass stops
+  early, the words the cut pass read after that point are appended (``stats.kept_cut_words``),
+  and if the closing pass is judged silent or a loop, that reading is the text. A refinement
+  that drops such a tail is not taken, however likely.
+- The audio after the cut is carried into a new open segment (the committed words past the cut
+  stay committed on screen). Whisper stopping early only moves the cut earlier: nothing is lost.
+- At Stop, unbroken speech longer than ``max_segment`` is cut the same way before it is closed.
+Why Whisper's own phrase ends: they are where the offline transcription, which lost nothing on
+the same audio, moves its window; and every segment then starts and ends inside its own words'
+audio. Measured on 24 sentences back to back (58 s, tiny.en, fed as fast as it decodes): all 24
+found at their times (before: the same run cut a word and depended on the closing pass not
+stopping early), live WER 14.9 % against 10.8 % offline.
 
 Keeping up on any machine (issue #10). A slow or busy machine must never build a backlog; the
 transcriber measures what each kind of pass costs (``costs``) and adapts:
@@ -86,7 +115,10 @@ class LiveOptions:
     final_beam_size: int = 5  # the closing pass over a whole segment runs once, in the pause after it
     step: float = 0.3  # seconds of new audio before the next hypothesis
     pause: float = 0.5  # silence that ends a segment
-    max_segment: float = 15.0  # unbroken speech is cut after this many seconds
+    max_segment: float = 15.0  # unbroken speech is cut (at a phrase Whisper completed) after this many seconds
+    cut_retry: float = 2.0  # no complete phrase yet: try the cut again after this much more audio
+    cut_guard: float = 0.6  # a phrase ending this close to the newest audio may be cut short: not kept
+    max_unbroken: float = 25.0  # no phrase boundary by then: cut at the quietest moment (must stay < 30 s)
     lead_in: float = 0.3  # audio kept before the detected start of speech
     tail: float = 0.15  # audio kept after the last voiced frame
     speech_threshold: float = 0.5  # VAD probability that opens a segment (it stays open above it - 0.15)
@@ -101,6 +133,7 @@ class LiveOptions:
     behind: float = 1.0  # seconds of waiting audio (beyond the pause) that count as falling behind
     stop_budget: float = 2.0  # measured model seconds allowed after Stop for full quality
     final_margin: float = 0.3  # silence after a segment's end that its closing pass hears (the VAD's pause)
+    min_voiced: float = 0.2  # a segment with less speech than this (a click, a cough, Stop's edge) gets no text
 
 
 @dataclass
@@ -126,6 +159,9 @@ class _Span:
     start: int  # samples into the stream
     end: int | None = None  # None while open
     language: str | None = None
+    cut: bool = False  # ended by a cut in unbroken speech (speech goes on right after its end)
+    heard: list[Word] | None = None  # a cut segment's words as the cut pass read them
+    voiced: int = 0  # frames the VAD found speech in (at the opening threshold)
 
 
 @dataclass
@@ -139,6 +175,7 @@ class _Finished:
     index: int = -1  # in ``segments``
     avg_logprob: float = float("-inf")  # of the reading kept
     refinements: list[tuple[float | None, int]] = field(default_factory=list)  # (context, beam) still to run
+    cut: bool = False  # ended by a cut (its passes hear nothing after its end)
 
 
 @dataclass
@@ -151,6 +188,10 @@ class _Stats:
     compute: float = 0.0
     decode_times: list[float] = field(default_factory=list)
     non_finite: int = 0  # samples received as NaN or infinity, heard as silence
+    cuts: int = 0  # unbroken speech cut at a phrase boundary (cut passes that found one)
+    cut_passes: int = 0  # cut passes run (some find no complete phrase yet)
+    forced_cuts: int = 0  # unbroken speech cut at its quietest moment (no phrase boundary by max_unbroken)
+    kept_cut_words: int = 0  # closing passes of cut segments that stopped early (the cut pass's words after it kept)
 
 
 class PassCosts:
@@ -188,6 +229,7 @@ class StreamingTranscriber:
         self._last_voice_end = 0
         self._recent_probs: list[tuple[int, float]] = []  # (frame index, p) of the open span's last second
         self._last_hypothesis_at = 0
+        self._next_cut_at = 0  # samples: the next cut pass is not tried before this much was received
         self._agreement = LocalAgreement()
         self._context: list[_Finished] = []  # finished segments whose audio is still in the window
         self._prompt: list[int] = []
@@ -217,7 +259,7 @@ class StreamingTranscriber:
         self.received += len(x)
         o = self.options
         on, off = o.speech_threshold, o.speech_threshold - 0.15
-        pause, max_len = int(o.pause * SAMPLE_RATE), int(o.max_segment * SAMPLE_RATE)
+        pause, max_len = int(o.pause * SAMPLE_RATE), int(max(o.max_unbroken, o.max_segment) * SAMPLE_RATE)
         for i, p in enumerate(probs):
             frame = first_frame + i
             frame_start, frame_end = frame * FRAME, (frame + 1) * FRAME
@@ -228,7 +270,10 @@ class StreamingTranscriber:
                     self._open = _Span(start, language=self.language)
                     self._last_voice_end = frame_end
                     self._recent_probs = []
+                    self._open.voiced = 1
                 continue
+            if p >= on:
+                self._open.voiced += 1
             if p >= off:
                 self._last_voice_end = frame_end
             self._recent_probs.append((frame, float(p)))
@@ -250,15 +295,19 @@ class StreamingTranscriber:
         self._open = None
 
     def _cut_long_segment(self) -> None:
-        """Unbroken speech: end the segment at the quietest frame of the last second (most likely
-        between words), and go on with a new one from there."""
+        """Unbroken speech for ``max_unbroken`` seconds and no phrase boundary found in it (the
+        last resort; see ``_cut``): end the segment at the quietest frame of the last second
+        (most likely between words), and go on with a new one from there."""
         assert self._open is not None
         candidates = self._recent_probs[:-3] or self._recent_probs  # not the very last frames
         frame, _ = min(reversed(candidates), key=lambda fp: fp[1])
         cut = (frame + 1) * FRAME
         language = self._open.language
+        self._open.cut = True
+        self.stats.forced_cuts += 1
+        voiced = self._open.voiced
         self._close(cut)
-        self._open = _Span(cut, language=language)
+        self._open = _Span(cut, language=language, voiced=voiced)
         self._recent_probs = [fp for fp in self._recent_probs if fp[0] > frame]
         self._last_voice_end = max(self._last_voice_end, cut)
 
@@ -287,7 +336,13 @@ class StreamingTranscriber:
     # -- text out -------------------------------------------------------------------------------
     def pending(self) -> bool:
         """Is there work for ``step()`` now?"""
-        return bool(self._closed) or self._hypothesis_due() or self._refinable() is not None
+        return (bool(self._closed) or self._cut_due() or self._hypothesis_due()
+                or self._refinable() is not None)
+
+    def _cut_due(self) -> bool:
+        span = self._open
+        return (span is not None and self.received - span.start >= self.options.max_segment * SAMPLE_RATE
+                and self.received >= self._next_cut_at)
 
     def _hypothesis_due(self) -> bool:
         return (self._open is not None
@@ -306,7 +361,8 @@ class StreamingTranscriber:
         if not self._closed:
             return False
         waiting = (self.received - self._closed[0].end) / SAMPLE_RATE
-        return waiting > self.options.pause + self.options.behind
+        expected = self.options.cut_guard + self.options.cut_retry if self._closed[0].cut else self.options.pause
+        return waiting > expected + self.options.behind
 
     def step(self) -> LiveUpdate | None:
         """Do the next piece of work: finish a closed segment, a new hypothesis for the open one,
@@ -314,6 +370,8 @@ class StreamingTranscriber:
         if self._closed:
             cheap = self.behind()
             return self._finish_span(self._closed.pop(0), cheap=cheap)
+        if self._cut_due():
+            return self._cut()
         if self._hypothesis_due():
             return self._hypothesis()
         finished = self._refinable()
@@ -327,6 +385,14 @@ class StreamingTranscriber:
         The closing passes use the full beam while their measured cost fits ``stop_budget``;
         then refinements run while the next one's measured cost still fits."""
         started = self._clock()
+        # unbroken speech up to Stop: cut at phrases as while recording, so no closing pass
+        # reads more than ``max_segment`` (a long one may stop early)
+        while self._open is not None and self.received - self._open.start >= self.options.max_segment * SAMPLE_RATE:
+            cuts = self.stats.cuts
+            self._next_cut_at = 0
+            self._cut()
+            if self.stats.cuts == cuts:
+                break
         if self._open is not None:
             self._close(self.received)
         update = self.snapshot()
@@ -381,6 +447,96 @@ class StreamingTranscriber:
             self._agreement.update(self._words(result))
         return self.snapshot(seconds)
 
+    def _cut(self) -> LiveUpdate:
+        """Unbroken speech has gone on for ``max_segment``: decode the open segment so far on its
+        own, *with* timestamps (greedy), and close it at the end of the last phrase Whisper
+        completed (not one ending within ``cut_guard`` of the newest audio, which may be cut
+        short), moved to the quietest 80 ms nearby. The segment before the cut then gets its
+        closing pass as any other (hearing nothing after the cut), with this reading as what was
+        heard; the audio after the cut is carried into a new open segment. Whisper stopping early
+        (a known failure on long windows) only moves the cut earlier: nothing is lost. No
+        complete phrase yet: try again after ``cut_retry`` more seconds."""
+        span = self._open
+        assert span is not None
+        o = self.options
+        end = self.received
+        result, seconds = self._decode(span, end, [], o.beam_size, timestamps=True)
+        self.costs.add("cut", seconds)
+        self.stats.cut_passes += 1
+        cut = self._phrase_cut(result, span, end) if result is not None else None
+        if cut is None:
+            self._next_cut_at = end + int(o.cut_retry * SAMPLE_RATE)
+            return self.snapshot(seconds)
+        sample, tokens = cut
+        self.stats.cuts += 1
+        words = self._clean_words(split_words(tokens, self.tokenizer.decode))
+        # the committed words after the cut stay committed in the new segment (display only: its
+        # closing pass decodes it afresh)
+        carry: list[Word] = []
+        committed = self._agreement.committed
+        if words and committed:
+            import difflib
+
+            matcher = difflib.SequenceMatcher(a=[w.key for w in words], b=[w.key for w in committed], autojunk=False)
+            for block in matcher.get_matching_blocks():
+                if block.size >= min(2, len(words)) and block.a + block.size == len(words):
+                    carry = committed[block.b + block.size:]
+        span.end, span.cut, span.heard = sample, True, words
+        self._closed.append(span)
+        self._open = _Span(sample, language=span.language, voiced=span.voiced)  # unbroken speech goes on
+        self._agreement.reset()
+        self._agreement.committed = list(carry)
+        self._recent_probs = [fp for fp in self._recent_probs if fp[0] * FRAME >= sample]
+        self._last_voice_end = max(self._last_voice_end, sample)
+        self._last_hypothesis_at = sample
+        self._next_cut_at = 0
+        return self.snapshot(seconds)
+
+    def _phrase_cut(self, result: DecodingResult, span: _Span, end: int) -> tuple[int, list[int]] | None:
+        """(where to cut, the text tokens before it) from a timestamped reading of the open
+        segment: the end of the last complete phrase at least 1 s in and ``cut_guard`` before
+        the newest audio; None if there is none."""
+        tb = self.tokenizer.timestamp_begin
+        tokens = [t for t in result.tokens if t != self.tokenizer.eot]
+        seconds = (end - span.start) / SAMPLE_RATE
+        best = None
+        for i in range(1, len(tokens)):
+            if tokens[i] < tb or tokens[i - 1] >= tb:
+                continue  # a phrase ends at a timestamp right after text
+            at = (tokens[i] - tb) * 0.02
+            if 1.0 <= at <= seconds - self.options.cut_guard:
+                best = (i, at)
+        if best is None:
+            return None
+        i, at = best
+        text = [t for t in tokens[:i] if t < tb]
+        if not text:
+            return None
+        sample = self._quietest(span.start + int(at * SAMPLE_RATE))
+        return min(max(sample, span.start + SAMPLE_RATE // 2), end - FRAME), text
+
+    def _quietest(self, sample: int) -> int:
+        """Where the cut goes near a phrase end Whisper placed (its timestamps are 20 ms steps and
+        may fall a little early or late): the middle of the quietest 80 ms from 0.1 s before it
+        to 0.25 s after. 80 ms, not less: the closure of a stop consonant ("pun|ch") is as
+        quiet as a pause for some 50 ms, a gap between words lasts longer."""
+        lo, hi = sample - int(0.1 * SAMPLE_RATE), sample + int(0.25 * SAMPLE_RATE)
+        lo, hi = max(lo, self._offset), min(hi, self._offset + len(self._audio))
+        hop, width = SAMPLE_RATE // 100, 8
+        n = (hi - lo) // hop
+        if n < 2 * width:
+            return sample
+        x = self._audio[lo - self._offset:lo - self._offset + n * hop]
+        energy = np.square(x.reshape(n, hop)).mean(axis=1)
+        smooth = np.convolve(energy, np.ones(width) / width, mode="valid")  # smooth[i]: frames i..i+width-1
+        return lo + (int(np.argmin(smooth)) + width // 2) * hop
+
+    def _clean_words(self, words: list[Word]) -> list[Word]:
+        """Without punctuation the model put first to close the previous segment's sentence."""
+        while words and not any(ch.isalnum() for ch in words[0].text):
+            words.pop(0)
+        return words
+
     def _finish_span(self, span: _Span, cheap: bool = False) -> LiveUpdate:
         """The closing pass: the window up to the segment's end, decoded with beam search and
         without the segment's committed words forced. Its text is final (refinements may still
@@ -389,16 +545,29 @@ class StreamingTranscriber:
         be judged silent or a loop, the committed words stand."""
         assert span.end is not None
         o = self.options
+        if span.voiced * FRAME < o.min_voiced * SAMPLE_RATE and not span.cut:
+            # a click or Stop's edge opened it: Whisper would hear "You" in it (issue #27)
+            self._agreement.reset()
+            self._last_hypothesis_at = span.end
+            return self.snapshot()
         contexts = list(o.final_contexts) or [None]
         beam = o.cheap_beam_size if cheap else o.final_beam_size
-        result, seconds = self._decode(span, self._heard_until(span.end), [], beam, contexts[0])
+        result, seconds = self._decode(span, self._heard_until(span.end, span.cut), [], beam, contexts[0])
         self.costs.add("cheap" if cheap else "final", seconds)
         self.stats.finals += 1
         self.stats.cheap_finals += cheap
+        # a cut segment: what the cut pass read in it (its own audio, with timestamps) stands if
+        # the closing pass fails, and its words past where the closing pass stopped are kept. Not
+        # a hypothesis's words: greedy on a cut-off window, they often go on with the context's
+        # text repeated (the agreement then belongs to this segment; after a cut, to the open one)
+        words = (span.heard or []) if span.cut else list(self._agreement.committed)
         if result is not None:
-            self._agreement.reset()
-            self._agreement.commit_all(self._closing_words(result))
-        tokens = self._agreement.prefix_tokens()
+            words = self._closing_words(result)
+            missing = self._missing_tail(words, span.heard or []) if span.cut else []
+            if missing:  # the closing pass stopped early: the words the cut pass read after it are kept
+                words = words + missing
+                self.stats.kept_cut_words += 1
+        tokens = [t for w in words for t in w.tokens]
         text = self.tokenizer.decode(tokens)
         if text.strip():
             self.segments.append(Segment(
@@ -410,9 +579,11 @@ class StreamingTranscriber:
             if cheap:
                 refinements.insert(0, (contexts[0], o.final_beam_size))
             self._context.append(_Finished(span.start, span.end, tokens, span.language, len(self.segments) - 1,
-                                           result.avg_logprob if result else float("-inf"), refinements))
-        self._agreement.reset()
-        self._last_hypothesis_at = span.end
+                                           result.avg_logprob if result else float("-inf"), refinements,
+                                           cut=span.cut))
+        if not span.cut:
+            self._agreement.reset()
+            self._last_hypothesis_at = span.end
         self._trim()
         return self.snapshot(seconds)
 
@@ -422,16 +593,18 @@ class StreamingTranscriber:
         context, beam = finished.refinements.pop(0)
         span = _Span(finished.start, finished.end, finished.language)
         earlier = [f for f in self._context if f.end <= finished.start]
-        result, seconds = self._decode(span, self._heard_until(finished.end), [], beam, context,
+        result, seconds = self._decode(span, self._heard_until(finished.end, finished.cut), [], beam, context,
                                        context_segments=earlier)
         self.costs.add("final" if beam >= self.options.final_beam_size else "cheap", seconds)
         self.stats.refinements += 1
         revised: tuple[int, ...] = ()
         if result is not None and result.avg_logprob > finished.avg_logprob:
-            tokens = [t for w in self._closing_words(result) for t in w.tokens]
+            words = self._closing_words(result)
+            tokens = [t for w in words for t in w.tokens]
             text = self.tokenizer.decode(tokens)
             old = self.segments[finished.index]
-            if text.strip() and text != old.text:
+            dropped = self._missing_tail(words, split_words(list(old.tokens), self.tokenizer.decode))
+            if text.strip() and text != old.text and not dropped:  # likelier but shorter by a phrase: not taken
                 self.segments[finished.index] = Segment(
                     id=old.id, seek=0, start=old.start, end=old.end, text=text, tokens=tokens,
                     avg_logprob=result.avg_logprob, compression_ratio=result.compression_ratio,
@@ -442,18 +615,40 @@ class StreamingTranscriber:
             finished.avg_logprob = result.avg_logprob
         return self.snapshot(seconds, revised)
 
-    def _heard_until(self, end: int) -> int:
+    @staticmethod
+    def _missing_tail(reading: list[Word], heard: list[Word], least: int = 4) -> list[Word]:
+        """The words at the end of an earlier reading ``heard`` (the cut pass's, or the text a
+        refinement would replace) that ``reading`` left out (Whisper ending a window early, a
+        known failure on long windows): at least ``least`` of them after the last word both
+        have, and not a repeat of words ``reading`` has. Empty otherwise."""
+        if len(heard) < least:
+            return []
+        import difflib
+
+        keys, read = [w.key for w in heard], [w.key for w in reading]
+        matcher = difflib.SequenceMatcher(a=keys, b=read, autojunk=False)
+        blocks = [b for b in matcher.get_matching_blocks() if b.size]
+        at = blocks[-1].a + blocks[-1].size if blocks else 0
+        tail = keys[at:]
+        if len(tail) < least or (blocks and blocks[-1].b + blocks[-1].size < len(read) - 1):
+            return []
+        head = tail[:least]
+        if any(read[i:i + least] == head for i in range(len(read))):
+            return []
+        return heard[at:]
+
+    def _heard_until(self, end: int, cut: bool = False) -> int:
         """Where a closing pass's audio ends: a little of the pause after the segment too, so
-        its last word is heard to its end (the VAD found silence there)."""
+        its last word is heard to its end (the VAD found silence there); after a cut, speech
+        goes on at once: nothing after the end (its first word belongs to the next segment)."""
+        if cut:
+            return end
         return min(self.received, end + int(self.options.final_margin * SAMPLE_RATE))
 
     def _closing_words(self, result: DecodingResult) -> list[Word]:
         """A segment's final words, without punctuation the model put first to close the
         previous segment's sentence (". Smoky fires...")."""
-        words = self._words(result)
-        while words and not any(ch.isalnum() for ch in words[0].text):
-            words.pop(0)
-        return words
+        return self._clean_words(self._words(result))
 
     def _words(self, result: DecodingResult) -> list[Word]:
         text_tokens = [t for t in result.tokens if t < self.tokenizer.eot]
@@ -461,10 +656,12 @@ class StreamingTranscriber:
 
     def _decode(self, span: _Span, end: int, committed: list[int], beam_size: int,
                 context_seconds: float | None = None, cut: bool = False,
-                context_segments: list[_Finished] | None = None) -> tuple[DecodingResult | None, float]:
+                context_segments: list[_Finished] | None = None,
+                timestamps: bool = False) -> tuple[DecodingResult | None, float]:
         """One pass of Whisper over the window ending at ``end``; the finished segments' text
         and ``committed`` are forced, the rest is decoded. ``cut``: encode only the audio present
-        (plus ``hypothesis_padding``), not a whole 30 s window.
+        (plus ``hypothesis_padding``), not a whole 30 s window. ``timestamps``: the open segment's
+        audio alone, decoded with timestamps (the cut pass); earlier text is the prompt.
 
         Returns None for a hypothesis to ignore: silence by the no-speech probability, or a
         repetition loop by the compression ratio."""
@@ -474,11 +671,19 @@ class StreamingTranscriber:
             context_segments = self._context
         context = [f for f in context_segments
                    if context_seconds is None or end - f.start <= context_seconds * SAMPLE_RATE]
+        prompt = self._prompt
+        if timestamps:  # earlier text as timed phrases, as offline: plain text would keep it from timestamps
+            tb = self.tokenizer.timestamp_begin
+            timed = [t for f in context
+                     for t in [tb] + f.tokens + [tb + min(1500, round((f.end - f.start) / SAMPLE_RATE / 0.02))]]
+            prompt, context = timed, []
         start = context[0].start if context else span.start
         audio = self._audio[max(start, end - N_SAMPLES) - self._offset:end - self._offset]
         prefix = [t for f in context for t in f.tokens] + committed
-        prompt = self._prompt[-o.prompt_tokens:] if o.prompt_tokens else []
+        prompt = prompt[-o.prompt_tokens:] if o.prompt_tokens else []
         max_tokens = 10 + int(8 * (end - span.start) / SAMPLE_RATE)  # no runaway loops: ~3x fast speech
+        if timestamps:
+            max_tokens += 10 + int(2 * (end - span.start) / SAMPLE_RATE)  # a pair per phrase
         length = N_SAMPLES
         if cut and o.hypothesis_padding is not None:  # whole mel frame pairs (the encoder's stride)
             pairs = -(-(len(audio) + int(o.hypothesis_padding * SAMPLE_RATE)) // (2 * HOP))
@@ -496,7 +701,7 @@ class StreamingTranscriber:
                 options = DecodingOptions(
                     task=o.task, language=language, temperature=0.0,
                     beam_size=beam_size if beam_size > 1 else None, prompt=prompt, prefix=prefix,
-                    without_timestamps=True, sample_len=max(1, max_tokens - len(committed)))
+                    without_timestamps=not timestamps, sample_len=max(1, max_tokens - len(committed)))
                 return decode(self.model, self.tokenizer, features, options), language
 
         started = self._clock()

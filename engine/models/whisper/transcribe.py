@@ -13,7 +13,10 @@ without decoding, and so is audio below ``SILENCE_FLOOR_DB`` whatever the file's
 a skipped stretch or a window judged silent the previous text no longer conditions the next
 (the prompt is what makes Whisper repeat itself across quiet stretches);
 and a window the model finds silent whose text is the prompt repeated (compression ratio too
-high) is dropped.
+high) is dropped. A window whose text may be invented (a few words, or read as likely silent or
+unsurely) is checked with the Silero voice detector (engine/audio/vad.py): if it hears less
+than 0.2 s of speech in the window, the text is dropped (issue #27: room noise, breathing or a
+take's silent end read as "You").
 
 Memory: the audio (16 kHz float32) and its log-mel (float32, computed a minute at a time) are
 held whole — 2 hours is ~0.46 GB of audio and ~0.23 GB of mel at 80 bins; per window it is
@@ -193,6 +196,7 @@ def _transcription(model: Whisper, tokenizer: WhisperTokenizer, samples: np.ndar
             if seek >= content_frames:
                 break
         time_offset = seek * FRAME_SECONDS
+        window_start = seek
         segment_size = min(N_FRAMES, content_frames - seek)
         segment_duration = segment_size * FRAME_SECONDS
         base.prompt = all_tokens[prompt_reset_since:]
@@ -249,6 +253,11 @@ def _transcription(model: Whisper, tokenizer: WhisperTokenizer, samples: np.ndar
             add(time_offset, time_offset + end, tokens)
             seek += segment_size
 
+        if new and options.silence_gate_db is not None and _maybe_invented(new, result) and not has_speech(
+                samples[window_start * WHISPER_HOP:(window_start + segment_size) * WHISPER_HOP]):
+            new = []  # a few words where the voice detector hears nobody: invented in noise or silence
+            prompt_reset_since = len(all_tokens)
+
         if options.word_timestamps and new:
             from engine.models.whisper.timing import add_word_timestamps
 
@@ -266,6 +275,20 @@ def _transcription(model: Whisper, tokenizer: WhisperTokenizer, samples: np.ndar
         s.end = min(s.end, duration) if duration > 0 else s.end
     return TranscriptionResult(language=language, language_probability=language_probability, duration=duration,
                                segments=segments, model_name=model_name, options=options)
+
+
+def _maybe_invented(segments: list[Segment], result: DecodingResult) -> bool:
+    """Text that may have been invented in silence or noise ("You", "Thank you."): a few words
+    only, or a window the model itself found likely silent or read unsurely. Only such windows
+    are checked with the voice detector (it costs ~0.4 s per 30 s window on one core)."""
+    words = sum(len(s.text.split()) for s in segments)
+    return words <= 8 or result.no_speech_prob > 0.3 or result.avg_logprob < -0.8
+
+
+def has_speech(samples: np.ndarray) -> bool:
+    from engine.audio.vad import has_speech as vad_has_speech
+
+    return vad_has_speech(samples)
 
 
 BATCH_MEMORY_BYTES = 2 * 2**30  # the working memory a batch may take beyond the model
