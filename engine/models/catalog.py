@@ -337,17 +337,18 @@ def _check_room(f: Family, name: str) -> None:
     except (ImportError, OSError):
         return
     if free < (size + 64) * 2**20:
-        raise CheckpointError(f"not enough disk space to download {printable(name)}: it needs about {size / 1024:.1f} GB, "
+        raise CheckpointError(f"not enough disk space to download {printable(name)}: it needs about "
+                              f"{size / 1024:.1f} GB, "
                               f"{free / 2**30:.1f} GB are free in {folder}. Nothing was downloaded.")
 
 
 # what a Hugging Face repository id may be (owner/name or a name), as the hub itself checks
-_REPO_NAME = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}(/[A-Za-z0-9][\w.-]{0,95})?$", re.ASCII)
+_REPO_NAME = re.compile(r"[A-Za-z0-9][\w.-]{0,95}(/[A-Za-z0-9][\w.-]{0,95})?", re.ASCII)
 
 
 def check_model_name(name: str) -> None:
     """CheckpointError (the name escaped) unless ``name`` can be a model's name on the hub."""
-    if not isinstance(name, str) or not _REPO_NAME.match(name) or ".." in name:
+    if not isinstance(name, str) or not _REPO_NAME.fullmatch(name) or ".." in name:
         raise CheckpointError(f"{shown(name)} is not a model name: names are letters, digits, '-', '_' and '.', "
                               f"with at most one '/' between an owner and a model (openai/whisper-small)")
 

@@ -106,7 +106,8 @@ def parse_json(raw: bytes | str, source: object):
     try:
         data = json.loads(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
     except UnicodeDecodeError as exc:
-        raise CheckpointError(f"cannot read {source}: it is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        raise CheckpointError(f"cannot read {source}: it is not UTF-8 text ({exc.reason} at byte "
+                              f"{exc.start})") from None
     except RecursionError:
         raise CheckpointError(f"cannot read {source}: it nests lists or objects too deeply") from None
     except MemoryError:

@@ -204,7 +204,8 @@ def check_audiocraft_folder(folder: Path | str) -> None:
         return
     if "pretrained" in data:
         return
-    codec = _codec_config(_XpConfig(data.get("xp.cfg"), codec_source), decoder["num_codebooks"] // decoder["audio_channels"])
+    codebooks = decoder["num_codebooks"] // decoder["audio_channels"]
+    codec = _codec_config(_XpConfig(data.get("xp.cfg"), codec_source), codebooks)
     _best_state(data, codec_source)
     _check_generation(decoder, codec, source, codec_source)
 

@@ -204,5 +204,5 @@ class MusicgenDecoderConfig:
         if self.cache_bytes(frame_rate) > MAX_CACHE_BYTES:
             raise CheckpointError(f"{source}: a {WINDOW_SECONDS:g} s window of {frame_rate} frames a second through "
                                   f"decoder.num_hidden_layers {self.num_hidden_layers} of decoder.hidden_size "
-                                  f"{self.hidden_size} needs {self.cache_bytes(frame_rate) / 2**30:.1f} GB of cache per "
-                                  f"sequence; at most {MAX_CACHE_BYTES / 2**30:.0f} GB (musicgen-large: 1.2 GB)")
+                                  f"{self.hidden_size} needs {self.cache_bytes(frame_rate) / 2**30:.1f} GB of "
+                                  f"cache per sequence; at most {MAX_CACHE_BYTES / 2**30:.0f} GB (musicgen-large: 1.2 GB)")

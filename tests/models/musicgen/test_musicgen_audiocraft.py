@@ -300,3 +300,21 @@ def test_the_pipeline_reads_an_audiocraft_folder_like_its_hugging_face_twin(made
     assert np.array_equal(a, twin.generate(["jazz piano"], seconds=0.2, seed=2))
     with pytest.raises(CheckpointError, match="t5"):
         MusicGen(ac)  # no T5 beside it, none given
+
+
+def test_a_usable_audiocraft_folder_is_listed_as_installed_and_a_damaged_one_as_broken(made, tmp_path):
+    """The listing checks both files' xp.cfg with the tensors only mapped (issue #26)."""
+    import os
+    import shutil
+
+    from engine.models import catalog
+    from engine.models.store import models_dir
+
+    _, _, ac, _ = made
+    own = models_dir("musicgen")
+    shutil.copytree(ac, own / "good")
+    bad = write_audiocraft(own / "bad", made[0], lm=dict(lm_cfg(made[0]), lm_model="other_lm"))
+    assert bad.is_dir() and os.environ["MOTET_DATA_DIR"] in str(own)
+    installed, broken = catalog.listing("musicgen")
+    assert [(m.name, m.format) for m in installed if m.source == "motet"] == [("good", "audiocraft")]
+    assert [b.name for b in broken] == ["bad"] and "lm_model" in broken[0].reason
