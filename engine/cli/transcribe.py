@@ -51,12 +51,15 @@ def add_parsers(sub) -> None:
     d.add_argument("--family", choices=sorted(FAMILIES), help="the model's family (default: the one that offers NAME, else whisper)")
 
 
-def _write_new(result, wanted: Path, fmt: str) -> Path:
+def _write_new(result, wanted: Path, fmt: str, written: dict[Path, Path]) -> Path:
     """Write the transcript under ``wanted`` or, when a file is there already (an earlier run's,
-    or the user's own), under the first free name beside it, and say so: nothing is replaced."""
+    or the user's own), under the first free name beside it, and say so: nothing is replaced but
+    what this run wrote itself (``written``: wanted -> path, the same input named twice)."""
     from engine.atomic import FileExistsWriteError, free_path
     from engine.transcript import write_transcript
 
+    if wanted in written:  # this run's own file: the same input again, the same transcript
+        return write_transcript(result, written[wanted], fmt)
     for _ in range(100):
         path = free_path(wanted)
         try:
@@ -65,6 +68,7 @@ def _write_new(result, wanted: Path, fmt: str) -> Path:
             continue  # taken in between by another process
         if path != wanted:
             warn(f"{wanted.name} exists already; wrote {path.name}", after_progress=True)
+        written[wanted] = path
         return path
     raise FileExistsWriteError(17, f"no free name beside {wanted}")
 
@@ -98,6 +102,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     except OSError as exc:
         return fail(f"cannot make the folder {out_dir}: {exc.strerror or exc}")
     failures = 0
+    written: dict[Path, Path] = {}  # what this run wrote (the same input twice: one file)
     names = list(args.files)
 
     bars = {}  # one per file (a batch transcribes several at once)
@@ -115,7 +120,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
         try:
             if isinstance(result, Exception):
                 raise result
-            out = _write_new(result, out_dir / f"{Path(name).stem}.{args.format}", args.format)
+            out = _write_new(result, out_dir / f"{Path(name).stem}.{args.format}", args.format, written)
         except (AudioFileError, OSError, ValueError) as exc:
             warn(f"{exc}", after_progress=True)
             failures += 1

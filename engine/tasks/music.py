@@ -25,8 +25,6 @@ def continuation_model(model_folder: str | Path | None = None) -> tuple[str, Pat
     """Which model continues motifs: the composer (tunes, songs and polyphony, conditioned on the
     motif's texture) when it is shipped or ``model_folder`` holds one; else the Music Transformer
     (performance events, chorales). Returns (vocabulary, folder)."""
-    import json
-
     from engine.models.music_transformer.generate import ASSET_DIR
     from engine.models.music_transformer.options import PERFORMANCE_EVENTS
     from engine.tasks.compose import ASSET_DIR as COMPOSER_DIR
@@ -35,9 +33,12 @@ def continuation_model(model_folder: str | Path | None = None) -> tuple[str, Pat
         folder = COMPOSER_DIR if (COMPOSER_DIR / "model.safetensors").is_file() else ASSET_DIR
     else:
         folder = Path(model_folder)
+    from engine.models.common.errors import CheckpointError
+    from engine.models.music_transformer.model import read_config
+
     try:
-        vocabulary = json.loads((folder / "config.json").read_text(encoding="utf-8")).get("vocabulary")
-    except (OSError, ValueError, AttributeError):
+        vocabulary = read_config(folder).vocabulary  # a regular file, bounded
+    except CheckpointError:
         vocabulary = None  # the loader gives the clear error
     return vocabulary or PERFORMANCE_EVENTS, folder
 

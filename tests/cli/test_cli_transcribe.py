@@ -144,3 +144,11 @@ def test_a_transcript_already_there_is_never_replaced(speech, tmp_path):
     assert link.is_symlink() and not (tmp_path / "elsewhere.txt").exists()
     assert "lazy" in (tmp_path / "fox-3.txt").read_text().lower()
     assert "fox.txt exists already; wrote fox-3.txt" in out.stderr
+
+
+def test_the_same_input_twice_writes_one_transcript(speech, tmp_path):
+    """A file this run wrote is its own to write again: no fox-2.txt for the same input named twice."""
+    out = _motet("transcribe", str(speech), str(speech), "--output-dir", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fox.txt"]
+    assert "exists already" not in out.stderr

@@ -5,7 +5,6 @@ after the prompt in the score's own tempo.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -27,7 +26,7 @@ from engine.models.music_transformer.events import (
     events_to_notes,
     notes_to_events,
 )
-from engine.models.music_transformer.model import MusicTransformer, MusicTransformerConfig
+from engine.models.music_transformer.model import MusicTransformer, read_config
 from engine.models.music_transformer.options import (  # noqa: F401 - the limits, re-exported for callers
     BARS,
     MAX_CACHE_BYTES,
@@ -53,11 +52,10 @@ def check_options(bars: float, variations: int, temperature: float, top_p: float
 def detect_folder(folder: Path) -> str:
     """``"safetensors"`` when ``folder`` holds a Music Transformer (a usable config.json beside
     model.safetensors); a CheckpointError saying what is missing otherwise. Reads no weights."""
-    config_path = Path(folder) / "config.json"
     try:
-        MusicTransformerConfig.from_dict(json.loads(config_path.read_text(encoding="utf-8")))
-    except (OSError, ValueError, TypeError) as exc:
-        raise CheckpointError(f"{folder} is not a Music Transformer folder: {config_path.name}: {exc}") from None
+        read_config(folder)  # a regular file, bounded, read as data
+    except CheckpointError as exc:
+        raise CheckpointError(f"{folder} is not a Music Transformer folder: {exc}") from None
     if not (Path(folder) / "model.safetensors").is_file():
         raise CheckpointError(f"{folder} is not a Music Transformer folder: model.safetensors is missing")
     return "safetensors"
@@ -71,14 +69,9 @@ def load_model(folder: str | Path = ASSET_DIR, device: str = "cpu", dtype: torch
     folder = Path(folder)
     config_path = folder / "config.json"
     what = "Music Transformer" if vocabulary == PERFORMANCE_EVENTS else "composer model"
-    try:
-        config = MusicTransformerConfig.from_dict(json.loads(config_path.read_text(encoding="utf-8")))
-    except FileNotFoundError:
-        raise CheckpointError(f"no {what} in {folder}: config.json is missing") from None
-    except (ValueError, TypeError) as exc:  # not JSON, not an object, or sizes out of bounds
-        raise CheckpointError(f"{config_path} is not a usable {what} config: {exc}") from None
-    except OSError as exc:
-        raise CheckpointError(f"{config_path} could not be read: {exc.strerror or exc}") from None
+    if not config_path.exists():
+        raise CheckpointError(f"no {what} in {folder}: config.json is missing")
+    config = read_config(folder)  # a regular file, bounded (a FIFO is named, never waited on)
     if config.vocabulary != vocabulary:
         raise CheckpointError(f"{config_path} describes a model of {config.vocabulary!r} tokens, not {vocabulary!r}")
     weights = folder / "model.safetensors"

@@ -65,3 +65,25 @@ def test_the_dataclass_itself_refuses_bad_sizes():
 
 def test_the_shipped_model_still_loads():
     assert load_model(ASSET_DIR).cfg.d_model == SHIPPED["d_model"]
+
+
+@pytest.mark.timeout(60)
+def test_a_fifo_or_a_nested_config_is_named_never_waited_on(tmp_path, no_allocation):
+    """config.json as a FIFO (reading it would block forever) or nested thousands deep (the
+    parser's recursion) is one CheckpointError, from the loader, the folder check and Continue."""
+    import os
+
+    from engine.tasks.music import continuation_model
+
+    fifo, nested = tmp_path / "fifo", tmp_path / "nested"
+    fifo.mkdir()
+    nested.mkdir()
+    os.mkfifo(fifo / "config.json")
+    (nested / "config.json").write_text("[" * 100000 + "]" * 100000)
+    for folder in (fifo, nested):
+        (folder / "model.safetensors").write_bytes(b"")
+        with pytest.raises(CheckpointError, match="config.json"):
+            load_model(folder)
+        with pytest.raises(CheckpointError, match="config.json"):
+            generate.detect_folder(folder)
+        assert continuation_model(folder)[1] == folder  # no hang: the loader names it later
