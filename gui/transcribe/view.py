@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtCore import QItemSelectionModel, QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -206,8 +206,9 @@ class TranscribeView(ModelsMixin, QWidget):
             if transcribe:
                 self.transcribe(path)
         first = self._item(paths[0]) if paths else None
-        if first is not None and first is not self.files.currentItem():
-            self.files.setCurrentItem(first)
+        if first is not None and (first is not self.files.currentItem() or len(self.files.selectedItems()) != 1):
+            # only it selected, whatever keyboard modifiers Qt believes are held
+            self.files.setCurrentItem(first, 0, QItemSelectionModel.SelectionFlag.ClearAndSelect)
         self._update_buttons()
 
     def _add_item(self, path: str, label: str) -> QTreeWidgetItem:
