@@ -28,9 +28,8 @@ pass over ~15 s may end early (Whisper emits end-of-text after a few sentences; 
 9 s, were lost that way in the issue), the text it dropped was then read again from the next
 segment's window context and stored under that segment's times, and the cut itself could fall
 inside a word. Now, once the open segment reaches ``max_segment``:
-- a *cut pass* decodes the open segment's own audio (greedy, encoding only the audio present plus
-  ``hypothesis_padding`` as hypotheses do, earlier text as a timed prompt: plain text would keep
-  Whisper from timestamps) *with* timestamps; the segment is cut
+- a *cut pass* decodes the open segment's own audio (greedy, 30 s window, earlier text as a timed
+  prompt: plain text would keep Whisper from timestamps) *with* timestamps; the segment is cut
   at the end of the last phrase Whisper completed, not one ending within ``cut_guard`` of the
   newest audio (possibly cut short), moved to the middle of the quietest 80 ms nearby (a gap
   between words, not a stop consonant's closure). No complete phrase: retry after ``cut_retry``
@@ -461,7 +460,7 @@ class StreamingTranscriber:
         assert span is not None
         o = self.options
         end = self.received
-        result, seconds = self._decode(span, end, [], o.beam_size, cut=True, timestamps=True)
+        result, seconds = self._decode(span, end, [], o.beam_size, timestamps=True)
         self.costs.add("cut", seconds)
         self.stats.cut_passes += 1
         cut = self._phrase_cut(result, span, end) if result is not None else None
