@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.audio.dsp import frame_loudness_db
 from engine.transcript import Segment, TranscriptionResult, Word
 
 PIECE_SECONDS = 180.0  # six Whisper windows: short enough to share a 10-minute file among workers
@@ -26,9 +25,13 @@ SEARCH_FRACTION = 0.25
 def file_loudness_db(path: Path) -> np.ndarray:
     """The level of every 20 ms of the file (mono), read in 10 s blocks: a long file's samples
     never sit in memory whole."""
+    import os
+
     import soundfile as sf
 
-    with sf.SoundFile(str(path)) as f:
+    from engine.audio.dsp import frame_loudness_db  # here: dsp imports torch, and `motet --version` must not
+
+    with sf.SoundFile(os.fsencode(path)) as f:
         frame = max(1, round(f.samplerate * FRAME_SECONDS))
         levels = [frame_loudness_db(block.mean(axis=1), frame)
                   for block in f.blocks(blocksize=frame * 500, dtype="float32", always_2d=True) if len(block) >= frame]

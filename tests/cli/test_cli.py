@@ -32,6 +32,16 @@ def test_devices_lists_compute_devices_and_needs_no_qt():
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120).returncode == 0
 
 
+def test_the_parser_and_version_import_neither_torch_nor_qt():
+    """`motet --version`, `--help` and every command's parsing wait for no heavy import: torch is
+    imported where a model runs (a module-level import here once cost every start 3 s)."""
+    code = ("import sys\nfrom engine.cli import build_parser\nbuild_parser()\n"
+            "heavy = [m for m in ('torch', 'torchaudio', 'PySide6', 'ray', 'transformers') if m in sys.modules]\n"
+            "assert not heavy, heavy")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+
+
 def test_record_without_an_input_device_fails_clearly(tmp_path):
     import os
 
