@@ -131,6 +131,24 @@ def free_path(path: str | Path, taken: set[str] | frozenset[str] = frozenset()) 
     return candidate
 
 
+def write_free(wanted: str | Path, write, taken: set[str] | None = None,
+               exists: tuple[type[BaseException], ...] = (FileExistsWriteError,)) -> Path:
+    """``write(path)`` (which must not replace: ``replace=False``) at ``wanted`` or, where
+    something is there, at the next free name; a name taken meanwhile (``exists`` raised) moves it
+    on. Returns the path written, also added to ``taken``. The caller says when it differs."""
+    taken = set() if taken is None else taken
+    for _ in range(100):  # each try loses to a file made meanwhile: so many races are no race
+        target = free_path(wanted, taken)
+        try:
+            write(target)
+        except exists:
+            taken.add(target.name)
+            continue
+        taken.add(target.name)
+        return target
+    raise FileExistsWriteError(errno.EEXIST, f"could not find a free name beside {Path(wanted).name}")
+
+
 def append_synced(path: str | Path, data: bytes) -> None:
     """Append ``data`` to ``path`` (created if missing) and sync it; a symlink or anything but a
     regular file at ``path`` is refused (``WriteError``), never followed."""

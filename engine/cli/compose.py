@@ -37,23 +37,13 @@ def add_parsers(sub) -> None:
 def write_new_midi(score, wanted: Path, taken: set[str]) -> Path:
     """``score`` as a .mid at ``wanted`` or, where something is there, the next free name (said on
     stderr); never over a file, never through a link. WriteError when it cannot be saved."""
-    from engine.atomic import FileExistsWriteError, WriteError, atomic_path, free_path
-    from engine.midi.midifile import score_to_midi
+    from engine.atomic import write_free
+    from engine.midi.midifile import write_midi
 
-    mid = score_to_midi(score)
-    for _ in range(100):  # each try loses to a file made meanwhile; so many races are no race
-        target = free_path(wanted, taken)
-        try:
-            with atomic_path(target, replace=False) as tmp, open(tmp, "wb") as f:
-                mid.save(file=f)
-        except FileExistsWriteError:
-            taken.add(target.name)
-            continue
-        taken.add(target.name)
-        if target != wanted:
-            warn(f"{printable(wanted.name)} exists; wrote {printable(target.name)}")
-        return target
-    raise WriteError(None, f"could not find a free name beside {printable(wanted)}")
+    target = write_free(wanted, lambda path: write_midi(score, path, replace=False), taken)
+    if target != wanted:
+        warn(f"{printable(wanted.name)} exists; wrote {printable(target.name)}")
+    return target
 
 
 def cmd_compose(args: argparse.Namespace) -> int:

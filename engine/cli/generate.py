@@ -105,21 +105,17 @@ def _same_file(a: Path, b: Path) -> bool:
 def _write(audio, rate: int, wanted: Path, g, taken: set[str]) -> Path:
     """``audio`` into ``wanted`` or, where something is there, the next free name (said on stderr);
     never over a file, never through a link. The name written is added to ``taken``."""
-    from engine.atomic import free_path
+    from engine.atomic import FileExistsWriteError, write_free
     from engine.audio.generations import GenerationError, OutputExistsError, write_tagged
 
-    for _ in range(100):  # each try loses to a file made meanwhile; so many races are no race
-        target = free_path(wanted, taken)
-        try:
-            write_tagged(audio, rate, target, g, replace=False)
-        except OutputExistsError:
-            taken.add(target.name)
-            continue
-        taken.add(target.name)
-        if target != wanted:
-            warn(f"{printable(wanted.name)} exists; wrote {printable(target.name)}")
-        return target
-    raise GenerationError(f"could not find a free name beside {printable(wanted)}")
+    try:
+        target = write_free(wanted, lambda path: write_tagged(audio, rate, path, g, replace=False), taken,
+                            exists=(OutputExistsError,))
+    except FileExistsWriteError:
+        raise GenerationError(f"could not find a free name beside {printable(wanted)}") from None
+    if target != wanted:
+        warn(f"{printable(wanted.name)} exists; wrote {printable(target.name)}")
+    return target
 
 
 def cmd_generate(args: argparse.Namespace) -> int:

@@ -158,7 +158,7 @@ def continued_tracks_message(score, tracks: list[int], notes: int) -> str:
 
 
 def cmd_continue(args: argparse.Namespace) -> int:
-    from engine.atomic import FileExistsWriteError, WriteError, free_path
+    from engine.atomic import WriteError, write_free
     from engine.midi import midifile
     from engine.models.common.errors import CheckpointError
     from engine.tasks import music as music_jobs
@@ -188,17 +188,10 @@ def cmd_continue(args: argparse.Namespace) -> int:
     for i, notes in enumerate(variations, start=1):
         result = music_jobs.with_notes(score, tracks[0] if tracks else 0, notes)
         wanted = out / f"{Path(args.midi).stem}-continued-{i}.mid"
-        for _ in range(100):  # a file that is there already (an earlier run's) is never replaced
-            path = free_path(wanted)
-            try:
-                midifile.write_midi(result, path, replace=False)
-                break
-            except FileExistsWriteError:
-                continue  # taken in between by another process: the next free name
-            except WriteError as exc:  # its message names the file and the cause
-                return fail(str(exc), 1)
-        else:
-            return fail(f"no free name beside {wanted}", 1)
+        try:  # a file that is there already (an earlier run's) is never replaced
+            path = write_free(wanted, lambda p, result=result: midifile.write_midi(result, p, replace=False))
+        except WriteError as exc:  # its message names the file and the cause
+            return fail(str(exc), 1)
         if path != wanted:
             warn(f"{wanted.name} exists already; wrote {path.name}")
         print(f"{path}: {len(notes)} new notes")

@@ -55,22 +55,16 @@ def _write_new(result, wanted: Path, fmt: str, written: dict[Path, Path]) -> Pat
     """Write the transcript under ``wanted`` or, when a file is there already (an earlier run's,
     or the user's own), under the first free name beside it, and say so: nothing is replaced but
     what this run wrote itself (``written``: wanted -> path, the same input named twice)."""
-    from engine.atomic import FileExistsWriteError, free_path
+    from engine.atomic import write_free
     from engine.transcript import write_transcript
 
     if wanted in written:  # this run's own file: the same input again, the same transcript
         return write_transcript(result, written[wanted], fmt)
-    for _ in range(100):
-        path = free_path(wanted)
-        try:
-            write_transcript(result, path, fmt, replace=False)
-        except FileExistsWriteError:
-            continue  # taken in between by another process
-        if path != wanted:
-            warn(f"{wanted.name} exists already; wrote {path.name}", after_progress=True)
-        written[wanted] = path
-        return path
-    raise FileExistsWriteError(17, f"no free name beside {wanted}")
+    path = write_free(wanted, lambda p: write_transcript(result, p, fmt, replace=False))
+    if path != wanted:
+        warn(f"{wanted.name} exists already; wrote {path.name}", after_progress=True)
+    written[wanted] = path
+    return path
 
 
 def cmd_transcribe(args: argparse.Namespace) -> int:
