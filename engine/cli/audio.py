@@ -271,27 +271,18 @@ def _retranscribe(args: argparse.Namespace) -> int:
     from engine.atomic import WriteError
     from engine.audio.files import AudioFileError
     from engine.audio.takes import TakeError
-    from engine.device import choose_device, choose_dtype
-    from engine.models.catalog import resolve_model
-    from engine.models.common.errors import CheckpointError, printable
-    from engine.models.whisper.transcribe import TranscribeOptions, WhisperPipeline
+    from engine.cli.transcribe import whisper_from_args
+    from engine.models.common.errors import printable
 
     try:
         lib, take = _library_and_take(args.retranscribe)
         lib.check_audio(take.id)  # before the model loads: an unreadable take costs nothing
     except TakeError as exc:
         return fail(printable(str(exc)))
-    try:
-        device = choose_device("cpu" if args.compute_type == "int8" and args.device == "auto" else args.device)
-        folder = resolve_model(args.model)
-        pipeline = WhisperPipeline(folder, device=device.torch_device, dtype=choose_dtype(device),
-                                   compute_type=args.compute_type)
-    except (ValueError, CheckpointError) as exc:
-        return fail(printable(exc))
-    if args.language and not pipeline.model.config.is_multilingual and args.language != "en":
-        return fail(f"{pipeline.info['name']} is English-only; --language {args.language} needs a multilingual model")
-    options = TranscribeOptions(language=args.language, task=args.task, beam_size=args.beam_size,
-                                word_timestamps=args.word_timestamps)
+    loaded = whisper_from_args(args)
+    if isinstance(loaded, int):
+        return loaded
+    pipeline, options = loaded
     bar = progress_bar(take.name)
     try:
         result = pipeline.transcribe(take.path, options, progress=bar)

@@ -67,18 +67,14 @@ def _write_new(result, wanted: Path, fmt: str, written: dict[Path, Path]) -> Pat
     return path
 
 
-def cmd_transcribe(args: argparse.Namespace) -> int:
-
-    from engine.audio.files import AudioFileError
+def whisper_from_args(args: argparse.Namespace):
+    """The pipeline and options the Whisper options ask for (`motet transcribe`, `motet takes
+    --retranscribe`): ``(pipeline, options)``, or the exit status after one line on stderr."""
     from engine.device import choose_device, choose_dtype
     from engine.models.catalog import resolve_model
     from engine.models.common.errors import CheckpointError, printable
     from engine.models.whisper.transcribe import TranscribeOptions, WhisperPipeline
 
-    out_dir = Path(args.output_dir)
-    problem = _output_problem(out_dir, [Path(name) for name in args.files], args.format)
-    if problem:  # before the model loads: a mistake in the command costs nothing
-        return fail(str(problem))
     try:
         # int8 runs on the CPU: with --device auto that is where it goes; an explicit GPU is refused
         device = choose_device("cpu" if args.compute_type == "int8" and args.device == "auto" else args.device)
@@ -89,8 +85,22 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
         return fail(printable(exc))
     if args.language and not pipeline.model.config.is_multilingual and args.language != "en":
         return fail(f"{pipeline.info['name']} is English-only; --language {args.language} needs a multilingual model")
-    options = TranscribeOptions(language=args.language, task=args.task, beam_size=args.beam_size,
+    return pipeline, TranscribeOptions(language=args.language, task=args.task, beam_size=args.beam_size,
                                 word_timestamps=args.word_timestamps)
+
+
+def cmd_transcribe(args: argparse.Namespace) -> int:
+
+    from engine.audio.files import AudioFileError
+
+    out_dir = Path(args.output_dir)
+    problem = _output_problem(out_dir, [Path(name) for name in args.files], args.format)
+    if problem:  # before the model loads: a mistake in the command costs nothing
+        return fail(str(problem))
+    loaded = whisper_from_args(args)
+    if isinstance(loaded, int):
+        return loaded
+    pipeline, options = loaded
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
