@@ -173,12 +173,18 @@ def _ray():
 def _use_token_if_there() -> None:
     """`ray start` turns token authentication on, and a Ray Client sends the token only when told
     to: a user who has the cluster's token (``RAY_AUTH_TOKEN``, ``RAY_AUTH_TOKEN_PATH`` or
-    ~/.ray/auth_token) gets it sent without knowing about ``RAY_AUTH_MODE``."""
+    ~/.ray/auth_token) gets it sent without knowing about ``RAY_AUTH_MODE``.
+
+    Only before Ray is imported: once imported, this process keeps the mode it read, and the
+    variable would reach only the processes it starts later (a "local" cluster's GCS would then
+    ask for a token this process never sends: "Failed to start GCS")."""
+    import sys
     from pathlib import Path
 
-    has_token = (os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH")
-                 or (Path.home() / ".ray" / "auth_token").is_file())
-    if has_token and "RAY_AUTH_MODE" not in os.environ:
+    if "ray" in sys.modules or "RAY_AUTH_MODE" in os.environ:
+        return
+    if (os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH")
+            or (Path.home() / ".ray" / "auth_token").is_file()):
         os.environ["RAY_AUTH_MODE"] = "token"
 
 

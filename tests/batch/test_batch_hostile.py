@@ -420,6 +420,7 @@ class FakeRay:
 
 
 def test_a_ray_cluster_gets_no_more_workers_than_it_has_cpus_memory_and_gpus(monkeypatch):
+    monkeypatch.setattr(os, "environ", dict(os.environ))  # a ray:// address may set RAY_AUTH_MODE
     monkeypatch.setattr(executors, "machine_cpus", lambda: 2)
     monkeypatch.setattr(executors, "available_memory", lambda: 64 * GB)
     spec = WorkerSpec(object, {"device": "cpu"})
@@ -436,6 +437,22 @@ def test_a_ray_cluster_gets_no_more_workers_than_it_has_cpus_memory_and_gpus(mon
     gpu = RayCluster("auto", WorkerSpec(object, {"device": "cuda"}), workers=4, threads=1)
     assert gpu.workers == 1 and gpu.note == "4 workers asked, 1 used: the cluster has 1 GPU"
     assert ray.actor_options["num_gpus"] == 1
+
+
+def test_the_ray_token_mode_is_set_only_before_ray_is_imported(monkeypatch, tmp_path):
+    """Set after Ray's import, RAY_AUTH_MODE reached only the processes Ray started later: a
+    "local" cluster's GCS then asked this process for a token it never sent ("Failed to start GCS",
+    seen in CI once a `ray start` had left ~/.ray/auth_token behind)."""
+    (tmp_path / ".ray").mkdir()
+    (tmp_path / ".ray" / "auth_token").write_text("x" * 64)
+    monkeypatch.setattr(os, "environ", {k: v for k, v in os.environ.items() if not k.startswith("RAY_AUTH")})
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setitem(sys.modules, "ray", object())  # imported already
+    executors._use_token_if_there()
+    assert "RAY_AUTH_MODE" not in os.environ
+    monkeypatch.delitem(sys.modules, "ray")  # not imported yet: the client will read the mode
+    executors._use_token_if_there()
+    assert os.environ["RAY_AUTH_MODE"] == "token"
 
 
 def test_in_process_the_threads_are_capped_and_extra_workers_said(fakes, model, speech, tmp_path, capsys,
