@@ -84,8 +84,24 @@ class PulseServer:
                 raise RuntimeError(f"paplay failed with {proc.returncode}")
         return proc
 
+    def add_microphone(self, name: str, description: str, rate: int = 48000) -> "VirtualMicrophone":
+        """Another input, listed as ``description``: a source (not a monitor) of its own null sink,
+        so a file played with ``mic.play(path)`` is heard on it alone. ``mic.remove()`` unplugs it."""
+        sink = f"{name}_out"
+        modules = [
+            self._pactl("load-module", "module-null-sink", f"sink_name={sink}", f"rate={rate}").strip(),
+            self._pactl("load-module", "module-remap-source", f"master={sink}.monitor", f"source_name={name}",
+                        f"rate={rate}", f"source_properties=\"device.description='{description}'\"").strip(),
+        ]
+        mic = VirtualMicrophone(self, name, sink, modules)
+        mic.keeper = PulseServer(self.socket, sink)  # its own low-latency reader (see start_keeper)
+        mic.keeper.start_keeper()
+        return mic
+
     def stop(self) -> None:
         self.stop_keeper()
+        for mic in list(getattr(self, "microphones", [])):
+            mic.remove()
         if self.process is not None:
             self.process.terminate()
             try:
@@ -93,6 +109,36 @@ class PulseServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
             self.process = None
+
+
+class VirtualMicrophone:
+    """A source added by ``PulseServer.add_microphone``."""
+
+    def __init__(self, server: PulseServer, name: str, sink: str, modules: list[str]) -> None:
+        self.server, self.name, self.sink, self.modules = server, name, sink, modules
+        self.keeper: PulseServer | None = None
+        server.__dict__.setdefault("microphones", []).append(self)
+
+    def play(self, path: str | Path, wait: bool = True) -> subprocess.Popen:
+        proc = subprocess.Popen(["paplay", f"--server={self.server.server}", f"--device={self.sink}", str(path)])
+        if wait:
+            proc.wait(timeout=120)
+            if proc.returncode:
+                raise RuntimeError(f"paplay failed with {proc.returncode}")
+        return proc
+
+    def remove(self) -> None:
+        if self.keeper is not None:
+            self.keeper.stop_keeper()
+            self.keeper = None
+        for module in reversed(self.modules):
+            try:
+                self.server._pactl("unload-module", module)
+            except subprocess.CalledProcessError:
+                pass  # already gone (remove_sink unloads every null sink)
+        self.modules = []
+        if self in self.server.__dict__.get("microphones", []):
+            self.server.microphones.remove(self)
 
 
 def start_pulse(folder: Path) -> PulseServer:

@@ -10,14 +10,15 @@ import threading
 import time
 from typing import Callable
 
-from engine.audio.devices import AudioDevice, AudioUnavailable, _sd
+from engine.audio.devices import AudioDevice, AudioUnavailable, _sd, open_on_source
 from engine.audio.ringbuffer import RingBuffer
 
 MAX_CHANNELS = 64  # input channels one capture may ask for (a large interface); each is a ring
 
 
 class CaptureStream:
-    """Capture from ``device`` at its native rate into ``self.ring``.
+    """Capture from ``device`` at its native rate into ``self.ring`` (a sound server's source:
+    that source, at the rate the server gives it).
 
     ``ring_seconds`` is how far a reader may fall behind before it loses audio.
     """
@@ -63,12 +64,12 @@ class CaptureStream:
     def start(self) -> None:
         sd = _sd()
         try:
-            self._stream = sd.InputStream(
+            self._stream = open_on_source(self.device, lambda: sd.InputStream(
                 device=self.device.index if self.device else None,
                 samplerate=self.sample_rate, channels=self.channels, dtype="float32",
                 blocksize=self.block_frames, callback=self._callback,
                 finished_callback=self._finished,
-            )
+            ))
             self._stream.start()
         except Exception as exc:  # noqa: BLE001 - PortAudioError and friends
             self._stream = None

@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
+
 from engine.audio import devices as audio_devices
 from engine.audio.devices import AudioDevice, AudioUnavailable
 from gui.common.settings import Keys, get_str
+
+
+def device_label(d: AudioDevice) -> str:
+    """"Built-in Microphone  ·  48 kHz  (default)"; a monitor of an output says so."""
+    label = f"{d.name}  ·  {d.default_samplerate / 1000:g} kHz"
+    if d.is_monitor and not d.name.lower().startswith("monitor"):
+        label += "  (output monitor)"
+    if d.is_default_input:
+        label += "  (default)"
+    return label
 
 
 class InputDevicesMixin:
@@ -21,15 +33,19 @@ class InputDevicesMixin:
             except AudioUnavailable as exc:
                 reason = str(exc)
         try:
-            devices = [d for d in audio_devices.list_devices() if d.max_input_channels > 0]
+            devices = audio_devices.recording_inputs()  # the sound server's sources by name, if any
         except AudioUnavailable as exc:
             devices, reason = [], str(exc)
         wanted = get_str(self.settings, Keys.AUDIO_INPUT_DEVICE) or None
         self.device_combo.blockSignals(True)
         self.device_combo.clear()
         for d in devices:
-            self.device_combo.addItem(f"{d.name}  ·  {d.default_samplerate / 1000:g} kHz", d)
-        chosen = next((i for i, d in enumerate(devices) if d.name == wanted), None)
+            self.device_combo.addItem(device_label(d), d)
+            if d.is_monitor:
+                self.device_combo.setItemData(self.device_combo.count() - 1,
+                                              "What this output plays (not a microphone)",
+                                              Qt.ItemDataRole.ToolTipRole)
+        chosen = next((i for i, d in enumerate(devices) if wanted and d.matches(wanted)), None)
         if chosen is None:
             chosen = next((i for i, d in enumerate(devices) if d.is_default_input), 0)
         if devices:
@@ -58,5 +74,5 @@ class InputDevicesMixin:
     def _device_changed(self, _index: int) -> None:
         d = self.current_device()
         if d is not None:
-            self.settings.setValue(Keys.AUDIO_INPUT_DEVICE, d.name)
+            self.settings.setValue(Keys.AUDIO_INPUT_DEVICE, d.source or d.name)  # the server's name is stable
         self.inputChanged.emit(self.input_description())
