@@ -154,30 +154,10 @@ def busy_process():
 def sentences_found(segments, spans, offset: float) -> int:
     """How many sentences have most of their words (aligned in order) in the transcript, all in
     segments whose time spans overlap where the sentence was spoken (``offset``: where the file's
-    t = 0 lies in the take)."""
-    from speech import normalise
+    t = 0 lies in the take). The matching is tests/speech.py's, as the tests use it."""
+    from speech import match_sentences
 
-    words, segment_of = [], []
-    for k, s in enumerate(segments):
-        for w in normalise(s.text).split():
-            words.append(w)
-            segment_of.append(k)
-    script, sentence_of = [], []
-    for j, (_, _, text) in enumerate(spans):
-        for w in normalise(text).split():
-            script.append(w)
-            sentence_of.append(j)
-    matched: dict[int, list[int]] = {}
-    for block in difflib.SequenceMatcher(a=script, b=words, autojunk=False).get_matching_blocks():
-        for q in range(block.size):
-            matched.setdefault(sentence_of[block.a + q], []).append(segment_of[block.b + q])
-    found = 0
-    for j, (start, end, text) in enumerate(spans):
-        where = matched.get(j, [])
-        if len(where) >= 0.5 * len(normalise(text).split()) and all(
-                segments[k].start < end + offset and segments[k].end > start + offset for k in where):
-            found += 1
-    return found
+    return sum(m.found(segments, 0.5) for m in match_sentences(segments, spans, offset))
 
 
 def run_once(path: Path, script: list[str], timings, pulse, background, reference: str,

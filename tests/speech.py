@@ -97,3 +97,119 @@ def normalise(text: str) -> str:
     text = re.sub(r"[^\w' ]+|_", " ", text)
     text = re.sub(r"\b\d{1,2}\b", _number_words, text)
     return " ".join(text.split())
+
+
+def continuous(sentences: list[str], folder: Path, name: str = "continuous", gap: float = 0.12,
+               voice: str = "en-us") -> tuple[Path, list[tuple[float, float, str]]]:
+    """Speech without pauses (issue #27): the sentences back to back with gaps of ``gap`` s
+    (never a pause of 0.2 s), as a stereo 16 kHz WAV that ends with the last word (a mono file
+    would be upmixed at -6 dB into a stereo sink); returns it and the true sentence spans."""
+    assert gap < 0.2
+    path, spans = build([(s, voice) for s in sentences], folder, name, pause=gap)
+    audio, sr = sf.read(path, dtype="float32")
+    audio = audio[:int(spans[-1][1] * sr) + 1]
+    stereo = folder / f"{name}-stereo.wav"
+    sf.write(stereo, np.stack([audio, audio], axis=1), sr, subtype="PCM_16")
+    return stereo, spans
+
+
+def onset(path: str | Path, share: float = 0.05) -> float:
+    """Seconds to the first sample louder than ``share`` of the file's peak (channels averaged)."""
+    audio, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    mono = np.abs(audio.mean(axis=1))
+    peak = float(mono.max())
+    if peak <= 0:
+        raise ValueError(f"{path} is silent")
+    return int(np.argmax(mono > share * peak)) / sr
+
+
+def offset_in_take(take: str | Path, played: str | Path) -> float:
+    """Where the played file's t = 0 lies in a take that recorded it from silence: the two
+    onsets of sound, a level relative to each file's peak (the capture path may change the gain)."""
+    return onset(take) - onset(played)
+
+
+class SentenceMatch:
+    """Where one sentence of a script was found in a transcript: ``matched`` of its ``words``
+    aligned in order (one alignment of the whole script with the whole transcript), in the
+    segments ``segments``; ``readings``: stretches of the transcript that read like it."""
+
+    def __init__(self, index: int, start: float, end: float, text: str) -> None:
+        self.index, self.start, self.end, self.text = index, start, end, text
+        self.words = len(normalise(text).split())
+        self.matched = 0
+        self.segments: list[int] = []
+        self.readings = 0
+
+    def overlaps(self, segments) -> bool:
+        """Every segment holding its words overlaps the time it was spoken."""
+        return all(segments[k].start < self.end and segments[k].end > self.start for k in set(self.segments))
+
+    def found(self, segments, share: float) -> bool:
+        return self.matched >= share * self.words and self.overlaps(segments)
+
+
+def match_sentences(segments, spans, offset: float = 0.0) -> list[SentenceMatch]:
+    """Align the script's words (``spans``: (start, end, text) in the played file) with the
+    transcript's (``segments``: objects with start, end, text) in order; ``offset``: where the
+    file's t = 0 lies in the transcript's time (the recording started before the speech)."""
+    import difflib
+
+    words, segment_of = [], []
+    for k, s in enumerate(segments):
+        for w in normalise(s.text).split():
+            words.append(w)
+            segment_of.append(k)
+    script, sentence_of = [], []
+    for j, (_, _, text) in enumerate(spans):
+        for w in normalise(text).split():
+            script.append(w)
+            sentence_of.append(j)
+    result = [SentenceMatch(j, start + offset, end + offset, text) for j, (start, end, text) in enumerate(spans)]
+    for block in difflib.SequenceMatcher(a=script, b=words, autojunk=False).get_matching_blocks():
+        for q in range(block.size):
+            m = result[sentence_of[block.a + q]]
+            m.matched += 1
+            m.segments.append(segment_of[block.b + q])
+    for m in result:  # a second reading anywhere: a window of its length that reads like it
+        sentence, n = normalise(m.text).split(), m.words
+        hits = [i for i in range(len(words) - n + 1)
+                if difflib.SequenceMatcher(a=sentence, b=words[i:i + n], autojunk=False).ratio() >= 0.75]
+        m.readings = len([i for p, i in enumerate(hits) if p == 0 or i - hits[p - 1] > n // 2])
+    return result
+
+
+def listing(segments) -> str:
+    return "\n".join(f"  {s.start:6.2f}-{s.end:6.2f} {s.text.strip()}" for s in segments)
+
+
+def check_every_sentence_once(segments, spans, offset: float = 0.0, share: float = 0.7) -> list[SentenceMatch]:
+    """Every sentence in the transcript once, in order, at its time: at least ``share`` of its
+    words aligned in order with the script, every segment holding them overlapping where it was
+    spoken, no second reading of it; segments in time order, each holding words of the script
+    and lying within (about) the audio of its own sentences. A failure names the sentence, its
+    time, and lists the segments."""
+    matches = match_sentences(segments, spans, offset)
+    shown = f"\n(speech starts at {offset:.2f} s in the take)\n{listing(segments)}"
+    problems = []
+    for m in matches:
+        where = ", ".join(f"{segments[k].start:.2f}-{segments[k].end:.2f}" for k in sorted(set(m.segments)))
+        said = f"sentence {m.index} ({m.start:.2f}-{m.end:.2f} s) {m.text!r}"
+        if m.matched < share * m.words:
+            problems.append(f"{said} missing: {m.matched} of {m.words} words found (in {where or 'no segment'})")
+        elif not m.overlaps(segments):
+            problems.append(f"{said} misplaced: its words are in segments {where}")
+        if m.readings > 1:
+            problems.append(f"{said} read {m.readings} times")
+    for a, b in zip(segments, segments[1:]):
+        if not a.start < a.end <= b.start + 1e-6 < b.end:
+            problems.append(f"segments out of order: {a.start:.2f}-{a.end:.2f} then {b.start:.2f}-{b.end:.2f}")
+    for k, s in enumerate(segments):
+        mine = [m for m in matches if k in m.segments]
+        if not mine:
+            problems.append(f"segment {s.start:.2f}-{s.end:.2f} {s.text.strip()!r} has none of the script's words")
+        elif not (s.start >= mine[0].start - 0.5 and s.end <= mine[-1].end + 0.7):
+            problems.append(f"segment {s.start:.2f}-{s.end:.2f} lies outside its sentences' audio "
+                            f"({mine[0].start:.2f}-{mine[-1].end:.2f} s)")
+    assert not problems, "\n".join(problems) + shown
+    return matches
