@@ -34,10 +34,11 @@ pytestmark = [pytest.mark.pulse, pytest.mark.timeout(900)]
 
 START_S = 120  # a process starting, a model loading, a stream opening: a slow, busy machine
 FINISH_S = 300  # from Stop to the stored transcript: the last pass over up to a window of speech, on a busy machine
-# of a sentence's words, aligned in order, for it to count as found: tiny.en mishears a few
-# ("The merch can do slid on the smooth clanks": 5 of 8; "Smoke it fires back flame and heat":
-# 4 of 6); a sentence lost or cut in half at a segment's end has far fewer
-SHARE = 0.6
+# of a sentence's words, aligned in order, for it to count as found (as benchmarks/live_latency.py
+# counts): tiny.en mishears a few ("The merch can do slid on the smooth clanks": 5 of 8; "Blue
+# machine to the dark blue back round": 4 of 8), a sentence lost or cut in half at a segment's
+# end has fewer ("Frost from the sea." for "The salt breeze came across from the sea.": 3 of 8)
+SHARE = 0.5
 
 
 @pytest.fixture(scope="module")
