@@ -26,6 +26,7 @@ class InputDevicesMixin:
         if self.session is not None:
             return  # never swap devices under a running recording
         reason = ""
+        self.stop_monitoring()  # the list (and the chosen device) may change under it
         if rescan:
             self.stop_playback()  # re-initialising PortAudio ends every open stream
             try:
@@ -63,6 +64,7 @@ class InputDevicesMixin:
                 "Connect a microphone, then press Refresh.")
             self.reason_label.show()
         self.inputChanged.emit(self.input_description())
+        self.start_monitoring()
 
     def current_device(self) -> AudioDevice | None:
         return self.device_combo.currentData()
@@ -76,3 +78,5 @@ class InputDevicesMixin:
         if d is not None:
             self.settings.setValue(Keys.AUDIO_INPUT_DEVICE, d.source or d.name)  # the server's name is stable
         self.inputChanged.emit(self.input_description())
+        if self.session is None:
+            self._restart_monitoring()

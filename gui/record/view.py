@@ -13,9 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
+from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QPushButton, QSplitter, QStackedWidget, QVBoxLayout,
+                               QWidget)
 
+from engine.audio.capture import CaptureStream
 from engine.audio.dsp import level_dbfs
 from engine.audio.playback import Player
 from engine.audio.session import RecordingSession
@@ -41,6 +43,7 @@ class RecordView(InputDevicesMixin, TakesMixin, LiveTranscriptionMixin, Transcri
     takeAdded = Signal(object)
     transcribeRequested = Signal(str)  # the path of a take to transcribe
     _recordingError = Signal(str)  # from the recorder/capture threads
+    _monitorLost = Signal(str)  # from the monitoring stream's thread
     _liveUpdate = Signal(object)  # from the live transcription job's thread
 
     UPDATE_MS = 16  # ~60 display updates per second
@@ -66,6 +69,8 @@ class RecordView(InputDevicesMixin, TakesMixin, LiveTranscriptionMixin, Transcri
         self._panel_take: str | None = None  # the take whose lines the transcript panel holds
         self._recovered_ids: set[str] = set()
         self._again_jobs: dict[int, str] = {}  # "Transcribe again" job id -> its take id
+        self._monitor: CaptureStream | None = None  # the input level shown before Record is pressed
+        self._monitor_reader = None
 
         top = self._build_input_row()
         self.banner = Banner()
@@ -102,6 +107,14 @@ class RecordView(InputDevicesMixin, TakesMixin, LiveTranscriptionMixin, Transcri
         self.overflow_label = QLabel("")
         self.overflow_label.setToolTip("Audio blocks the computer could not keep up with")
         self.meter = LevelMeter()
+        self.meter_error = QLabel("")  # in the meter's place when the input cannot be opened
+        self.meter_error.setStyleSheet("color: #a33;")
+        self.meter_error.setMinimumWidth(60)
+        self.meter_box = QStackedWidget()
+        self.meter_box.addWidget(self.meter)
+        self.meter_box.addWidget(self.meter_error)
+        self.meter_box.setSizePolicy(self.meter.sizePolicy())
+        self.meter_box.setMaximumHeight(max(self.meter.sizeHint().height(), self.meter_error.sizeHint().height()) + 4)
         self.reason_label = QLabel("")
         self.reason_label.setStyleSheet("color: #a33;")
         self.reason_label.setWordWrap(True)
@@ -113,7 +126,7 @@ class RecordView(InputDevicesMixin, TakesMixin, LiveTranscriptionMixin, Transcri
         top.addSpacing(12)
         top.addWidget(self.record_button)
         top.addWidget(self.elapsed_label)
-        top.addWidget(self.meter, 1)
+        top.addWidget(self.meter_box, 1)
         top.addWidget(self.overflow_label)
         return top
 
@@ -152,6 +165,10 @@ class RecordView(InputDevicesMixin, TakesMixin, LiveTranscriptionMixin, Transcri
         self.takes.itemSelectionChanged.connect(self._take_selection_changed)
         self.takes.itemActivated.connect(lambda *_: self.play_selected())
         self._recordingError.connect(self._on_recording_error)
+        self._monitorLost.connect(self._on_monitor_lost)
+        app = QGuiApplication.instance()
+        if app is not None:
+            app.applicationStateChanged.connect(self._application_state_changed)
         self._liveUpdate.connect(self.transcript.show_update)
         self.transcript.segmentClicked.connect(self.play_span)
         self.transcript.exportRequested.connect(self._export_transcript)
@@ -200,6 +217,7 @@ class RecordView(InputDevicesMixin, TakesMixin, LiveTranscriptionMixin, Transcri
             self.banner.show_message("There is no audio input device to record from.", "error")
             return False
         self.stop_playback()
+        self.stop_monitoring()  # the recording opens the input itself
         try:
             session = RecordingSession(self.library, device, channels=1, name=name,
                                        on_error=self._recordingError.emit)
@@ -208,6 +226,7 @@ class RecordView(InputDevicesMixin, TakesMixin, LiveTranscriptionMixin, Transcri
         except Exception as exc:  # noqa: BLE001 - AudioUnavailable, permission errors, full disk
             self.banner.show_message(f"Could not start recording: {exc}", "error")
             self.record_button.setChecked(False)
+            self.start_monitoring()
             return False
         self.session = session
         self._reader = session.reader()
@@ -221,6 +240,7 @@ class RecordView(InputDevicesMixin, TakesMixin, LiveTranscriptionMixin, Transcri
             self._start_live_transcription(session, live_reader)
         self.display.start_live(session.sample_rate)  # a take still loading is dropped
         self.meter.reset()
+        self.meter_box.setCurrentWidget(self.meter)
         self.banner.hide()
         self.timer.start()
         self.record_button.setText("■ Stop")
@@ -265,6 +285,7 @@ class RecordView(InputDevicesMixin, TakesMixin, LiveTranscriptionMixin, Transcri
         self.record_button.setChecked(False)
         self.device_combo.setEnabled(True)
         self.refresh_button.setEnabled(True)
+        self.start_monitoring()
         self.refresh_takes(select=take.id)
         self.statusMessage.emit(f"Saved '{take.name}' ({format_duration(take.duration)})")
         self.recordingChanged.emit(False)
@@ -285,6 +306,83 @@ class RecordView(InputDevicesMixin, TakesMixin, LiveTranscriptionMixin, Transcri
     def _tick(self) -> None:
         if self.session is not None:
             self._tick_once(self.session)
+        elif self._monitor_reader is not None:
+            block = self._monitor_reader.read()
+            if len(block):
+                self.meter.set_level(*level_dbfs(block[:, 0]))
+        else:
+            self.timer.stop()
+
+    # -- monitoring: the input level while the page is open, before Record is pressed ---------
+    MONITOR_RING_S = 2.0  # what the meter may fall behind by; older audio is simply skipped
+
+    @property
+    def monitoring(self) -> bool:
+        return self._monitor is not None
+
+    def start_monitoring(self) -> None:
+        """Show the chosen input's level while the page is on screen and nothing records.
+
+        The stream is closed again when the page is hidden, before recording or a rescan, and
+        (for a device that is not shared through a sound server) while the app is in the
+        background, so the input is never held for nothing."""
+        if self._monitor is not None or self.session is not None or not self.isVisible():
+            return
+        device = self.current_device()
+        if device is None:
+            return
+        if not device.source and QGuiApplication.applicationState() != Qt.ApplicationState.ApplicationActive:
+            return  # a device held directly (no sound server) is left to the app in front
+        monitor = CaptureStream(device, channels=1, ring_seconds=self.MONITOR_RING_S,
+                                on_stream_end=self._monitorLost.emit)
+        reader = monitor.ring.reader()
+        try:
+            monitor.start()
+        except Exception as exc:  # noqa: BLE001 - AudioUnavailable and whatever PortAudio raises
+            self._show_meter_error(f"⚠ Input level unavailable: {exc}")
+            return
+        self._monitor, self._monitor_reader = monitor, reader
+        self.meter.reset()
+        self.meter_box.setCurrentWidget(self.meter)
+        self.timer.start()
+
+    def stop_monitoring(self) -> None:
+        monitor, self._monitor, self._monitor_reader = self._monitor, None, None
+        if monitor is not None:
+            monitor.stop()
+            self.meter.reset()
+
+    def _show_meter_error(self, text: str) -> None:
+        self.meter_error.setText(text)
+        self.meter_error.setToolTip(text)
+        self.meter_box.setCurrentWidget(self.meter_error)
+
+    def _on_monitor_lost(self, message: str) -> None:
+        if self._monitor is None:
+            return
+        self.stop_monitoring()
+        self._show_meter_error(f"⚠ Input level unavailable: {message}")
+
+    def _restart_monitoring(self) -> None:
+        self.stop_monitoring()
+        self.start_monitoring()
+
+    def _application_state_changed(self, state) -> None:
+        device = self.current_device()
+        if device is None or device.source:
+            return  # a sound server shares its sources: monitoring holds nothing another app needs
+        if state == Qt.ApplicationState.ApplicationActive:
+            self.start_monitoring()
+        else:
+            self.stop_monitoring()
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        super().showEvent(event)
+        QTimer.singleShot(0, self.start_monitoring)  # once shown (isVisible is true then)
+
+    def hideEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        self.stop_monitoring()  # another page, a minimised window: the input is let go
+        super().hideEvent(event)
 
     def _tick_once(self, session: RecordingSession) -> None:
         reader = self._reader
@@ -320,6 +418,7 @@ class RecordView(InputDevicesMixin, TakesMixin, LiveTranscriptionMixin, Transcri
         s.setValue(Keys.SPECTROGRAM_VISIBLE_SECONDS, self.spectrogram.visible_seconds)
 
     def shutdown(self) -> None:
+        self.stop_monitoring()
         self.stop_recording()
         self.stop_playback()
         # closing while a live transcript is being finished: let it finish (bounded), keep it
