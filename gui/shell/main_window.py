@@ -302,7 +302,29 @@ class MainWindow(QMainWindow):
                 view.save_settings()
         self.settings.sync()
 
+    RECORDING_QUESTION = "A take is being recorded. Stop and save it, or keep recording?"
+
+    def confirm_stop_recording(self) -> bool:
+        """Closing while a take is recorded: "Stop and save" (True) or "Keep recording" (False)."""
+        from PySide6.QtWidgets import QMessageBox
+
+        box = QMessageBox(QMessageBox.Icon.Question, "Recording", self.RECORDING_QUESTION,
+                          QMessageBox.StandardButton.NoButton, self)
+        stop = box.addButton("Stop and save", QMessageBox.ButtonRole.AcceptRole)
+        keep = box.addButton("Keep recording", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(keep)
+        box.setEscapeButton(keep)
+        box.exec()
+        return box.clickedButton() is stop
+
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        if self.record_view is not None and self.record_view.recording:
+            if not self.confirm_stop_recording():
+                event.ignore()
+                return
+            if self.record_view.recording:  # (it may have stopped by itself while the question was up)
+                self.show_page("Record")
+                self.record_view.stop_recording()  # saved now; shutdown() below finds nothing to stop
         if self.piano_roll is not None and not self.piano_roll.maybe_save():  # Save / Discard / Cancel
             event.ignore()
             return
