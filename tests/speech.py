@@ -183,7 +183,7 @@ def listing(segments) -> str:
     return "\n".join(f"  {s.start:6.2f}-{s.end:6.2f} {s.text.strip()}" for s in segments)
 
 
-def check_every_sentence_once(segments, spans, offset: float = 0.0, share: float = 0.7) -> list[SentenceMatch]:
+def check_every_sentence_once(segments, spans, offset: float = 0.0, share: float = 0.5) -> list[SentenceMatch]:
     """Every sentence in the transcript once, in order, at its time: at least ``share`` of its
     words aligned in order with the script, every segment holding them overlapping where it was
     spoken, no second reading of it; segments in time order, each holding words of the script
