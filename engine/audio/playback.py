@@ -1,4 +1,8 @@
-"""Play audio through a sounddevice output stream, with a position the GUI can follow."""
+"""Play audio through a sounddevice output stream, with a position the GUI can follow.
+
+The output buffer is PortAudio's "high" latency and at least PLAYBACK_LATENCY_S, so a machine busy
+with a model does not underrun (ALSA then printed "underrun occurred" thousands of times; what
+libasound still says goes to the log: engine.audio.devices)."""
 
 from __future__ import annotations
 
@@ -8,6 +12,9 @@ from typing import Callable
 import numpy as np
 
 from engine.audio.devices import AudioDevice, AudioUnavailable, _sd
+
+
+PLAYBACK_LATENCY_S = 0.15  # the output buffer: a busy machine that stalls this long does not underrun
 
 
 class Player:
@@ -52,12 +59,21 @@ class Player:
             self._stream = sd.OutputStream(
                 device=self.device.index if self.device else None, samplerate=self.sample_rate,
                 channels=channels, dtype="float32", callback=self._callback,
-                finished_callback=self._finished,
+                finished_callback=self._finished, latency=self._latency(sd),
             )
             self._stream.start()
         except Exception as exc:  # noqa: BLE001
             self._stream = None
             raise AudioUnavailable(f"could not start playback: {exc}") from exc
+
+    def _latency(self, sd) -> float:
+        """PortAudio's "high" latency for the device, and never less than PLAYBACK_LATENCY_S."""
+        try:
+            info = sd.query_devices(self.device.index if self.device else None, "output")
+            high = float(info["default_high_output_latency"])
+        except Exception:  # noqa: BLE001 - no such device: opening the stream says why
+            high = 0.0
+        return max(high, PLAYBACK_LATENCY_S)
 
     def _callback(self, outdata, frames, time_info, status) -> None:  # PortAudio thread
         sd = _sd()
