@@ -1,6 +1,6 @@
 """The headless side of the `motet` command: subcommands that run engine work without Qt.
 
-One module per family of subcommands (audio, transcribe, music, generate, compose, batch), each adding its parsers and
+One module per family of subcommands (audio, transcribe, music, generate, compose, batch, notes), each adding its parsers and
 commands; option checks shared by them are in ``common``.
 """
 
@@ -13,13 +13,13 @@ import sys
 import traceback
 
 from engine import __version__
-from engine.cli import audio, batch, compose, generate, music, transcribe
+from engine.cli import audio, batch, compose, generate, music, notes, transcribe
 from engine.cli.common import Parser, end_progress, printable
 
 COMMANDS = {"devices": audio.cmd_devices, "record": audio.cmd_record, "takes": audio.cmd_takes,
             "transcribe": transcribe.cmd_transcribe, "models": transcribe.cmd_models,
             "train": music.cmd_train, "continue": music.cmd_continue, "generate": generate.cmd_generate, "compose": compose.cmd_compose,
-            "batch": batch.cmd_batch}
+            "batch": batch.cmd_batch, "notes": notes.cmd_notes}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"motet {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for family in (audio, transcribe, music, generate, compose, batch):
+    for family in (audio, transcribe, music, generate, compose, batch, notes):
         family.add_parsers(sub)
     return parser
 

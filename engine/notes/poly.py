@@ -192,3 +192,71 @@ def audio_poly_notes(audio: np.ndarray, sr: int, *, model=None, **options) -> li
         audio = resample(audio, sr, SAMPLE_RATE)
     model = model if model is not None else load_model()
     return poly_notes(predict(model, audio, keep_contour=False), **options)
+
+
+READ_BLOCK_SECONDS = 10.0  # audio read from a file at a time
+
+
+def _file_blocks(path, progress=None):
+    """The file at ``path`` as 22050 Hz mono float32 blocks, read ``READ_BLOCK_SECONDS`` at a
+    time (a long file is never held whole); AudioFileError for what cannot be read, non-finite
+    samples included. ``progress(fraction)`` as the file is read."""
+    import os
+    from pathlib import Path
+
+    import soundfile as sf
+
+    from engine.audio.dsp import StreamResampler
+    from engine.audio.files import AudioFileError, _describe_read_error, audio_info, check_finite
+
+    p = Path(path)
+    info = audio_info(p, whole=False)  # readable, an audio file, a sane rate
+    if info.frames <= 0:
+        raise AudioFileError(f"'{p.name}' contains no audio (0 samples)")
+    resampler = StreamResampler(info.sample_rate, SAMPLE_RATE)
+    block = max(1, int(READ_BLOCK_SECONDS * info.sample_rate))
+    done = 0
+    try:
+        with sf.SoundFile(os.fsencode(p)) as f:
+            while True:
+                try:
+                    data = f.read(block, dtype="float32", always_2d=True)
+                except Exception as exc:  # libsndfile's several kinds: a damaged or truncated file
+                    raise AudioFileError(_describe_read_error(p, exc)) from exc
+                if not data.shape[0]:
+                    break
+                try:
+                    check_finite(data, p.name)
+                except ValueError as exc:
+                    raise AudioFileError(str(exc)) from None
+                mono = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]
+                done += data.shape[0]
+                if progress is not None:
+                    progress(min(done / info.frames, 1.0))
+                yield resampler.push(mono)
+    except AudioFileError:
+        raise
+    except Exception as exc:  # opening it
+        raise AudioFileError(_describe_read_error(p, exc)) from exc
+    if done == 0:
+        raise AudioFileError(f"'{p.name}' contains no audio (0 samples)")
+    yield resampler.flush()
+
+
+def file_poly_notes(path, *, model=None, progress=None, should_stop=None, **options) -> tuple[list[NoteEvent], float]:
+    """(NoteEvents, seconds of audio) of the audio file ``path`` through Basic Pitch, streamed
+    (read, resampled and run in windows; only the note and onset activations, 88 + 88 floats a
+    frame, are kept). ``options``: poly_notes'."""
+    from engine.models.basic_pitch.inference import predict_blocks
+    from engine.models.basic_pitch.model import load_model
+
+    model = model if model is not None else load_model()
+    counted = [0]
+
+    def blocks():
+        for b in _file_blocks(path, progress):
+            counted[0] += b.size
+            yield b
+
+    outputs = predict_blocks(model, blocks(), keep_contour=False, should_stop=should_stop)
+    return poly_notes(outputs, **options), counted[0] / SAMPLE_RATE
