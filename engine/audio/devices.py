@@ -304,14 +304,16 @@ def find_device(name: str | None, kind: str = "input", exact: bool = False) -> A
             return d
     if exact and name:
         if name.strip().isdigit():  # a number in `motet devices`: PortAudio's list
-            try:
-                listed_here = list_devices()
-            except AudioUnavailable:
-                listed_here = []
+            listed_here = [d for d in devices if not d.source]
+            if len(listed_here) < len(devices):  # the server's sources are listed instead
+                try:
+                    listed_here = list_devices()
+                except AudioUnavailable:
+                    listed_here = []
             for d in listed_here:
                 if d.index == int(name) and (d.max_input_channels if kind == "input" else d.max_output_channels):
                     return d
-        listed = ", ".join(f"{d.index}: {d.name}" for d in devices)
+        listed = ", ".join(repr(d.name) if d.source else f"{d.index}: {d.name}" for d in devices)
         raise AudioUnavailable(f"no audio {kind} device called {name!r} (there are {listed}; see `motet devices`)")
     for d in devices:
         if (d.is_default_input if kind == "input" else d.is_default_output):
