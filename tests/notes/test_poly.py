@@ -73,7 +73,8 @@ def blobs(n_frames: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     for _ in range(n_frames // 8):
         s, p, length = rng.integers(0, n_frames - 5), rng.integers(0, 88), rng.integers(3, 60)
         level = rng.uniform(0.2, 1)
-        note[s:s + length, p] = np.maximum(note[s:s + length, p], level * rng.uniform(0.6, 1, min(length, n_frames - s)))
+        shape = rng.uniform(0.6, 1, min(length, n_frames - s))
+        note[s:s + length, p] = np.maximum(note[s:s + length, p], level * shape)
         if rng.random() < 0.7:
             onset[s, p] = max(onset[s, p], rng.uniform(0.3, 1))
     return note, onset
@@ -144,7 +145,8 @@ def piano_piece(seed: int, seconds: float = 12.0):
         chord = rng.choice(np.arange(45, 84), size=int(rng.integers(1, 4)), replace=False)
         dur = float(rng.choice([0.25, 0.5, 0.75]))
         for p in chord:
-            notes.append(Note(round(t * bpm / 60 * tpb), int(p), round(dur * bpm / 60 * tpb), int(rng.integers(70, 110))))
+            velocity = int(rng.integers(70, 110))
+            notes.append(Note(round(t * bpm / 60 * tpb), int(p), round(dur * bpm / 60 * tpb), velocity))
         t += dur + float(rng.choice([0, 0.125, 0.25]))
     score = Score(ticks_per_beat=tpb, tracks=[Track(notes=notes)])
     audio = get_synthesizer().render(score, tail=0.5).mean(axis=1)
