@@ -89,7 +89,8 @@ class PulseServer:
         so a file played with ``mic.play(path)`` is heard on it alone. ``mic.remove()`` unplugs it."""
         sink = f"{name}_out"
         modules = [
-            self._pactl("load-module", "module-null-sink", f"sink_name={sink}", f"rate={rate}").strip(),
+            self._pactl("load-module", "module-null-sink", f"sink_name={sink}", f"rate={rate}",
+                        f"sink_properties=\"device.description='{description} output'\"").strip(),
             self._pactl("load-module", "module-remap-source", f"master={sink}.monitor", f"source_name={name}",
                         f"rate={rate}", f"source_properties=\"device.description='{description}'\"").strip(),
         ]

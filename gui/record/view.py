@@ -339,7 +339,7 @@ class RecordView(InputDevicesMixin, TakesMixin, LiveTranscriptionMixin, Transcri
         try:
             monitor.start()
         except Exception as exc:  # noqa: BLE001 - AudioUnavailable and whatever PortAudio raises
-            self._show_meter_error(f"⚠ Input level unavailable: {exc}")
+            self._show_meter_error(f"⚠ Cannot open this input: {str(exc).rsplit(': ', 1)[-1]}", str(exc))
             return
         self._monitor, self._monitor_reader = monitor, reader
         self.meter.reset()
@@ -352,16 +352,17 @@ class RecordView(InputDevicesMixin, TakesMixin, LiveTranscriptionMixin, Transcri
             monitor.stop()
             self.meter.reset()
 
-    def _show_meter_error(self, text: str) -> None:
+    def _show_meter_error(self, text: str, details: str = "") -> None:
+        """In the meter's place: the short reason first (it may be cut), all of it in the tooltip."""
         self.meter_error.setText(text)
-        self.meter_error.setToolTip(text)
+        self.meter_error.setToolTip(f"{details or text}. Press Refresh to try again.")
         self.meter_box.setCurrentWidget(self.meter_error)
 
     def _on_monitor_lost(self, message: str) -> None:
         if self._monitor is None:
             return
         self.stop_monitoring()
-        self._show_meter_error(f"⚠ Input level unavailable: {message}")
+        self._show_meter_error("⚠ The input stopped (device removed?)", message)
 
     def _restart_monitoring(self) -> None:
         self.stop_monitoring()

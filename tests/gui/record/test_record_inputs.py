@@ -105,3 +105,4 @@ def test_an_input_that_cannot_be_opened_shows_why_in_the_meters_place(pulse, rec
     view._monitorLost.emit("the audio input stream stopped unexpectedly (device removed?)")  # as PortAudio's thread
     wait_until(lambda: not view.monitoring, WAIT_S, "monitoring stopped")
     assert "device removed" in view.meter_error.text() and view.meter_error.isVisible()
+    assert "stopped unexpectedly" in view.meter_error.toolTip()
