@@ -106,3 +106,21 @@ def test_an_input_that_cannot_be_opened_shows_why_in_the_meters_place(pulse, rec
     wait_until(lambda: not view.monitoring, WAIT_S, "monitoring stopped")
     assert "device removed" in view.meter_error.text() and view.meter_error.isVisible()
     assert "stopped unexpectedly" in view.meter_error.toolTip()
+
+
+def test_another_page_lets_the_input_go(pulse, qtbot, tmp_path):
+    from gui.shell.main_window import MainWindow
+
+    w = MainWindow(library=TakeLibrary(tmp_path / "lib"))
+    qtbot.addWidget(w)
+    w.show_page("Record")
+    w.show()
+    try:
+        wait_until(lambda: w.record_view.monitoring, WAIT_S, "monitoring on the Record page")
+        w.show_page("Transcribe")
+        assert not w.record_view.monitoring
+        w.show_page("Record")
+        wait_until(lambda: w.record_view.monitoring, WAIT_S, "monitoring back on the Record page")
+    finally:
+        w.close()
+    assert not w.record_view.monitoring
