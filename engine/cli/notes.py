@@ -205,7 +205,7 @@ def cmd_notes(args: argparse.Namespace) -> int:
             text = (notes_json(notes, score, bpm, path.name, "mono" if args.mono else "poly", args.quantize)
                     if args.format == "json" else None)
             out = _write(score, text, out_dir / f"{path.stem}.{args.format}", written)
-        except (AudioFileError, ValueError, WriteError, OSError) as exc:
+        except (AudioFileError, CheckpointError, ValueError, WriteError, OSError) as exc:  # one line each
             warn(printable(exc), after_progress=True)
             failures += 1
             continue
