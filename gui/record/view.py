@@ -14,8 +14,8 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
-from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QPushButton, QSplitter, QStackedWidget, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSplitter, QStackedWidget,
+                               QVBoxLayout, QWidget)
 
 from engine.audio.capture import CaptureStream
 from engine.audio.dsp import level_dbfs
@@ -110,6 +110,8 @@ class RecordView(InputDevicesMixin, TakesMixin, LiveTranscriptionMixin, Transcri
         self.meter_error = QLabel("")  # in the meter's place when the input cannot be opened
         self.meter_error.setStyleSheet("color: #a33;")
         self.meter_error.setMinimumWidth(60)
+        # a long reason is cut, never widens the row (the whole of it is in the tooltip)
+        self.meter_error.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.meter_box = QStackedWidget()
         self.meter_box.addWidget(self.meter)
         self.meter_box.addWidget(self.meter_error)

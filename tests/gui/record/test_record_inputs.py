@@ -124,3 +124,11 @@ def test_another_page_lets_the_input_go(pulse, qtbot, tmp_path):
     finally:
         w.close()
     assert not w.record_view.monitoring
+
+
+def test_a_long_reason_in_the_meters_place_does_not_widen_the_page(pulse, record_view_of, tmp_path):
+    view = record_view_of(TakeLibrary(tmp_path / "lib"))
+    before = view.minimumSizeHint()
+    view._show_meter_error("⚠ Cannot open this input: " + "a very long reason from the sound server " * 8)
+    assert view.meter_error.isVisible()
+    assert view.minimumSizeHint() == before
