@@ -132,12 +132,15 @@ def offset_in_take(take: str | Path, played: str | Path) -> float:
 class SentenceMatch:
     """Where one sentence of a script was found in a transcript: ``matched`` of its ``words``
     aligned in order (one alignment of the whole script with the whole transcript), in the
-    segments ``segments``; ``readings``: stretches of the transcript that read like it."""
+    segments ``segments``; ``read``: those plus the transcript's unaligned words in its place
+    (between its aligned words and its neighbours': misheard, "Blue machine" for "Glue the
+    sheet"); ``readings``: stretches of the transcript that read like it."""
 
     def __init__(self, index: int, start: float, end: float, text: str) -> None:
         self.index, self.start, self.end, self.text = index, start, end, text
         self.words = len(normalise(text).split())
         self.matched = 0
+        self.read = 0
         self.segments: list[int] = []
         self.readings = 0
 
@@ -166,11 +169,33 @@ def match_sentences(segments, spans, offset: float = 0.0) -> list[SentenceMatch]
             script.append(w)
             sentence_of.append(j)
     result = [SentenceMatch(j, start + offset, end + offset, text) for j, (start, end, text) in enumerate(spans)]
+    aligned: list[int | None] = [None] * len(words)  # the sentence each transcript word was aligned with
     for block in difflib.SequenceMatcher(a=script, b=words, autojunk=False).get_matching_blocks():
         for q in range(block.size):
             m = result[sentence_of[block.a + q]]
             m.matched += 1
             m.segments.append(segment_of[block.b + q])
+            aligned[block.b + q] = m.index
+    for m in result:
+        m.read = m.matched
+    # each run of unaligned transcript words fills the places of the words missing from the
+    # sentences around it, in order: the end of the one before, any between, the start of the next
+    i = 0
+    while i < len(words):
+        if aligned[i] is not None:
+            i += 1
+            continue
+        run_end = i
+        while run_end < len(words) and aligned[run_end] is None:
+            run_end += 1
+        before = next((aligned[k] for k in range(i - 1, -1, -1) if aligned[k] is not None), 0)
+        after = next((aligned[k] for k in range(run_end, len(words)) if aligned[k] is not None), len(result) - 1)
+        left = run_end - i
+        for m in result[before:after + 1]:
+            given = min(left, m.words - m.read)
+            m.read += given
+            left -= given
+        i = run_end
     for m in result:  # a second reading anywhere: a window of its length that reads like it
         sentence, n = normalise(m.text).split(), m.words
         hits = [i for i in range(len(words) - n + 1)
@@ -183,20 +208,23 @@ def listing(segments) -> str:
     return "\n".join(f"  {s.start:6.2f}-{s.end:6.2f} {s.text.strip()}" for s in segments)
 
 
-def check_every_sentence_once(segments, spans, offset: float = 0.0, share: float = 0.5) -> list[SentenceMatch]:
+def check_every_sentence_once(segments, spans, offset: float = 0.0, share: float = 1 / 3,
+                              read_share: float = 0.75) -> list[SentenceMatch]:
     """Every sentence in the transcript once, in order, at its time: at least ``share`` of its
-    words aligned in order with the script, every segment holding them overlapping where it was
-    spoken, no second reading of it; segments in time order, each holding words of the script
-    and lying within (about) the audio of its own sentences. A failure names the sentence, its
-    time, and lists the segments."""
+    words aligned in order with the script and ``read_share`` of them read in its place (aligned
+    or misheard: a sentence lost or cut short has fewer words there), every segment holding its
+    aligned words overlapping where it was spoken, no second reading of it; segments in time
+    order, each holding words of the script and lying within (about) the audio of its own
+    sentences. A failure names the sentence, its time, and lists the segments."""
     matches = match_sentences(segments, spans, offset)
     shown = f"\n(speech starts at {offset:.2f} s in the take)\n{listing(segments)}"
     problems = []
     for m in matches:
         where = ", ".join(f"{segments[k].start:.2f}-{segments[k].end:.2f}" for k in sorted(set(m.segments)))
         said = f"sentence {m.index} ({m.start:.2f}-{m.end:.2f} s) {m.text!r}"
-        if m.matched < share * m.words:
-            problems.append(f"{said} missing: {m.matched} of {m.words} words found (in {where or 'no segment'})")
+        if m.matched < share * m.words or m.read < read_share * m.words:
+            problems.append(f"{said} missing: {m.matched} of {m.words} words found, {m.read} read in its place "
+                            f"(in {where or 'no segment'})")
         elif not m.overlaps(segments):
             problems.append(f"{said} misplaced: its words are in segments {where}")
         if m.readings > 1:

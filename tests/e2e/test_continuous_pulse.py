@@ -34,11 +34,11 @@ pytestmark = [pytest.mark.pulse, pytest.mark.timeout(900)]
 
 START_S = 120  # a process starting, a model loading, a stream opening: a slow, busy machine
 FINISH_S = 300  # from Stop to the stored transcript: the last pass over up to a window of speech, on a busy machine
-# of a sentence's words, aligned in order, for it to count as found (as benchmarks/live_latency.py
-# counts): tiny.en mishears a few ("The merch can do slid on the smooth clanks": 5 of 8; "Blue
-# machine to the dark blue back round": 4 of 8), a sentence lost or cut in half at a segment's
-# end has fewer ("Frost from the sea." for "The salt breeze came across from the sea.": 3 of 8)
-SHARE = 0.5
+# A sentence is found with a third of its words aligned with the script and three quarters read
+# in its place (tests/speech.py): tiny.en mishears some ("The merch can do slid on the smooth
+# clanks"; "Blue machine to the dark blue back round"; "These very much ickin leggin rare dish":
+# 3 of 9 aligned, 7 read there), while a sentence lost or cut short has fewer words in its place
+# ("Frost from the sea." for "The salt breeze came across from the sea.": 4 of 8).
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +86,7 @@ def test_cli_record_transcribe_keeps_every_sentence_of_continuous_speech(pulse, 
     offset = offset_in_take(take.path, path)
     report(stored, spans, offset)
     assert 0 <= offset and offset + spans[-1][1] <= take.duration  # all the speech is in the take
-    check_every_sentence_once(stored.segments, spans, offset, share=SHARE)
+    check_every_sentence_once(stored.segments, spans, offset)
 
 
 @pytest.fixture
@@ -136,7 +136,7 @@ def test_record_page_keeps_every_sentence_of_continuous_speech(window, pulse, qt
     report(stored, spans, offset)
     window.grab().save(str(tmp_path / "continuous-stopped.png"))
     assert 0 <= offset and offset + spans[-1][1] <= take.duration
-    check_every_sentence_once(stored.segments, spans, offset, share=SHARE)
+    check_every_sentence_once(stored.segments, spans, offset)
     # the page shows what was stored
     assert view.selected_take_id() == take.id
     assert panel.segments.count() == len(stored.segments)
