@@ -101,14 +101,12 @@ def window(qtbot, pulse, tmp_path):
     w.close()
 
 
-# Not strict: it fails only when the live transcriber falls far behind (on a 2-core machine
-# loaded ~5x, 2 runs of 4): then no cut pass runs in time, unbroken speech is cut at the quietest
-# VAD frame of its 25th second (_cut_long_segment), possibly inside a sentence, with no cut-pass
-# reading to keep; the closing pass ends before the partial sentence and the next segment's
-# starts after it ("The salt breeze came across" lost), or a segment's closing pass at Stop
-# stops after its first sentence (the last two lost). Remove the mark when that is fixed.
-@pytest.mark.xfail(strict=False, reason="issue #27: a forced cut (transcriber behind) can lose the words of a "
-                                        "sentence it falls in, or a closing pass stop early with nothing kept")
+# Known to fail when the live transcriber falls far behind (2 runs of 7 on a 2-core machine
+# loaded ~5x, before the fix of issue #27's forced cut): no cut pass runs in time, unbroken speech
+# is cut at the quietest VAD frame of its 25th second (_cut_long_segment), possibly inside a
+# sentence, with no cut-pass reading to keep; the closing pass ends before the partial sentence
+# and the next segment's starts after it ("The salt breeze came across" lost), or the last
+# segment's closing pass at Stop keeps only its first sentence (the last two lost).
 def test_record_page_keeps_every_sentence_of_continuous_speech(window, pulse, qtbot, talk, tmp_path):
     path, spans = talk
     view = window.record_view
