@@ -102,7 +102,7 @@ def window(qtbot, pulse, tmp_path):
 
 
 # Known to fail when the live transcriber falls far behind (2 runs of 7 on a 2-core machine
-# loaded ~5x, before the fix of issue #27's forced cut): no cut pass runs in time, unbroken speech
+# loaded ~5x; the forced cut is not fixed yet): no cut pass runs in time, unbroken speech
 # is cut at the quietest VAD frame of its 25th second (_cut_long_segment), possibly inside a
 # sentence, with no cut-pass reading to keep; the closing pass ends before the partial sentence
 # and the next segment's starts after it ("The salt breeze came across" lost), or the last
