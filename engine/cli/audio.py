@@ -64,18 +64,20 @@ def add_parsers(sub) -> None:
 
 
 def cmd_devices(args: argparse.Namespace) -> int:
-    from engine.audio.devices import AudioUnavailable, list_devices
+    from engine.audio.devices import AudioUnavailable, list_devices, recording_inputs
     from engine.device import available_devices, choose_dtype, describe
 
     try:
         audio = list_devices()
         audio_error = None
+        named = [d for d in recording_inputs() if d.source]  # the sound server's, by name
     except AudioUnavailable as exc:
-        audio, audio_error = [], str(exc)
+        audio, audio_error, named = [], str(exc), []
     compute = available_devices()
     if args.json:
         print(json.dumps({
             "audio": [d.__dict__ for d in audio], "audio_error": audio_error,
+            "inputs": [d.__dict__ for d in named],
             "compute": [{"kind": c.kind, "index": c.index, "name": c.name, "memory_bytes": c.memory_bytes}
                         for c in compute],
         }, indent=1))
@@ -89,6 +91,12 @@ def cmd_devices(args: argparse.Namespace) -> int:
             print(f" {mark} {d.index:>3}  {d.name}  [{d.hostapi}, {channels} ch, {d.default_samplerate:.0f} Hz]")
         if not listed:
             print(f"   none{f' ({audio_error})' if audio_error else ''}")
+    if named:
+        print("Sound server inputs (`motet record --device NAME`):")
+        for d in named:
+            mark = "*" if d.is_default_input else " "
+            kind = ", output monitor" if d.is_monitor else ""
+            print(f" {mark}      {d.name}  [{d.source}, {d.default_samplerate:.0f} Hz{kind}]")
     print("Compute devices:")
     for i, c in enumerate(compute):
         print(f" {'*' if i == 0 else ' '}      {describe(c, choose_dtype(c))}")

@@ -90,3 +90,17 @@ def test_recording_from_the_second_input_records_its_signal_at_its_own_rate(puls
             p.wait()
     assert takes["Desk Mic B"] == pytest.approx(1250.0, abs=10)
     assert takes["Studio Mic A"] == pytest.approx(440.0, abs=10)
+
+
+def test_motet_devices_lists_the_sound_servers_inputs_by_name(two_microphones):
+    import os
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "gui.shell.main", "devices"], capture_output=True, text=True,
+                         timeout=WAIT_S, env=os.environ.copy())
+    assert out.returncode == 0, out.stderr
+    section = out.stdout.split("Sound server inputs")[1].split("Compute devices:")[0]
+    lines = [line for line in section.splitlines() if "Mic" in line]
+    assert any(line.startswith(" *") and "Studio Mic A" in line and "48000 Hz" in line for line in lines), section
+    assert any("Desk Mic B" in line and "motet_mic_b" in line for line in lines), section
