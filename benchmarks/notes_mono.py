@@ -18,7 +18,7 @@ notes taken from what it was asked to sing.
 Onset F1: an estimated note matches a true one when their onsets are within 50 ms and their
 pitches are the same MIDI number (one-to-one, maximum matching, as mir_eval's onset matching).
 
-    .venv/bin/python benchmarks/notes_mono.py [--melodies 16] [--seed 0]
+    .venv/bin/python benchmarks/notes_mono.py [--melodies 16] [--seed 1000] [--verbose]
 """
 
 from __future__ import annotations
@@ -275,16 +275,13 @@ def _poly_notes():
         from engine.notes import poly
     except ImportError:
         return None
-    for name in ("poly_notes", "notes", "audio_to_notes", "transcribe"):
-        if callable(getattr(poly, name, None)):
-            return getattr(poly, name)
-    return None
+    return getattr(poly, "audio_poly_notes", None)  # (audio, sr) -> NoteEvents, Basic Pitch's network
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="monophonic onset F1 on synthetic sung melodies")
     parser.add_argument("--melodies", type=int, default=16)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=1000, help="first melody seed (segmentation was tuned on 0-29)")
     parser.add_argument("--verbose", action="store_true", help="per-melody figures too")
     args = parser.parse_args(argv)
     import torch

@@ -18,9 +18,10 @@ Each of these would make a naive tracker emit extra notes. Here:
 3. **Settling**: a run of one label is a note only if it lasts ``min_note_ms`` (a new note in
    legato when the pitch settles on another semitone for long enough). A shorter run (a glide
    passing through, a blip) belongs to the note that follows, or to the one before at a region's
-   end. A run that is itself a slide towards the next label (a scoop: at most 250 ms, its pitch
-   moving at least half a semitone towards the next run's, 1-3 semitones away) is part of the next
-   note too, so a scoop moves the note's onset, not its pitch.
+   end. A run that is itself a slide into the next held note (a scoop: within half a semitone of
+   its label for at most 200 ms, moving at least 0.35 semitone towards the next note, 1-3
+   semitones away, and arriving within a semitone of it) is part of the next note too, so a
+   scoop moves the note's onset, not its pitch.
 4. **Boundaries**: between two notes in legato, the new note starts where the pitch leaves the
    previous note's semitone (its last frame within half a semitone), not where the label switched.
 5. **Pitch** of a note: the median of its settled frames' pitch, rounded. **Velocity**: from its
@@ -190,19 +191,26 @@ def segment_region(midi: np.ndarray, min_frames: int) -> list[tuple[int, int, in
         return a + np.flatnonzero(np.abs(steady[a:b] - label) <= 0.5)
 
     def is_scoop(i: int, frames: np.ndarray) -> bool:
-        label, _, b = runs[i]
-        if i + 1 >= len(runs) or len(frames) > scoop_frames:
+        """Whether run ``i`` slides on into the next held run: it moves towards it and arrives (its
+        last frames within a semitone of it). A short note whose own scoop has not ended when the
+        next note jumps away does not arrive, and stays a note."""
+        label = runs[i][0]
+        following = [j for j in range(i + 1, len(runs)) if long_enough[j]]
+        if not following or len(frames) > scoop_frames:
             return False
-        step = runs[i + 1][0] - label
+        target = runs[following[0]][0]
+        step = target - label
         if not 1 <= abs(step) <= 3:
             return False
         k = max(1, min(3, len(frames) // 4))
-        move = float(np.mean(steady[frames[-k:]]) - np.mean(steady[frames[:k]]))
-        return move * np.sign(step) >= SCOOP_MIN_MOVE
+        end = float(np.mean(steady[frames[-k:]]))
+        move = end - float(np.mean(steady[frames[:k]]))
+        return move * np.sign(step) >= SCOOP_MIN_MOVE and abs(target - end) <= 1.0
 
     # settled runs keep their label; the others are absorbed (into the next run, or the previous)
     cores = [core(i) for i in range(len(runs))]
-    settled = [len(c) >= settle and not is_scoop(i, c) for i, c in enumerate(cores)]
+    long_enough = [len(c) >= settle for c in cores]
+    settled = [ok and not is_scoop(i, c) for i, (ok, c) in enumerate(zip(long_enough, cores))]
     if not any(settled):
         # no pitch held long enough on one semitone (a slide, a very short note): one note if the
         # region is long enough, at its median pitch
