@@ -20,9 +20,12 @@ interleaved (run 1 of every engine, then run 2, ...) so that other load on the m
 all of them alike. Compute seconds include reading the audio. Prints JSON per case: the median
 compute seconds of the runs, the real-time factor, word error rate against the script, the
 ratios Motet float32 / faster-whisper float32 and Motet int8 / faster-whisper int8, the WER
-differences in points (each against its peer, and Motet int8 against Motet float32), peak RSS,
-and the CPU count. With ``--device cuda``: Motet float16 against faster-whisper float16 and
-int8_float16, and the peak GPU memory each process used (sampled from the device's free memory).
+differences in points (each against its peer, and Motet int8 against Motet float32), the WER of
+Motet int8's text taken against Motet float32's (what quantization alone changes: the short
+case's WER moves by points for any small change in the numbers, as the temperature fallback
+samples on the noisy clips), peak RSS, and the CPU count. With ``--device cuda``: Motet float16
+against faster-whisper float16 and int8_float16, and the peak GPU memory each process used
+(sampled from the device's free memory).
 """
 
 from __future__ import annotations
@@ -331,6 +334,12 @@ def main() -> None:
         # WER differences in points (percent), the goals' unit; positive: Motet's path loses words
         gaps = pairs + ([("motet-int8", "motet-float32")] if "motet-int8" in engines else [])
         entry["wer_points"] = {f"{a}_minus_{b}".replace("-", "_"): round(100 * (wer[a] - wer[b]), 1) for a, b in gaps}
+        entry["words"] = sum(len(normalise(t).split()) for t in truth)  # one word is 100 / words points
+        if "motet-int8" in engines:  # what int8 alone changes: its text against float32's, not the script
+            import jiwer
+
+            said = [[normalise(t) or "-" for t in runs[case, e][-1]["texts"]] for e in ("motet-float32", "motet-int8")]
+            entry["wer_motet_int8_against_motet_float32_text"] = round(jiwer.wer(*said), 4)
         report["long_file" if case == "long" else "short_clips"] = entry
     report["peak_rss_mb"] = {e: round(m["peak_rss_mb"], 1) for e, m in memory.items()}
     if args.device == "cuda":
