@@ -135,14 +135,15 @@ def _mean5(x: np.ndarray) -> np.ndarray:
     return (c[hi] - c[lo]) / (hi - lo)
 
 
-def voiced_regions(track: PitchTrack, options: Options) -> list[tuple[int, int]]:
+def voiced_regions(track: PitchTrack, options: Options, loudest: float | None = None) -> list[tuple[int, int]]:
     """[start, end) frame ranges of voice: confidence ≥ frame threshold, reaching the onset threshold
-    somewhere, loud enough; one-frame dropouts bridged."""
+    somewhere, loud enough (within 40 dB of ``loudest``, by default the track's loud voiced level);
+    one-frame dropouts bridged."""
     conf, loud = track.confidence, track.loudness_db
     strong = conf >= options.onset
     if not strong.any():
         return []
-    loudest = float(np.percentile(loud[strong], 95))
+    loudest = float(np.percentile(loud[strong], 95)) if loudest is None else loudest
     floor = max(SILENCE_DBFS, loudest - SILENCE_BELOW_LOUDEST_DB)
     weak = (conf >= options.frame) & (loud >= floor)
     # bridge one-frame dropouts whose neighbours agree on the pitch
@@ -294,13 +295,13 @@ def _velocity(loudness_db: np.ndarray) -> int:
 
 
 def notes_from_track(track: PitchTrack, options: Options, audio: np.ndarray | None = None,
-                     first_frame: int = 0) -> list[NoteEvent]:
+                     first_frame: int = 0, loudest: float | None = None) -> list[NoteEvent]:
     """Notes from a pitch track (frame ``i`` centred on ``(first_frame + i) * 16 ms`` and on sample
     ``i * 256`` of ``audio``, the 16 kHz audio it was tracked from, if given: then a note must
     also repeat at its period)."""
     midi = _hz_to_midi(track.hz)
     events = []
-    for a, b in voiced_regions(track, options):
+    for a, b in voiced_regions(track, options, loudest):
         for start, end, s0, s1, pitch in segment_region(midi[a:b], options.min_frames):
             if not 0 <= pitch <= 127 or np.median(track.confidence[a + start:a + end]) < options.onset:
                 continue  # out of MIDI's range; or mostly unsure frames: breath or noise, not a note
@@ -313,3 +314,141 @@ def notes_from_track(track: PitchTrack, options: Options, audio: np.ndarray | No
             events.append(NoteEvent(round(t0, 4), round(t1, 4), pitch,
                                      _velocity(track.loudness_db[a + start:a + end])))
     return events
+
+
+# --- live ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrackedNote:
+    """A note from ``MonoNoteTracker.feed``: ``final`` once it can no longer change, else the
+    note as it stands (its end, and even its pitch, may still change; draw it as tentative)."""
+
+    note: NoteEvent
+    final: bool
+
+
+MAX_OPEN_REGION_S = 30.0  # a phrase without a breath is segmented whole up to this, then cut
+
+
+class MonoNoteTracker:
+    """``mono_notes`` block by block, for live input at ``sr`` Hz.
+
+    Each ``feed(block)`` returns the notes finished since the last call (final) and those of the
+    phrase still sounding (tentative, given again at every call until final). Pitch frames are
+    computed once, as soon as the model's lookahead (160 ms) has arrived, from the audio
+    resampled as a stream: the same frames as the whole recording would give. A phrase is
+    segmented whole while it sounds (notes in legato settle once the next has begun) and its
+    notes become final when it ends (a breath, a gap) or reaches 30 s. ``finish()`` ends the
+    stream and returns the rest as final.
+    """
+
+    def __init__(self, sr: int, *, min_note_ms: float = 80.0, onset_threshold: float | None = None,
+                 frame_threshold: float | None = None, model=None) -> None:
+        from engine.audio.dsp import StreamResampler
+
+        self.options = Options.of(min_note_ms, onset_threshold, frame_threshold)
+        _mono(np.zeros(0, np.float32), sr)  # the rate checked as mono_notes checks it
+        self._model = model
+        self._resampler = StreamResampler(int(sr), SAMPLE_RATE)
+        self._audio = np.zeros(0, np.float32)  # 16 kHz, from sample _audio_start
+        self._audio_start = 0
+        self._received = 0  # 16 kHz samples received in all
+        self._done = 0  # frames computed in all
+        self._start = 0  # first frame of the open part (not yet final)
+        self._hz: list[np.ndarray] = []
+        self._conf: list[np.ndarray] = []
+        self._loud: list[np.ndarray] = []
+        self._strong_levels = np.zeros(0)  # loudness of recent confidently voiced frames
+        self._finished = False
+
+    def _get_model(self):
+        if self._model is None:
+            from engine.models.swift_f0.loading import shared_model
+
+            self._model = shared_model()
+        return self._model
+
+    def _compute(self, final: bool) -> None:
+        from engine.models.swift_f0.pitch import _run
+
+        available = self._received // HOP
+        if final and self._done == 0 and available == 0 and self._received:
+            available = 1
+        last = available if final else available - LOOKAHEAD_FRAMES
+        if last <= self._done:
+            return
+        first = max(0, self._done - LEFT_FRAMES)
+        window = self._audio[first * HOP - self._audio_start:]
+        hz, conf, loud = _run(self._get_model(), window, 46.875, 2093.75)
+        lo, hi = self._done - first, last - first
+        self._hz.append(hz[lo:hi])
+        self._conf.append(conf[lo:hi])
+        self._loud.append(loud[lo:hi])
+        strong = loud[lo:hi][conf[lo:hi] >= self.options.onset]
+        self._strong_levels = np.concatenate([self._strong_levels, strong])[-5000:]
+        self._done = last
+
+    def _track(self) -> PitchTrack:
+        hz, conf, loud = (np.concatenate(x) if x else np.zeros(0) for x in (self._hz, self._conf, self._loud))
+        self._hz, self._conf, self._loud = [hz], [conf], [loud]
+        return PitchTrack(np.arange(len(hz)) * FRAME_SECONDS, hz, conf, loud)
+
+    def _notes(self, track: PitchTrack, end: int, loudest: float | None) -> list[NoteEvent]:
+        part = PitchTrack(track.times[:end], track.hz[:end], track.confidence[:end], track.loudness_db[:end])
+        audio = self._audio[self._start * HOP - self._audio_start:]
+        return notes_from_track(part, self.options, audio, first_frame=self._start, loudest=loudest)
+
+    def _drop(self, frames: int) -> None:
+        """Forget the first ``frames`` open frames (now final) and the audio no longer needed."""
+        self._start += frames
+        self._hz, self._conf, self._loud = ([x[0][frames:]] for x in (self._hz, self._conf, self._loud))
+        keep_from = max(0, min(self._start, self._done - LEFT_FRAMES) - 4) * HOP
+        if keep_from > self._audio_start:
+            self._audio = self._audio[keep_from - self._audio_start:]
+            self._audio_start = keep_from
+
+    def _step(self, final: bool) -> list[TrackedNote]:
+        track = self._track()
+        n = len(track.hz)
+        if n == 0:
+            return []
+        loudest = float(np.percentile(self._strong_levels, 95)) if self._strong_levels.size else None
+        regions = voiced_regions(track, self.options, loudest)
+        open_from = n  # the first frame of the phrase still sounding
+        if not final and regions and regions[-1][1] >= n - 2:
+            open_from = regions[-1][0]
+            if n - open_from > MAX_OPEN_REGION_S / FRAME_SECONDS:
+                open_from = n  # a phrase too long: cut here
+        elif not final:
+            open_from = max(0, n - 2)  # the last frames may still join a region
+        out = [TrackedNote(note, True) for note in self._notes(track, open_from, loudest)] if open_from else []
+        if open_from:
+            self._drop(open_from)
+            track = self._track()
+        if not final and len(track.hz):
+            out += [TrackedNote(note, False) for note in self._notes(track, len(track.hz), loudest)]
+        return out
+
+    def feed(self, block: np.ndarray) -> list[TrackedNote]:
+        """Take the next block of the stream (mono, or (frames, channels)); return the notes
+        finished since the last call, then the tentative ones."""
+        if self._finished:
+            raise RuntimeError("the tracker has been finished")
+        x = _mono(block, self._resampler.orig_rate)
+        y = self._resampler.push(x)
+        self._audio = np.concatenate([self._audio, y])
+        self._received += len(y)
+        self._compute(final=False)
+        return self._step(final=False)
+
+    def finish(self) -> list[NoteEvent]:
+        """End the stream: the notes not yet given as final."""
+        if self._finished:
+            return []
+        self._finished = True
+        y = self._resampler.flush()
+        self._audio = np.concatenate([self._audio, y])
+        self._received += len(y)
+        self._compute(final=True)
+        return [tracked.note for tracked in self._step(final=True)]

@@ -128,3 +128,39 @@ def test_min_note_drops_short_notes():
     x = _pad(_tone([(0.12, 64, 64, 0)], vibrato_cents=0))
     assert [n.pitch for n in mono_notes(x, SR)] == [64]
     assert mono_notes(x, SR, min_note_ms=200) == []
+
+
+def test_live_tracker_gives_the_offline_notes():
+    """Block by block (0.2 s blocks at 48 kHz): the final notes are exactly mono_notes' on the whole
+    recording; each note is shown (tentative or final) before the stream ends; finals never repeat."""
+    from engine.notes.mono import MonoNoteTracker
+
+    melody = sung_melody(1)
+    offline = mono_notes(melody.audio, melody.sr)
+    tracker = MonoNoteTracker(melody.sr)
+    final, seen_at = [], {}
+    block = int(0.2 * melody.sr)
+    for i in range(0, len(melody.audio), block):
+        for tracked in tracker.feed(melody.audio[i:i + block]):
+            if tracked.final:
+                final.append(tracked.note)
+            seen_at.setdefault(tracked.note.start, (i + block) / melody.sr)
+    final += tracker.finish()
+    assert final == offline
+    assert tracker.finish() == []
+    shown_late = [n for n in offline if seen_at.get(n.start, np.inf) > n.start + 0.6]  # 0.2 s blocks + settling
+    assert len(shown_late) <= 2, shown_late
+
+
+def test_live_tracker_refuses_bad_input():
+    from engine.notes.mono import MonoNoteTracker
+
+    with pytest.raises(ValueError, match="sample rate"):
+        MonoNoteTracker(0)
+    tracker = MonoNoteTracker(16000)
+    assert tracker.feed(np.zeros(160, np.float32)) == []
+    with pytest.raises(ValueError, match="not finite"):
+        tracker.feed(np.full(160, np.inf, np.float32))
+    assert tracker.finish() == []
+    with pytest.raises(RuntimeError):
+        tracker.feed(np.zeros(160, np.float32))
