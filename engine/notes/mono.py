@@ -336,8 +336,9 @@ class MonoNoteTracker:
 
     Each ``feed(block)`` returns the notes finished since the last call (final) and those of the
     phrase still sounding (tentative, given again at every call until final). Pitch frames are
-    computed once, as soon as the model's lookahead (160 ms) has arrived, from the audio
-    resampled as a stream: the same frames as the whole recording would give. A phrase is
+    final once the model's lookahead (160 ms) has arrived, from the audio resampled as a stream:
+    the same frames as the whole recording would give; tentative notes also use the newest frames
+    as they stand before their lookahead, so a note shows about 160 ms sooner. A phrase is
     segmented whole while it sounds (notes in legato settle once the next has begun) and its
     notes become final when it ends (a breath, a gap) or reaches 30 s. ``finish()`` ends the
     stream and returns the rest as final.
@@ -360,6 +361,7 @@ class MonoNoteTracker:
         self._conf: list[np.ndarray] = []
         self._loud: list[np.ndarray] = []
         self._strong_levels = np.zeros(0)  # loudness of recent confidently voiced frames
+        self._provisional = (np.zeros(0), np.zeros(0), np.zeros(0))  # frames before their lookahead
         self._finished = False
 
     def _get_model(self):
@@ -379,9 +381,12 @@ class MonoNoteTracker:
         if last <= self._done:
             return
         first = max(0, self._done - LEFT_FRAMES)
+        self._provisional = (np.zeros(0), np.zeros(0), np.zeros(0))
         window = self._audio[first * HOP - self._audio_start:]
         hz, conf, loud = _run(self._get_model(), window, 46.875, 2093.75)
         lo, hi = self._done - first, last - first
+        # the frames still waiting for their lookahead, as they stand: for tentative notes only
+        self._provisional = (hz[hi:], conf[hi:], loud[hi:])
         self._hz.append(hz[lo:hi])
         self._conf.append(conf[lo:hi])
         self._loud.append(loud[lo:hi])
@@ -426,8 +431,12 @@ class MonoNoteTracker:
         if open_from:
             self._drop(open_from)
             track = self._track()
-        if not final and len(track.hz):
-            out += [TrackedNote(note, False) for note in self._notes(track, len(track.hz), loudest)]
+        if not final:
+            hz, conf, loud = (np.concatenate([a, b]) for a, b in zip(
+                (track.hz, track.confidence, track.loudness_db), self._provisional))
+            if len(hz):
+                ahead = PitchTrack(np.arange(len(hz)) * FRAME_SECONDS, hz, conf, loud)
+                out += [TrackedNote(note, False) for note in self._notes(ahead, len(hz), loudest)]
         return out
 
     def feed(self, block: np.ndarray) -> list[TrackedNote]:
