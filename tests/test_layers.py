@@ -3,7 +3,7 @@
 Layers, lowest first (a module may import its own layer and those below):
 0. ``engine`` basics: atomic, cancel, device, transcript
 1. ``engine.audio``, ``engine.midi``
-2. ``engine.models`` (each family), ``engine.live``
+2. ``engine.models`` (each family), ``engine.live``, ``engine.notes`` (pitch models' outputs to notes)
 3. ``engine.jobs``, ``engine.tasks``, ``engine.batch`` (its workers load models as the tasks do)
 4. ``engine.cli``
 ``gui`` sits above all of it and ``engine`` never imports Qt (tests/cli/test_cli.py).
@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 LAYERS = [("engine.atomic", "engine.cancel", "engine.device", "engine.transcript"),
           ("engine.audio", "engine.midi"),
-          ("engine.models", "engine.live"),
+          ("engine.models", "engine.live", "engine.notes"),
           ("engine.jobs", "engine.tasks", "engine.batch"),
           ("engine.cli",)]
 
