@@ -53,9 +53,11 @@ CTranslate2 does for every layer), and the others keep one scale per call, which
 over their inputs. It matters most where activations keep 7 bits (no VNNI): there one scale
 per call in that layer changed far more of float32's words. Judge int8 by its text against
 float32's on the same clips (benchmarks/transcribe.py reports it): against the script, the
-short noisy clips' WER moves by points, either way, for any small change in the numbers. No layer needs to stay float32: the last encoder layer's MLP output in
-float32 was no more accurate than in per-row int8, at several times the cost. The logits stay
-int8: float32 logits read 80 MB per decoding step, for a smaller gain than the encoder's fix.
+short noisy clips' WER moves by points, either way, for any small change in the numbers.
+
+No layer needs to stay float32: the last encoder layer's MLP output in float32 was no more
+accurate than in per-row int8, at several times the cost. The logits stay int8: float32 logits
+read 80 MB per decoding step, for a smaller gain than the encoder's fix.
 """
 
 from __future__ import annotations
