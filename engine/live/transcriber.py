@@ -33,7 +33,10 @@ inside a word. Now, once the open segment reaches ``max_segment``:
   at the end of the last phrase Whisper completed, not one ending within ``cut_guard`` of the
   newest audio (possibly cut short), moved to the middle of the quietest 80 ms nearby (a gap
   between words, not a stop consonant's closure). No complete phrase: retry after ``cut_retry``
-  s; none by ``max_unbroken`` s: the old quietest-frame cut, the last resort.
+  s. The cut pass reads the segment's first ``max_unbroken`` s at most, so a machine that comes
+  to it late still cuts at a phrase; none in them: the quietest 80 ms of their last second
+  (energy), the last resort. ``feed`` itself cuts so only if no pass ran for a while
+  (``_emergency_length``), so that a closing pass always sees its whole segment.
 - The part before the cut is closed and gets its closing pass as any segment does, hearing
   nothing after the cut (its next word belongs to the next segment), so words at a cut are
   neither lost nor repeated. The cut pass's reading is kept with it: if the closing pass stops
@@ -227,7 +230,6 @@ class StreamingTranscriber:
         self._closed: list[_Span] = []  # segments whose end is known, still to decode
         self._open: _Span | None = None
         self._last_voice_end = 0
-        self._recent_probs: list[tuple[int, float]] = []  # (frame index, p) of the open span's last second
         self._last_hypothesis_at = 0
         self._next_cut_at = 0  # samples: the next cut pass is not tried before this much was received
         self._agreement = LocalAgreement()
@@ -259,7 +261,7 @@ class StreamingTranscriber:
         self.received += len(x)
         o = self.options
         on, off = o.speech_threshold, o.speech_threshold - 0.15
-        pause, max_len = int(o.pause * SAMPLE_RATE), int(max(o.max_unbroken, o.max_segment) * SAMPLE_RATE)
+        pause, max_len = int(o.pause * SAMPLE_RATE), self._emergency_length()
         for i, p in enumerate(probs):
             frame = first_frame + i
             frame_start, frame_end = frame * FRAME, (frame + 1) * FRAME
@@ -269,20 +271,16 @@ class StreamingTranscriber:
                     start = max(frame_start - int(o.lead_in * SAMPLE_RATE), floor, self._offset)
                     self._open = _Span(start, language=self.language)
                     self._last_voice_end = frame_end
-                    self._recent_probs = []
                     self._open.voiced = 1
                 continue
             if p >= on:
                 self._open.voiced += 1
             if p >= off:
                 self._last_voice_end = frame_end
-            self._recent_probs.append((frame, float(p)))
-            if len(self._recent_probs) > SAMPLE_RATE // FRAME:
-                del self._recent_probs[0]
             if frame_end - self._last_voice_end >= pause:
                 self._close(min(self._last_voice_end + int(o.tail * SAMPLE_RATE), frame_end))
             elif frame_end - self._open.start >= max_len:
-                self._cut_long_segment()
+                self._forced_cut(frame_end)
         self._trim()
 
     def _segments_end(self) -> int:
@@ -294,22 +292,34 @@ class StreamingTranscriber:
         self._closed.append(self._open)
         self._open = None
 
-    def _cut_long_segment(self) -> None:
-        """Unbroken speech for ``max_unbroken`` seconds and no phrase boundary found in it (the
-        last resort; see ``_cut``): end the segment at the quietest frame of the last second
-        (most likely between words), and go on with a new one from there."""
+    def _unbroken_limit(self) -> int:
+        """Samples of unbroken speech a segment may hold before it must be cut somewhere."""
+        return int(max(self.options.max_unbroken, self.options.max_segment) * SAMPLE_RATE)
+
+    def _emergency_length(self) -> int:
+        """Samples after which ``feed`` cuts an open segment itself: the cut pass (a model pass)
+        had no turn for a while on a machine far behind, and a closing pass must still see the
+        whole segment in its 30 s window."""
+        return min(self._unbroken_limit() + int(2.5 * SAMPLE_RATE), N_SAMPLES - SAMPLE_RATE // 2)
+
+    def _forced_cut(self, before: int) -> None:
+        """No phrase boundary to cut at (the last resort; see ``_cut``): end the open segment at
+        the quietest 80 ms of the last second before ``before`` (most likely between words:
+        energy, not the VAD's probability, which stays high across a word boundary in fluent
+        speech) and go on with a new one from there."""
         assert self._open is not None
-        candidates = self._recent_probs[:-3] or self._recent_probs  # not the very last frames
-        frame, _ = min(reversed(candidates), key=lambda fp: fp[1])
-        cut = (frame + 1) * FRAME
+        cut = self._quietest(before, earlier=1.0, later=0.0)
+        cut = min(max(cut, self._open.start + SAMPLE_RATE // 2), before)
         language = self._open.language
         self._open.cut = True
         self.stats.forced_cuts += 1
         voiced = self._open.voiced
         self._close(cut)
         self._open = _Span(cut, language=language, voiced=voiced)
-        self._recent_probs = [fp for fp in self._recent_probs if fp[0] > frame]
+        self._agreement.reset()  # its words were heard before the cut: never a prefix after it
         self._last_voice_end = max(self._last_voice_end, cut)
+        self._last_hypothesis_at = cut
+        self._next_cut_at = 0
 
     def _trim(self) -> None:
         """Keep only audio that the window may still need (bounded memory over hours)."""
@@ -342,7 +352,7 @@ class StreamingTranscriber:
     def _cut_due(self) -> bool:
         span = self._open
         return (span is not None and self.received - span.start >= self.options.max_segment * SAMPLE_RATE
-                and self.received >= self._next_cut_at)
+                and (self.received >= self._next_cut_at or self.received - span.start >= self._unbroken_limit()))
 
     def _hypothesis_due(self) -> bool:
         return (self._open is not None
@@ -388,10 +398,10 @@ class StreamingTranscriber:
         # unbroken speech up to Stop: cut at phrases as while recording, so no closing pass
         # reads more than ``max_segment`` (a long one may stop early)
         while self._open is not None and self.received - self._open.start >= self.options.max_segment * SAMPLE_RATE:
-            cuts = self.stats.cuts
+            start = self._open.start
             self._next_cut_at = 0
             self._cut()
-            if self.stats.cuts == cuts:
+            if self._open is None or self._open.start == start:  # no phrase to cut at yet
                 break
         if self._open is not None:
             self._close(self.received)
@@ -459,13 +469,19 @@ class StreamingTranscriber:
         span = self._open
         assert span is not None
         o = self.options
-        end = self.received
+        # a machine far behind may come to this late: the pass reads the segment's first
+        # ``max_unbroken`` seconds at most, so its start is always heard
+        limit = span.start + self._unbroken_limit()
+        end = min(self.received, limit)
         result, seconds = self._decode(span, end, [], o.beam_size, timestamps=True)
         self.costs.add("cut", seconds)
         self.stats.cut_passes += 1
         cut = self._phrase_cut(result, span, end) if result is not None else None
         if cut is None:
-            self._next_cut_at = end + int(o.cut_retry * SAMPLE_RATE)
+            if end >= limit:  # no phrase Whisper completed in max_unbroken seconds: the last resort
+                self._forced_cut(limit)
+            else:
+                self._next_cut_at = end + int(o.cut_retry * SAMPLE_RATE)
             return self.snapshot(seconds)
         sample, tokens = cut
         self.stats.cuts += 1
@@ -486,7 +502,6 @@ class StreamingTranscriber:
         self._open = _Span(sample, language=span.language, voiced=span.voiced)  # unbroken speech goes on
         self._agreement.reset()
         self._agreement.committed = list(carry)
-        self._recent_probs = [fp for fp in self._recent_probs if fp[0] * FRAME >= sample]
         self._last_voice_end = max(self._last_voice_end, sample)
         self._last_hypothesis_at = sample
         self._next_cut_at = 0
@@ -515,12 +530,12 @@ class StreamingTranscriber:
         sample = self._quietest(span.start + int(at * SAMPLE_RATE))
         return min(max(sample, span.start + SAMPLE_RATE // 2), end - FRAME), text
 
-    def _quietest(self, sample: int) -> int:
+    def _quietest(self, sample: int, earlier: float = 0.1, later: float = 0.25) -> int:
         """Where the cut goes near a phrase end Whisper placed (its timestamps are 20 ms steps and
-        may fall a little early or late): the middle of the quietest 80 ms from 0.1 s before it
-        to 0.25 s after. 80 ms, not less: the closure of a stop consonant ("pun|ch") is as
-        quiet as a pause for some 50 ms, a gap between words lasts longer."""
-        lo, hi = sample - int(0.1 * SAMPLE_RATE), sample + int(0.25 * SAMPLE_RATE)
+        may fall a little early or late): the middle of the quietest 80 ms from ``earlier`` s
+        before it to ``later`` s after. 80 ms, not less: the closure of a stop consonant
+        ("pun|ch") is as quiet as a pause for some 50 ms, a gap between words lasts longer."""
+        lo, hi = sample - int(earlier * SAMPLE_RATE), sample + int(later * SAMPLE_RATE)
         lo, hi = max(lo, self._offset), min(hi, self._offset + len(self._audio))
         hop, width = SAMPLE_RATE // 100, 8
         n = (hi - lo) // hop

@@ -181,3 +181,23 @@ def test_silence_and_room_noise_give_no_text(pipeline):
     assert final.segments == [] and final.text == ""
     offline = pipeline.transcribe(audio)
     assert offline.segments == [] and offline.text.strip() == ""
+
+
+
+def test_continuous_speech_after_the_model_lane_stalled(pipeline, continuous):
+    """27 s of unbroken speech arrive before any pass could run (a file transcription held the
+    model lane, a machine far behind): the cut pass reads the open segment from its start and
+    still cuts at a phrase Whisper completed. Before, ``feed`` itself cut at the quietest VAD
+    frame of the 25th second, inside a sentence, and its words could be lost."""
+    audio, spans = continuous
+    st = StreamingTranscriber(pipeline.model, pipeline.tokenizer)
+    stalled = int(27 * 16000)
+    for i in range(0, stalled, CHUNK):
+        st.feed(audio[i:min(i + CHUNK, stalled)])
+    assert st.stats.cut_passes == 0 and st.stats.forced_cuts == 0
+    final = stream(st, audio[stalled:])
+    print("\n".join(f"  {s.start:6.2f}-{s.end:6.2f} {s.text}" for s in final.segments), st.stats)
+    check_every_sentence_once(final.segments, spans)
+    assert st.stats.forced_cuts == 0 and st.stats.cuts >= 2
+    reference = normalise(" ".join(t for _, _, t in spans))
+    assert jiwer.wer(reference, normalise(final.text)) <= 0.25
