@@ -28,6 +28,8 @@ class Player:
         self._end = 0
         self.sample_rate = 0
         self._lock = threading.Lock()
+        self._silence = 0  # frames of silence written after the audio ended
+        self._drain = 0  # that many frames of silence follow the audio: the buffer plays out first
         self._on_finished: Callable[[], None] | None = None
 
     @property
@@ -37,7 +39,9 @@ class Player:
 
     @property
     def playing(self) -> bool:
-        return self._stream is not None and self._pos < self._end
+        """Until the end has been heard: the output buffer (``_drain`` frames) plays out after
+        the last frame is handed over, and stopping the stream sooner would cut it off."""
+        return self._stream is not None and (self._pos < self._end or self._silence < self._drain)
 
     def play(self, audio: np.ndarray, sample_rate: int, start: float = 0.0, end: float | None = None,
              on_finished: Callable[[], None] | None = None) -> None:
@@ -55,11 +59,13 @@ class Player:
         channels = audio.shape[1]
         if self.device is not None:
             channels = min(channels, self.device.max_output_channels) or 1
+        latency = self._latency(sd)
+        self._silence, self._drain = 0, int(latency * self.sample_rate)
         try:
             self._stream = sd.OutputStream(
                 device=self.device.index if self.device else None, samplerate=self.sample_rate,
                 channels=channels, dtype="float32", callback=self._callback,
-                finished_callback=self._finished, latency=self._latency(sd),
+                finished_callback=self._finished, latency=latency,
             )
             self._stream.start()
         except Exception as exc:  # noqa: BLE001
@@ -81,10 +87,13 @@ class Player:
             n = max(0, min(frames, self._end - self._pos))
             chunk = self._audio[self._pos:self._pos + n]
             self._pos += n
+            if n < frames:
+                self._silence += frames - n
+            done = n < frames and self._silence >= self._drain
         ch = outdata.shape[1]
         outdata[:n] = chunk[:, :ch] if chunk.shape[1] >= ch else np.repeat(chunk[:, :1], ch, axis=1)
         outdata[n:] = 0
-        if n < frames:
+        if done:  # the buffer's worth of silence is queued behind the audio: all of it is heard
             raise sd.CallbackStop()
 
     def _finished(self) -> None:
