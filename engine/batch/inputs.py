@@ -41,17 +41,19 @@ def find_sources(inputs: list[str | Path]) -> list[Source]:
     return sources
 
 
-def output_collision(out_dir: Path, targets: list[tuple[Path, Path]]) -> str | None:
-    """Why the outputs cannot go where asked, or None: ``out_dir`` is a file, or two inputs
-    (a/talk.wav, b/talk.wav) would write one output (``targets``: (input, output) pairs)."""
+def output_collision(out_dir: Path, targets: list[tuple[Path, Path]], option: str = "--output-dir",
+                     verb: str = "transcribe") -> str | None:
+    """Why the outputs cannot go where asked, or None: ``out_dir`` (given as ``option``) is a file,
+    or two inputs (a/talk.wav, b/talk.wav) would write one output (``targets``: (input, output)
+    pairs); ``verb`` says what to do with them in separate calls."""
     if out_dir.exists() and not out_dir.is_dir():
-        return f"--output-dir {out_dir} is a file, not a folder"
+        return f"{option} {out_dir} is a file, not a folder"
     seen: dict[str, Path] = {}
     for source, target in targets:
         key = str(target).casefold() if sys.platform in ("darwin", "win32") else str(target)  # case-blind there
         if key in seen and seen[key] != source:
-            return (f"{seen[key]} and {source} would both be written to {target}; transcribe them in separate "
-                    f"calls with different --output-dir")
+            return (f"{seen[key]} and {source} would both be written to {target}; {verb} them in separate "
+                    f"calls with different {option}")
         seen[key] = source
     return None
 

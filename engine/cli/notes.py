@@ -106,17 +106,11 @@ def notes_json(notes, score, bpm: float, source: str, mode: str, quantize: str) 
 
 # -- the command ------------------------------------------------------------------------------
 def _output_problem(out_dir: Path, files: list[Path], fmt: str) -> str | None:
-    if out_dir.exists() and not out_dir.is_dir():
-        return f"--out {out_dir} is a file, not a folder"
-    seen: dict[str, Path] = {}
-    for source in files:
-        target = out_dir / f"{source.stem}.{fmt}"
-        key = str(target).casefold() if sys.platform in ("darwin", "win32") else str(target)
-        if key in seen and seen[key] != source:
-            return (f"{seen[key]} and {source} would both be written to {target}; run them in separate "
-                    f"calls with different --out")
-        seen[key] = source
-    return None
+    """As `motet transcribe`'s: ``--out`` is a file, or two inputs share a name."""
+    from engine.batch.inputs import output_collision
+
+    return output_collision(out_dir, [(path, out_dir / f"{path.stem}.{fmt}") for path in files],
+                            option="--out", verb="run")
 
 
 def _mono_notes_function():
